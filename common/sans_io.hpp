@@ -1,0 +1,36 @@
+// The contract between a sans-I/O core and whatever drives it (a libuv adapter, or the
+// simulated network in tests/sim). A core never touches sockets or clocks: the driver hands
+// it datagrams and the time, and takes back the datagrams it wants sent.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "proto/address.hpp"
+
+namespace turnscout {
+
+struct Datagram {
+  Endpoint local;   // Our side: the address it was received on, or is to be sent from.
+  Endpoint remote;  // The peer: where it came from, or where it goes.
+  std::vector<uint8_t> bytes;
+};
+
+class SansIoNode {
+ public:
+  virtual ~SansIoNode() = default;
+
+  // A datagram arrived on `local` from `remote`. `bytes` is only valid during the call.
+  virtual void on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                           std::span<const uint8_t> bytes) = 0;
+  // Called at or after next_timeout(); the core does whatever fell due.
+  virtual void on_timeout(TimePoint now) = 0;
+  // The earliest time the core wants on_timeout(), or kNever.
+  virtual TimePoint next_timeout() const = 0;
+  // Appends every datagram queued for sending to `out` and forgets them.
+  virtual void poll_transmit(std::vector<Datagram>& out) = 0;
+};
+
+}  // namespace turnscout
