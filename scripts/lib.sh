@@ -6,6 +6,7 @@ TURNSCOUT_PACKAGES=(
   cmake ninja-build pkg-config g++ clang clang-format libclang-rt-14-dev
   libuv1-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev
   libssl-dev zlib1g-dev nlohmann-json3-dev doctest-dev
+  prometheus
 )
 
 log() { printf '\n== %s\n' "$*"; }
@@ -26,8 +27,20 @@ ensure_packages() {
     return 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages such as prometheus ship a service; only its tools are wanted here, so forbid
+  # service starts for the duration of the install (policy-rc.d exit 101 = "not allowed").
+  local policy=/usr/sbin/policy-rc.d
+  local had_policy=0
+  [ -e "$policy" ] && had_policy=1
+  if [ $had_policy = 0 ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+  fi
+  local status=0
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    status=$?
+  [ $had_policy = 1 ] || rm -f "$policy"
+  return $status
 }
 
 # build DIR [cmake options...]: configures (once) and builds with every core.

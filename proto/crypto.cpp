@@ -1,0 +1,55 @@
+#include "proto/crypto.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include <memory>
+
+namespace turnscout::proto {
+namespace {
+
+// Fetching the algorithm is costly; it is done once and kept for the process lifetime.
+EVP_MAC* hmac_algorithm() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+  return mac;
+}
+
+struct MacCtxFree {
+  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+
+}  // namespace
+
+bool hmac_sha256(std::span<const uint8_t> key,
+                 std::initializer_list<std::span<const uint8_t>> parts,
+                 std::span<uint8_t, kHmacSha256Size> out) {
+  if (key.empty() || hmac_algorithm() == nullptr) return false;
+  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
+  if (!ctx) return false;
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) return false;
+  for (const auto& part : parts) {
+    if (!part.empty() && EVP_MAC_update(ctx.get(), part.data(), part.size()) != 1) return false;
+  }
+  size_t written = 0;
+  if (EVP_MAC_final(ctx.get(), out.data(), &written, out.size()) != 1) return false;
+  return written == kHmacSha256Size;
+}
+
+bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+uint32_t crc32(std::span<const uint8_t> data) {
+  // Messages are at most 64 KiB, well within zlib's uInt length.
+  const uLong crc = ::crc32(0L, data.data(), static_cast<uInt>(data.size()));
+  return static_cast<uint32_t>(crc);
+}
+
+}  // namespace turnscout::proto

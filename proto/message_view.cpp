@@ -1,0 +1,168 @@
+#include "proto/message_view.hpp"
+
+#include <algorithm>
+
+#include "proto/byte_order.hpp"
+#include "proto/crypto.hpp"
+
+namespace turnscout::proto {
+namespace {
+
+DecodeError fail(DecodeErrc code, size_t offset, const char* where) {
+  return DecodeError{code, static_cast<uint32_t>(offset), where};
+}
+
+// Comprehension-required types this implementation understands.
+bool known_required(uint16_t type) {
+  switch (type) {
+    case attr::kMappedAddress:
+    case attr::kUsername:
+    case attr::kMessageIntegrity:
+    case attr::kErrorCode:
+    case attr::kUnknownAttributes:
+    case attr::kMessageIntegritySha256:
+    case attr::kXorMappedAddress:
+    case attr::kPadding:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<void, DecodeError> check_header(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kHeaderSize) return unexpected(fail(DecodeErrc::kTruncated, 0, "header"));
+  if ((bytes[0] & 0xC0) != 0) return unexpected(fail(DecodeErrc::kNotStun, 0, "header.type"));
+  if (load_u32(bytes.data() + 4) != kMagicCookie) {
+    return unexpected(fail(DecodeErrc::kBadCookie, 4, "header.cookie"));
+  }
+  const size_t length = load_u16(bytes.data() + 2);
+  if (length % 4 != 0 || length != bytes.size() - kHeaderSize) {
+    return unexpected(fail(DecodeErrc::kBadLength, 2, "header.length"));
+  }
+  return {};
+}
+
+Result<void, DecodeError> check_fingerprint(std::span<const uint8_t> bytes, size_t offset,
+                                            size_t length) {
+  if (length != 4)
+    return unexpected(fail(DecodeErrc::kBadFingerprint, offset, "FINGERPRINT.length"));
+  const uint32_t expected = crc32(bytes.first(offset)) ^ kFingerprintXor;
+  if (load_u32(bytes.data() + offset + 4) != expected) {
+    return unexpected(fail(DecodeErrc::kBadFingerprint, offset + 4, "FINGERPRINT.value"));
+  }
+  return {};
+}
+
+}  // namespace
+
+Attribute MessageView::attribute(size_t index) const {
+  const Slot& s = slots_[index];
+  return Attribute{s.type, s.offset, bytes_.subspan(s.offset + 4, s.length)};
+}
+
+std::optional<Attribute> MessageView::find(uint16_t type) const {
+  for (size_t i = 0; i < count_; ++i) {
+    if (slots_[i].type == type) return attribute(i);
+  }
+  return std::nullopt;
+}
+
+size_t MessageView::count(uint16_t type) const {
+  return static_cast<size_t>(std::count_if(slots_.begin(), slots_.begin() + count_,
+                                           [type](const Slot& s) { return s.type == type; }));
+}
+
+std::optional<Attribute> MessageView::integrity_sha256() const {
+  if (integrity_sha256_index_ == kNone) return std::nullopt;
+  return attribute(integrity_sha256_index_);
+}
+
+void MessageView::note_unknown(uint16_t type, uint32_t offset) {
+  if (unknown_count_ == 0) first_unknown_offset_ = offset;
+  const auto known = unknown_.begin() + unknown_count_;
+  if (std::find(unknown_.begin(), known, type) != known) return;
+  if (unknown_count_ < unknown_.size()) unknown_[unknown_count_++] = type;
+}
+
+Result<MessageView, DecodeError> parse_message(std::span<const uint8_t> bytes) {
+  if (auto header = check_header(bytes); !header) return unexpected(header.error());
+  MessageView view;
+  view.bytes_ = bytes;
+  view.type_ = load_u16(bytes.data());
+  std::copy_n(bytes.data() + 8, view.transaction_id_.size(), view.transaction_id_.begin());
+
+  bool after_integrity = false;         // MESSAGE-INTEGRITY (SHA-1) seen.
+  bool after_integrity_sha256 = false;  // MESSAGE-INTEGRITY-SHA256 seen.
+  size_t framed = 0;
+  for (size_t pos = kHeaderSize; pos < bytes.size();) {
+    if (bytes.size() - pos < 4) return unexpected(fail(DecodeErrc::kTruncated, pos, "attribute"));
+    const uint16_t type = load_u16(bytes.data() + pos);
+    const uint16_t length = load_u16(bytes.data() + pos + 2);
+    const size_t padded = (size_t{length} + 3) & ~size_t{3};
+    if (padded > bytes.size() - pos - 4) {
+      return unexpected(fail(DecodeErrc::kTruncated, pos + 2, "attribute.length"));
+    }
+    if (++framed > kMaxAttributes) {
+      return unexpected(fail(DecodeErrc::kTooManyAttributes, pos, "attribute"));
+    }
+    const bool listed =
+        type == attr::kFingerprint ||
+        (!after_integrity_sha256 && (!after_integrity || type == attr::kMessageIntegritySha256));
+    if (type == attr::kFingerprint) {
+      const size_t next = pos + 4 + padded;
+      if (next != bytes.size()) {
+        return unexpected(fail(DecodeErrc::kAttributeAfterFingerprint, next, "attribute"));
+      }
+      if (auto fp = check_fingerprint(bytes, pos, length); !fp) return unexpected(fp.error());
+      view.has_fingerprint_ = true;
+    } else if (listed && type == attr::kMessageIntegritySha256) {
+      after_integrity_sha256 = true;
+      view.integrity_sha256_index_ = view.count_;
+    } else if (listed && type == attr::kMessageIntegrity) {
+      after_integrity = true;
+    } else if (listed && attr::comprehension_required(type) && !known_required(type)) {
+      view.note_unknown(type, static_cast<uint32_t>(pos));
+    }
+    if (listed) view.slots_[view.count_++] = {type, length, static_cast<uint32_t>(pos)};
+    pos += 4 + padded;
+  }
+  return view;
+}
+
+bool looks_like_stun(std::span<const uint8_t> bytes) {
+  return bytes.size() >= kHeaderSize && (bytes[0] & 0xC0) == 0 &&
+         load_u32(bytes.data() + 4) == kMagicCookie &&
+         size_t{load_u16(bytes.data() + 2)} + kHeaderSize == bytes.size() &&
+         (bytes.size() % 4) == 0;
+}
+
+bool verify_integrity_sha256(const MessageView& view, std::span<const uint8_t> key) {
+  const auto mi = view.integrity_sha256();
+  if (!mi || mi->value.size() != kIntegritySha256Size || key.empty()) return false;
+  // RFC 8489 §14.6: the header length covers the message up to the end of this attribute.
+  const size_t covered_length = mi->offset + 4 + kIntegritySha256Size - kHeaderSize;
+  uint8_t length_field[2];
+  store_u16(length_field, static_cast<uint16_t>(covered_length));
+  const auto bytes = view.bytes();
+  std::array<uint8_t, kHmacSha256Size> mac{};
+  if (!hmac_sha256(key, {bytes.first(2), length_field, bytes.subspan(4, mi->offset - 4)}, mac)) {
+    return false;
+  }
+  return constant_time_equal(mac, mi->value);
+}
+
+Result<void, DecodeError> check_message(const MessageView& view, Method method, MessageClass cls) {
+  if (view.method() != method || view.message_class() != cls) {
+    return unexpected(fail(DecodeErrc::kUnexpectedMessage, 0, "header.type"));
+  }
+  if (view.has_unknown_required()) {
+    return unexpected(
+        fail(DecodeErrc::kUnknownRequiredAttribute, view.first_unknown_offset(), "attribute.type"));
+  }
+  if (is_turnscout_method(method) && !view.has_fingerprint()) {
+    return unexpected(fail(DecodeErrc::kMissingFingerprint, view.size(), "FINGERPRINT"));
+  }
+  return {};
+}
+
+}  // namespace turnscout::proto

@@ -1,0 +1,138 @@
+#include "proto/probe.hpp"
+
+#include <algorithm>
+
+#include "proto/field_reader.hpp"
+#include "proto/message_builder.hpp"
+
+namespace turnscout::proto {
+namespace {
+
+size_t probe_request_size(const ProbeRequest& r) {
+  size_t size = kHeaderSize + attribute_size(kFingerprintSize);
+  if (r.children_wanted != 0) size += attribute_size(kU32ValueSize);
+  if (!r.capacity_token.empty()) size += attribute_size(r.capacity_token.size());
+  if (!r.software.empty()) size += attribute_size(r.software.size());
+  return size;
+}
+
+// Everything but the children.
+size_t probe_reply_fixed_size(const ProbeReply& r) {
+  size_t size = kHeaderSize + attribute_size(address_value_size(r.reflexive)) +
+                attribute_size(r.node_name.size()) + attribute_size(kLoadSize) +
+                attribute_size(kFlowControlSize) + attribute_size(kU32ValueSize) +
+                attribute_size(kFingerprintSize);
+  for (const auto& s : r.services)
+    size += attribute_size(s.size());
+  return size;
+}
+
+// How many of the first children fit after `used` bytes, within `budget` bytes and within
+// kMaxAttributes next to the other attributes (XOR-MAPPED-ADDRESS, NODE-NAME, LOAD,
+// FLOW-CONTROL, REPLY-FLAGS, FINGERPRINT and the services).
+size_t children_that_fit(const ProbeReply& r, size_t used, size_t budget) {
+  const size_t others = 6 + r.services.size();
+  const size_t max_children = kMaxAttributes > others ? kMaxAttributes - others : 0;
+  size_t n = 0;
+  for (; n < std::min(r.children.size(), max_children); ++n) {
+    const size_t child = attribute_size(child_value_size(r.children[n].address));
+    if (used + child > budget) break;
+    used += child;
+  }
+  return n;
+}
+
+Result<ProbeReplySize, EncodeError> write_probe_reply(const ProbeReply& r, size_t max_size,
+                                                      bool allow_truncation,
+                                                      std::span<uint8_t> out) {
+  const size_t budget = std::min(max_size, out.size());
+  const size_t fixed = probe_reply_fixed_size(r);
+  if (fixed > budget) return unexpected(EncodeError{EncodeErrc::kBufferTooSmall, "probe reply"});
+  const size_t n = children_that_fit(r, fixed, budget);
+  const bool truncated = n < r.children.size();
+  if (truncated && !allow_truncation) {
+    return unexpected(EncodeError{EncodeErrc::kBufferTooSmall, "CHILD"});
+  }
+  MessageBuilder b(out.first(budget));
+  b.start(Method::kProbe, MessageClass::kSuccess, r.transaction_id);
+  b.add_xor_mapped_address(r.reflexive);
+  b.add_node_name(r.node_name);
+  b.add_load(r.load);
+  b.add_flow_control(r.flow_control);
+  b.add_reply_flags(r.reply_flags | (truncated ? reply_flag::kTruncated : 0));
+  for (size_t i = 0; i < n; ++i)
+    b.add_child(r.children[i]);
+  for (const auto& s : r.services)
+    b.add_service(s);
+  b.add_fingerprint();
+  auto size = b.finish();
+  if (!size) return unexpected(size.error());
+  return ProbeReplySize{*size, n, truncated};
+}
+
+}  // namespace
+
+Result<size_t, EncodeError> encode_probe_request(const ProbeRequest& request,
+                                                 std::span<uint8_t> out) {
+  MessageBuilder b(out);
+  b.start(Method::kProbe, MessageClass::kRequest, request.transaction_id);
+  const size_t natural = probe_request_size(request);
+  const size_t target = (request.pad_to + 3) & ~size_t{3};
+  // PADDING goes first; its 4-byte header is part of the growth.
+  if (target > natural) b.add_padding(target - natural - 4);
+  if (request.children_wanted != 0) b.add_children_wanted(request.children_wanted);
+  if (!request.capacity_token.empty()) b.add_capacity_token(request.capacity_token);
+  if (!request.software.empty()) b.add_software(request.software);
+  b.add_fingerprint();
+  return b.finish();
+}
+
+Result<ProbeRequest, DecodeError> decode_probe_request(const MessageView& view) {
+  if (auto ok = check_message(view, Method::kProbe, MessageClass::kRequest); !ok) {
+    return unexpected(ok.error());
+  }
+  ProbeRequest r;
+  r.transaction_id = view.transaction_id();
+  FieldReader f(view);
+  f.optional(attr::kChildrenWanted, r.children_wanted, read_children_wanted);
+  f.optional(attr::kCapacityToken, r.capacity_token, read_capacity_token);
+  f.optional(attr::kSoftware, r.software, read_software);
+  if (!f.ok()) return unexpected(f.error());
+  return r;
+}
+
+Result<ProbeReplySize, EncodeError> encode_probe_reply(const ProbeReply& reply, size_t max_size,
+                                                       std::span<uint8_t> out) {
+  return write_probe_reply(reply, max_size, true, out);
+}
+
+Result<size_t, EncodeError> encode_probe_response(const ProbeResponse& response,
+                                                  std::span<uint8_t> out) {
+  const ProbeReply reply{response.transaction_id, response.reflexive,    response.node_name,
+                         response.load,           response.flow_control, response.reply_flags,
+                         response.children,       response.services};
+  auto written = write_probe_reply(reply, out.size(), false, out);
+  if (!written) return unexpected(written.error());
+  return written->size;
+}
+
+Result<ProbeResponse, DecodeError> decode_probe_response(const MessageView& view) {
+  if (auto ok = check_message(view, Method::kProbe, MessageClass::kSuccess); !ok) {
+    return unexpected(ok.error());
+  }
+  ProbeResponse r;
+  r.transaction_id = view.transaction_id();
+  FieldReader f(view);
+  f.required(attr::kXorMappedAddress, r.reflexive,
+             [&view](const Attribute& a) { return read_xor_address(a, view.transaction_id()); });
+  f.required(attr::kNodeName, r.node_name, read_node_name);
+  f.required(attr::kLoad, r.load, read_load);
+  f.required(attr::kFlowControl, r.flow_control, read_flow_control);
+  f.required(attr::kReplyFlags, r.reply_flags, read_u32);
+  f.repeated(attr::kChild, r.children, read_child);
+  f.repeated(attr::kService, r.services, read_service);
+  if (!f.ok()) return unexpected(f.error());
+  return r;
+}
+
+}  // namespace turnscout::proto
