@@ -13,14 +13,14 @@ git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs -r clang-format --dry-run -Werr
 
 build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 log "tests (release)"
-ctest --test-dir build/release --output-on-failure -j "$(nproc)"
+ctest --no-tests=error --test-dir build/release --output-on-failure -j "$(nproc)"
 
 CC=clang CXX=clang++ build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DTURNSCOUT_SANITIZE=ON
 log "tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/sanitize --output-on-failure -j "$(nproc)"
+  ctest --no-tests=error --test-dir build/sanitize --output-on-failure -j "$(nproc)"
 
 CC=clang CXX=clang++ build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON \
   -DTURNSCOUT_TESTS=OFF
 log "fuzz (libFuzzer, ${TURNSCOUT_FUZZ_SECONDS:-60} s per target)"
-ctest --test-dir build/fuzz --output-on-failure
+ctest --no-tests=error --test-dir build/fuzz --output-on-failure
