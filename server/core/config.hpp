@@ -1,0 +1,102 @@
+// The balance server's configuration as plain values. Loaded from YAML by
+// server/core/config_yaml.cpp (every error as file:line:col), validated there, and handed
+// to the core and the I/O layer. Nothing here reads files or sockets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "proto/address.hpp"
+
+namespace turnscout::server {
+
+// A parent this node sends heartbeats to.
+struct ParentConfig {
+  Endpoint address;
+};
+
+// A child listed in the config: accepted from `address` without a cluster key.
+struct StaticChildConfig {
+  std::string name;
+  Endpoint address;     // Where its heartbeats come from (its listen address).
+  uint16_t weight = 1;  // Used by the weighted strategy unless the child asks for another.
+};
+
+enum class LoadSourceKind { kStatic, kHost, kFile };
+
+struct LoadConfig {
+  LoadSourceKind source = LoadSourceKind::kStatic;
+  uint16_t static_permille = 0;  // source: static.
+  // source: file — holds a fraction ("0.42") or a percentage ("42%"); see load_parse.hpp.
+  // Resolved against the config file's folder when relative.
+  std::string file;
+  // source: host — network capacity, both directions together, that rx+tx is measured
+  // against.
+  uint64_t capacity_mbps = 1000;
+  Duration refresh = std::chrono::seconds{1};  // How often host/file loads are re-read.
+  uint32_t capacity = 0;                       // Informational capacity sent in heartbeats.
+};
+
+enum class Strategy { kAll, kRoundRobin, kWeighted, kLeastLoad, kRandom, kTwoChoice, kIpHash };
+
+struct ListingConfig {
+  Strategy strategy = Strategy::kLeastLoad;
+  uint16_t max_children = 8;         // At most this many children per reply (0 = all that fit).
+  uint16_t overload_permille = 900;  // Children at or over this load are not listed (0 = off;
+                                     // the YAML loader requires 1..10000).
+};
+
+// One tier of admission control. Tier 0 is "free", the default for every client.
+struct TierConfig {
+  std::string name;
+  uint8_t id = 0;
+  double burst = 20;  // Tokens.
+  double refill_per_second = 5;
+};
+
+struct AdmissionConfig {
+  bool enabled = true;
+  std::vector<TierConfig> tiers;  // After loading: tiers[0] is "free" (id 0), ids unique.
+  uint16_t probe_cost = 1;
+  uint16_t binding_cost = 1;
+  uint16_t other_cost = 1;       // Heartbeat/Leave from unknown sources, errors.
+  uint32_t max_clients = 65536;  // Bucket table bound; the longest-idle entry is evicted.
+};
+
+struct HeartbeatConfig {
+  Duration interval = std::chrono::seconds{1};
+  uint32_t missed = 3;                                // Intervals without a heartbeat until dead.
+  Duration replay_window = std::chrono::seconds{30};  // Accepted |timestamp - now| with a key.
+};
+
+struct ClusterConfig {
+  std::string key;                       // Raw key bytes; empty = heartbeats unauthenticated.
+  std::string key_file;                  // Where `key` was read from; empty for an inline key.
+  bool accept_dynamic_children = false;  // Needs a key.
+};
+
+struct ServerConfig {
+  std::string source_file;       // For messages; empty when built in code.
+  std::string name;              // NODE-NAME, [A-Za-z0-9._-]{1,64}.
+  std::vector<Endpoint> listen;  // One or more; port 0 = any (tests).
+  // What parents give to clients: at most 4, no wildcard; non-empty when there are parents.
+  // Default: the listen addresses that are not wildcards.
+  std::vector<Endpoint> advertise;
+  std::vector<ParentConfig> parents;
+  std::vector<StaticChildConfig> children;
+  ClusterConfig cluster;
+  HeartbeatConfig heartbeat;
+  LoadConfig load;
+  ListingConfig listing;
+  AdmissionConfig admission;
+  std::vector<std::string> services;       // TURN URIs; a node with services is a leaf.
+  uint16_t weight = 1;                     // Weight this node asks its parents for.
+  std::optional<Endpoint> metrics_listen;  // Prometheus HTTP; none = off.
+  std::string log_level = "info";
+  uint32_t workers = 1;  // Threads, each with its own SO_REUSEPORT socket.
+};
+
+}  // namespace turnscout::server

@@ -1,0 +1,140 @@
+#include "server/core/config_yaml.hpp"
+
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/endpoint.hpp"
+#include "common/quote.hpp"
+
+namespace turnscout::server {
+namespace {
+
+std::string join_endpoints(const std::vector<Endpoint>& list) {
+  if (list.empty()) return "none";
+  return fmt::format("{}", fmt::join(list, ", "));
+}
+
+std::string describe_children(const ServerConfig& cfg) {
+  std::vector<std::string> listed;
+  for (const StaticChildConfig& child : cfg.children) {
+    listed.push_back(fmt::format("{} at {} (weight {})", child.name, child.address, child.weight));
+  }
+  return fmt::format("{}; dynamic children {}",
+                     listed.empty() ? "none listed" : fmt::format("{}", fmt::join(listed, ", ")),
+                     cfg.cluster.accept_dynamic_children ? "accepted" : "refused");
+}
+
+std::string describe_key(const ClusterConfig& cluster) {
+  if (cluster.key.empty()) return "none: heartbeats are not signed";
+  if (cluster.key_file.empty()) return fmt::format("{} bytes, inline", cluster.key.size());
+  return fmt::format("{} bytes from {}", cluster.key.size(), turnscout::quoted(cluster.key_file));
+}
+
+std::string describe_load(const LoadConfig& load) {
+  std::string text;
+  switch (load.source) {
+    case LoadSourceKind::kStatic:
+      text = fmt::format("static {:g}", load.static_permille / 1000.0);
+      break;
+    case LoadSourceKind::kHost:
+      text = fmt::format("host CPU and network against {} Mbit/s, every {}", load.capacity_mbps,
+                         format_duration(load.refresh));
+      break;
+    case LoadSourceKind::kFile:
+      text = fmt::format("file {}, every {}", turnscout::quoted(load.file),
+                         format_duration(load.refresh));
+      break;
+  }
+  if (load.capacity != 0) text += fmt::format("; capacity {}", load.capacity);
+  return text;
+}
+
+std::string describe_admission(const AdmissionConfig& admission) {
+  if (!admission.enabled) return "off";
+  return fmt::format("on, costs probe {} binding {} other {}, up to {} clients",
+                     admission.probe_cost, admission.binding_cost, admission.other_cost,
+                     admission.max_clients);
+}
+
+std::string describe_tiers(const AdmissionConfig& admission) {
+  std::vector<std::string> tiers;
+  for (const TierConfig& tier : admission.tiers) {
+    tiers.push_back(fmt::format("{} (id {}) burst {:g} refill {:g}/s", tier.name, tier.id,
+                                tier.burst, tier.refill_per_second));
+  }
+  return fmt::format("{}", fmt::join(tiers, ", "));
+}
+
+}  // namespace
+
+std::string_view strategy_name(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kAll:
+      return "all";
+    case Strategy::kRoundRobin:
+      return "round-robin";
+    case Strategy::kWeighted:
+      return "weighted";
+    case Strategy::kLeastLoad:
+      return "least-load";
+    case Strategy::kRandom:
+      return "random";
+    case Strategy::kTwoChoice:
+      return "two-choice";
+    case Strategy::kIpHash:
+      return "ip-hash";
+  }
+  return "unknown";
+}
+
+std::string_view load_source_name(LoadSourceKind source) {
+  switch (source) {
+    case LoadSourceKind::kStatic:
+      return "static";
+    case LoadSourceKind::kHost:
+      return "host";
+    case LoadSourceKind::kFile:
+      return "file";
+  }
+  return "unknown";
+}
+
+std::string describe(const ServerConfig& cfg) {
+  std::vector<std::string> services = cfg.services;
+  if (services.empty()) services.emplace_back("none");
+  const ListingConfig& listing = cfg.listing;
+  const std::string heartbeat = fmt::format(
+      "every {}, dead after {} missed, replay window {}", format_duration(cfg.heartbeat.interval),
+      cfg.heartbeat.missed, format_duration(cfg.heartbeat.replay_window));
+  const std::string listing_text = fmt::format(
+      "{}, up to {} children per reply, overload at {:g}", strategy_name(listing.strategy),
+      listing.max_children, listing.overload_permille / 1000.0);
+  std::string out;
+  out += fmt::format("node {} (weight {}), {} worker{}, log level {}\n", cfg.name, cfg.weight,
+                     cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_level);
+  out += fmt::format("  listen:      {}\n", join_endpoints(cfg.listen));
+  out += fmt::format("  advertise:   {}\n", join_endpoints(cfg.advertise));
+  std::vector<Endpoint> parents;
+  for (const ParentConfig& parent : cfg.parents) {
+    parents.push_back(parent.address);
+  }
+  out += fmt::format("  parents:     {}\n", join_endpoints(parents));
+  out += fmt::format("  children:    {}\n", describe_children(cfg));
+  out += fmt::format("  cluster key: {}\n", describe_key(cfg.cluster));
+  out += fmt::format("  heartbeat:   {}\n", heartbeat);
+  out += fmt::format("  load:        {}\n", describe_load(cfg.load));
+  out += fmt::format("  listing:     {}\n", listing_text);
+  out += fmt::format("  admission:   {}\n", describe_admission(cfg.admission));
+  if (cfg.admission.enabled) {
+    out += fmt::format("  tiers:       {}\n", describe_tiers(cfg.admission));
+  }
+  out += fmt::format("  services:    {}\n", fmt::join(services, ", "));
+  out += fmt::format("  metrics:     {}\n",
+                     cfg.metrics_listen ? to_string(*cfg.metrics_listen) : "off");
+  return out;
+}
+
+}  // namespace turnscout::server

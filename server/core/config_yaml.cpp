@@ -1,0 +1,484 @@
+#include "server/core/config_yaml.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+#include "common/quote.hpp"
+#include "common/yaml.hpp"
+#include "proto/attributes.hpp"
+#include "proto/turn_uri.hpp"
+
+namespace turnscout::server {
+namespace {
+
+constexpr size_t kMinKeySize = 16;
+constexpr size_t kMaxKeySize = 4096;  // Reading stops there: /dev/zero cannot hang a load.
+constexpr size_t kMaxAdvertised = 4;  // ADVERTISED-ADDRESS entries a heartbeat carries.
+constexpr uint32_t kMaxWorkers = 64;
+constexpr uint16_t kMaxChildrenPerReply = 1024;
+constexpr uint16_t kMaxCost = 1000;
+constexpr uint32_t kMaxClientsBound = 1u << 24;
+constexpr double kMaxTokens = 1e6;  // FLOW-CONTROL carries tokens and millitokens in 32 bits.
+constexpr std::string_view kFreeTier = "free";
+
+// What the section readers share: how to resolve relative paths, the config being filled,
+// and the values that checks across sections need after reading.
+struct Loader {
+  std::string base_dir;
+  ServerConfig& cfg;
+  std::optional<ConfigNode> listen;
+  bool advertise_given = false;
+  std::optional<ConfigNode> accept_dynamic;
+  std::vector<std::pair<std::string, ConfigNode>> child_names;
+  std::vector<ConfigNode> parent_nodes;
+};
+
+std::string resolve(const std::string& base_dir, const std::string& file) {
+  const std::filesystem::path path(file);
+  if (path.is_absolute() || base_dir.empty()) return file;
+  return (std::filesystem::path(base_dir) / path).string();
+}
+
+uint16_t permille_of(double fraction) {
+  return static_cast<uint16_t>(std::lround(fraction * 1000));
+}
+
+// Reads every item of `items` as an endpoint and returns the items read, in the order of
+// `out`; reports repeats.
+std::vector<ConfigNode> read_endpoints(std::vector<ConfigNode> items, std::vector<Endpoint>& out) {
+  std::vector<ConfigNode> read;
+  for (ConfigNode& item : items) {
+    Endpoint ep;
+    if (!item.read(ep)) continue;
+    if (std::find(out.begin(), out.end(), ep) != out.end()) {
+      item.error(fmt::format("{} is listed twice", ep));
+      continue;
+    }
+    out.push_back(ep);
+    read.push_back(item);
+  }
+  return read;
+}
+
+// An empty list, written "[]" or left blank, where one address is the least.
+void require_items(ConfigNode& list, const std::vector<ConfigNode>& items) {
+  if (items.empty() && (list.yaml().IsSequence() || list.yaml().IsNull())) {
+    list.error("needs at least one address");
+  }
+}
+
+// An address other nodes send to: neither a wildcard nor port 0.
+bool check_reachable(ConfigNode& item, const Endpoint& ep, std::string_view who) {
+  if (is_any(ep)) {
+    item.error(fmt::format("{} is a wildcard address; {} need one they can reach", ep, who));
+    return false;
+  }
+  if (ep.port == 0) {
+    item.error(fmt::format("{} has port 0; {} need the real port", ep, who));
+    return false;
+  }
+  return true;
+}
+
+void read_name(ConfigMap& map, std::string& out) {
+  auto node = map.require("name");
+  if (!node || !node->read(out)) return;
+  if (!proto::valid_node_name(out)) {
+    node->error(
+        fmt::format("expected 1 to 64 of A-Z a-z 0-9 . _ -, got {}", turnscout::quoted(out)));
+  }
+}
+
+void read_advertise(Loader& ld, ConfigMap& node) {
+  auto list = node.get("advertise");
+  if (!list) return;
+  ld.advertise_given = true;
+  std::vector<ConfigNode> items = list->sequence();
+  require_items(*list, items);
+  std::vector<ConfigNode> read = read_endpoints(items, ld.cfg.advertise);
+  for (size_t i = 0; i < read.size(); ++i) {
+    check_reachable(read[i], ld.cfg.advertise[i], "clients");
+  }
+  if (ld.cfg.advertise.size() > kMaxAdvertised) {
+    list->error(
+        fmt::format("at most {} addresses, got {}", kMaxAdvertised, ld.cfg.advertise.size()));
+  }
+}
+
+void read_node(Loader& ld, ConfigMap root) {
+  ConfigMap node = root.map("node");
+  read_name(node, ld.cfg.name);
+  ld.listen = node.require("listen");
+  if (ld.listen) {
+    std::vector<ConfigNode> items = ld.listen->sequence();
+    require_items(*ld.listen, items);
+    read_endpoints(items, ld.cfg.listen);
+  }
+  read_advertise(ld, node);
+  node.optional("weight", ld.cfg.weight, uint16_t{1}, uint16_t{65535});
+}
+
+void read_parents(Loader& ld, ConfigMap root) {
+  std::vector<Endpoint> addresses;
+  std::vector<ConfigNode> read = read_endpoints(root.optional_sequence("parents"), addresses);
+  for (size_t i = 0; i < read.size(); ++i) {
+    if (!check_reachable(read[i], addresses[i], "heartbeats")) continue;
+    ld.cfg.parents.push_back({addresses[i]});
+    ld.parent_nodes.push_back(read[i]);
+  }
+}
+
+void read_child(Loader& ld, ConfigNode item) {
+  ConfigMap map = item.map();
+  if (!map.valid()) return;
+  StaticChildConfig child;
+  read_name(map, child.name);
+  auto address = map.require("address");
+  if (address && address->read(child.address)) {
+    check_reachable(*address, child.address, "static children");
+  }
+  map.optional("weight", child.weight, uint16_t{1}, uint16_t{65535});
+  auto name = map.get("name");
+  for (size_t i = 0; i < ld.cfg.children.size(); ++i) {
+    const StaticChildConfig& other = ld.cfg.children[i];
+    if (name && !child.name.empty() && other.name == child.name) {
+      name->error(
+          fmt::format("{} is already the name of children[{}]", turnscout::quoted(child.name), i));
+    }
+    if (address && child.address.valid() && other.address == child.address) {
+      address->error(fmt::format("{} is already the address of children[{}]", child.address, i));
+    }
+  }
+  if (name && !child.name.empty()) ld.child_names.emplace_back(child.name, *name);
+  ld.cfg.children.push_back(std::move(child));
+}
+
+// The key file's bytes without trailing line breaks, or an error for cluster.key_file.
+Result<std::string, std::string> read_key_file(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return unexpected(
+        fmt::format("cannot read {}: {}", turnscout::quoted(path), std::strerror(errno)));
+  }
+  std::string key(kMaxKeySize + 1, '\0');
+  const size_t n = std::fread(key.data(), 1, key.size(), file);
+  const int err = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (err != 0) {
+    return unexpected(
+        fmt::format("cannot read {}: {}", turnscout::quoted(path), std::strerror(err)));
+  }
+  if (n > kMaxKeySize) {
+    return unexpected(
+        fmt::format("{} is longer than {} bytes", turnscout::quoted(path), kMaxKeySize));
+  }
+  key.resize(n);
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
+    key.pop_back();
+  if (key.empty()) return unexpected(fmt::format("{} is empty", turnscout::quoted(path)));
+  return key;
+}
+
+void check_key_size(ConfigNode& node, const std::string& key, std::string_view what) {
+  if (key.size() < kMinKeySize) {
+    node.error(
+        fmt::format("{} is {} bytes; use at least {} random bytes", what, key.size(), kMinKeySize));
+  }
+}
+
+void read_cluster(Loader& ld, ConfigMap root) {
+  ConfigMap cluster = root.optional_map("cluster");
+  ClusterConfig& out = ld.cfg.cluster;
+  auto inline_key = cluster.get("key");
+  auto key_file = cluster.get("key_file");
+  ld.accept_dynamic = cluster.get("accept_dynamic_children");
+  if (ld.accept_dynamic) ld.accept_dynamic->read(out.accept_dynamic_children);
+  if (inline_key && key_file) {
+    key_file->error("set cluster.key or cluster.key_file, not both");
+    return;
+  }
+  if (inline_key && inline_key->read(out.key)) check_key_size(*inline_key, out.key, "the key");
+  std::string file;
+  if (!key_file || !key_file->read(file)) return;
+  out.key_file = resolve(ld.base_dir, file);
+  auto key = read_key_file(out.key_file);
+  if (!key) {
+    key_file->error(key.error());
+    return;
+  }
+  out.key = std::move(*key);
+  check_key_size(*key_file, out.key, fmt::format("the key in {}", turnscout::quoted(out.key_file)));
+}
+
+void read_heartbeat(Loader& ld, ConfigMap root) {
+  ConfigMap hb = root.optional_map("heartbeat");
+  HeartbeatConfig& out = ld.cfg.heartbeat;
+  hb.optional("interval", out.interval, Duration{50ms}, Duration{60s});
+  hb.optional("missed", out.missed, 2u, 100u);
+  hb.optional("replay_window", out.replay_window, Duration{1s}, Duration{1h});
+}
+
+// Settings of a load source other than the chosen one are refused rather than ignored:
+// an operator who wrote them expects them to matter.
+void refuse_unless(ConfigMap& load, std::string_view key, bool applies, std::string_view source) {
+  auto node = load.get(key);
+  if (node && !applies) {
+    node->error(fmt::format("not used with source: {}", source));
+  }
+}
+
+void read_load(Loader& ld, ConfigMap root) {
+  ConfigMap load = root.optional_map("load");
+  LoadConfig& out = ld.cfg.load;
+  load.optional_one_of("source", out.source,
+                       {{"static", LoadSourceKind::kStatic},
+                        {"host", LoadSourceKind::kHost},
+                        {"file", LoadSourceKind::kFile}});
+  const std::string_view source = load_source_name(out.source);
+  const bool is_static = out.source == LoadSourceKind::kStatic;
+  const bool is_host = out.source == LoadSourceKind::kHost;
+  const bool is_file = out.source == LoadSourceKind::kFile;
+  double value = 0;
+  if (is_static && load.optional("value", value, 0.0, 10.0)) {
+    out.static_permille = permille_of(value);
+  }
+  if (is_file && load.required("file", out.file)) out.file = resolve(ld.base_dir, out.file);
+  if (is_host) load.optional("capacity_mbps", out.capacity_mbps, uint64_t{1}, uint64_t{10'000'000});
+  if (!is_static) load.optional("refresh", out.refresh, Duration{100ms}, Duration{1h});
+  refuse_unless(load, "value", is_static, source);
+  refuse_unless(load, "file", is_file, source);
+  refuse_unless(load, "capacity_mbps", is_host, source);
+  refuse_unless(load, "refresh", !is_static, source);
+  load.optional("capacity", out.capacity);
+}
+
+void read_listing(Loader& ld, ConfigMap root) {
+  ConfigMap listing = root.optional_map("listing");
+  ListingConfig& out = ld.cfg.listing;
+  listing.optional_one_of("strategy", out.strategy,
+                          {{"all", Strategy::kAll},
+                           {"round-robin", Strategy::kRoundRobin},
+                           {"weighted", Strategy::kWeighted},
+                           {"least-load", Strategy::kLeastLoad},
+                           {"random", Strategy::kRandom},
+                           {"two-choice", Strategy::kTwoChoice},
+                           {"ip-hash", Strategy::kIpHash}});
+  listing.optional("max_children", out.max_children, uint16_t{0}, kMaxChildrenPerReply);
+  double overload = 0;
+  if (listing.optional("overload", overload, 0.001, 10.0)) {
+    out.overload_permille = permille_of(overload);
+  }
+}
+
+struct TierEntry {
+  TierConfig tier;
+  ConfigNode burst;  // Where a burst too small for the request costs is reported.
+};
+
+// One entry of admission.tiers; `tiers` holds those read before, for the id check.
+void read_tier(const std::string& name, ConfigNode node, std::vector<TierEntry>& tiers) {
+  ConfigMap map = node.map();
+  if (!map.valid()) return;
+  if (!proto::valid_node_name(name)) node.error("tier names are 1 to 64 of A-Z a-z 0-9 . _ -");
+  TierConfig tier;
+  tier.name = name;
+  const bool free = name == kFreeTier;
+  auto id = free ? map.get("id") : map.require("id");
+  const uint8_t min_id = free ? 0 : 1;
+  if (id && id->read(tier.id, min_id, 255)) {
+    if (free && tier.id != 0) {
+      id->error("the free tier is id 0");
+      tier.id = 0;
+    }
+    for (const TierEntry& other : tiers) {
+      if (other.tier.id == tier.id) {
+        id->error(
+            fmt::format("id {} is already tier {}", tier.id, turnscout::quoted(other.tier.name)));
+      }
+    }
+  }
+  if (free) {
+    map.optional("burst", tier.burst, 1.0, kMaxTokens);
+    map.optional("refill", tier.refill_per_second, 0.001, kMaxTokens);
+  } else {
+    map.required("burst", tier.burst, 1.0, kMaxTokens);
+    map.required("refill", tier.refill_per_second, 0.001, kMaxTokens);
+  }
+  tiers.push_back({std::move(tier), map.get("burst").value_or(node)});
+}
+
+void read_admission(Loader& ld, ConfigMap root) {
+  ConfigMap admission = root.optional_map("admission");
+  AdmissionConfig& out = ld.cfg.admission;
+  admission.optional("enabled", out.enabled);
+  admission.optional("probe_cost", out.probe_cost, uint16_t{1}, kMaxCost);
+  admission.optional("binding_cost", out.binding_cost, uint16_t{1}, kMaxCost);
+  admission.optional("other_cost", out.other_cost, uint16_t{1}, kMaxCost);
+  admission.optional("max_clients", out.max_clients, 1u, kMaxClientsBound);
+  std::vector<TierEntry> tiers;
+  for (auto& [name, node] : admission.optional_map("tiers").entries()) {
+    read_tier(name, node, tiers);
+  }
+  const uint16_t max_cost = std::max({out.probe_cost, out.binding_cost, out.other_cost});
+  TierConfig free_tier;
+  free_tier.name = kFreeTier;
+  out.tiers.assign(1, free_tier);
+  for (TierEntry& entry : tiers) {
+    if (entry.tier.burst < max_cost) {
+      entry.burst.error(fmt::format("{:g} tokens cannot pay for a request that costs {}",
+                                    entry.tier.burst, max_cost));
+    }
+    if (entry.tier.name == kFreeTier) {
+      out.tiers.front() = std::move(entry.tier);
+    } else {
+      out.tiers.push_back(std::move(entry.tier));
+    }
+  }
+}
+
+std::string describe_uri_error(const proto::DecodeError& error) {
+  std::string_view field = error.where;
+  if (field.starts_with("uri.")) field.remove_prefix(4);
+  return fmt::format("bad {} at character {}", field, error.offset + 1);
+}
+
+void read_services(Loader& ld, ConfigMap root) {
+  for (ConfigNode& item : root.optional_sequence("services")) {
+    std::string text;
+    if (!item.read(text)) continue;
+    auto uri = proto::parse_turn_uri(text);
+    const bool too_long = !proto::valid_service_text(text) && text.size() > 255;
+    if (too_long || !uri) {
+      const std::string why = too_long ? "longer than 255 bytes" : describe_uri_error(uri.error());
+      item.error(
+          fmt::format("expected a URI like turn:198.51.100.21:3478?transport=udp, got {} ({})",
+                      turnscout::quoted(text), why));
+      continue;
+    }
+    auto& services = ld.cfg.services;
+    if (std::find(services.begin(), services.end(), text) != services.end()) {
+      item.error(fmt::format("{} is listed twice", turnscout::quoted(text)));
+      continue;
+    }
+    services.push_back(std::move(text));
+  }
+}
+
+void read_operations(Loader& ld, ConfigMap root) {
+  ConfigMap metrics = root.optional_map("metrics");
+  metrics.optional("listen", ld.cfg.metrics_listen);
+  ConfigMap log = root.optional_map("log");
+  if (auto level = log.get("level"); level && level->read(ld.cfg.log_level)) {
+    if (auto parsed = parse_log_level(ld.cfg.log_level); !parsed) level->error(parsed.error());
+  }
+  root.optional("workers", ld.cfg.workers, 1u, kMaxWorkers);
+}
+
+// Without node.advertise, the listen addresses that are not wildcards. A root has nobody
+// to advertise to, so only a node with parents needs them to be complete.
+void default_advertise(Loader& ld) {
+  ServerConfig& cfg = ld.cfg;
+  std::optional<Endpoint> wildcard;
+  for (const Endpoint& ep : cfg.listen) {
+    if (!is_any(ep)) cfg.advertise.push_back(ep);
+    if (is_any(ep) && !wildcard) wildcard = ep;
+  }
+  if (cfg.parents.empty() || !ld.listen) return;
+  if (wildcard) {
+    ld.listen->error(fmt::format(
+        "{} is a wildcard address and this node has parents: they give clients the "
+        "node.advertise addresses, which default to the listen addresses; set node.advertise "
+        "to the addresses clients can reach",
+        *wildcard));
+  } else if (cfg.advertise.size() > kMaxAdvertised) {
+    ld.listen->error(fmt::format(
+        "more than {} addresses and this node has parents: a heartbeat advertises at most {}; "
+        "set node.advertise",
+        kMaxAdvertised, kMaxAdvertised));
+  }
+}
+
+// Checks that need several sections at once.
+void check_addresses(Loader& ld) {
+  ServerConfig& cfg = ld.cfg;
+  if (!ld.advertise_given) default_advertise(ld);
+  for (size_t i = 0; i < ld.parent_nodes.size(); ++i) {
+    const Endpoint& parent = cfg.parents[i].address;
+    auto same_family = [&parent](const Endpoint& ep) { return ep.family == parent.family; };
+    if (std::find(cfg.listen.begin(), cfg.listen.end(), parent) != cfg.listen.end()) {
+      ld.parent_nodes[i].error(fmt::format("{} is this node's own listen address", parent));
+    } else if (!cfg.listen.empty() &&
+               std::none_of(cfg.listen.begin(), cfg.listen.end(), same_family)) {
+      ld.parent_nodes[i].error(fmt::format(
+          "{} is IPv{} and no listen address is: heartbeats are sent from a listen socket", parent,
+          parent.family == Family::kV4 ? 4 : 6));
+    }
+  }
+  for (auto& [name, node] : ld.child_names) {
+    if (name == cfg.name) {
+      node.error(fmt::format("{} is this node's own name", turnscout::quoted(name)));
+    }
+  }
+}
+
+void check_cluster(Loader& ld) {
+  const ClusterConfig& cluster = ld.cfg.cluster;
+  if (cluster.accept_dynamic_children && cluster.key.empty() && ld.accept_dynamic) {
+    ld.accept_dynamic->error(
+        "needs a cluster key (cluster.key or cluster.key_file) to verify the heartbeats of "
+        "children that are not listed");
+  }
+}
+
+Result<ServerConfig, ConfigErrors> parse_document(const YamlDocument& doc, std::string base_dir) {
+  ServerConfig cfg;
+  cfg.source_file = doc.name();
+  ConfigReader reader(doc);
+  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, {}};
+  ConfigMap root = reader.root().map();
+  read_node(ld, root);
+  read_parents(ld, root);
+  for (ConfigNode& item : root.optional_sequence("children")) {
+    read_child(ld, item);
+  }
+  read_cluster(ld, root);
+  read_heartbeat(ld, root);
+  read_load(ld, root);
+  read_listing(ld, root);
+  read_admission(ld, root);
+  read_services(ld, root);
+  read_operations(ld, root);
+  check_addresses(ld);
+  check_cluster(ld);
+  ConfigErrors errors = reader.finish();
+  if (!errors.empty()) return unexpected(std::move(errors));
+  return cfg;
+}
+
+}  // namespace
+
+Result<ServerConfig, ConfigErrors> load_server_config(const std::string& path) {
+  auto doc = YamlDocument::load_file(path);
+  if (!doc) return unexpected(ConfigErrors{doc.error()});
+  return parse_document(*doc, std::filesystem::path(path).parent_path().string());
+}
+
+Result<ServerConfig, ConfigErrors> parse_server_config(std::string_view yaml_text,
+                                                       std::string display_name,
+                                                       std::string base_dir) {
+  auto doc = YamlDocument::load_string(yaml_text, std::move(display_name));
+  if (!doc) return unexpected(ConfigErrors{doc.error()});
+  return parse_document(*doc, std::move(base_dir));
+}
+
+}  // namespace turnscout::server
