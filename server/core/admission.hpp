@@ -1,0 +1,57 @@
+// Admission control after geth's LES flow control: a token bucket per client transport
+// address, refilled at the rate of the client's tier, charged per request. The parameters
+// are announced in every Probe reply (FLOW-CONTROL) so a client can mirror its bucket and
+// never send what would be dropped. The table is bounded: when full, the entry idle the
+// longest is evicted, so a spoofed-source flood cannot grow memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "common/clock.hpp"
+#include "proto/address.hpp"
+#include "proto/attributes.hpp"
+#include "server/core/config.hpp"
+
+namespace turnscout::server {
+
+struct Admission {
+  bool admitted = false;
+  proto::FlowControl flow;  // What applies to this client (its tier's bucket).
+};
+
+class AdmissionControl {
+ public:
+  // A config without tier 0 gets the default free tier (burst 20, refill 5/s). `seed` keys
+  // the table's hash, so a flood of chosen source addresses cannot aim at one hash chain.
+  AdmissionControl(const AdmissionConfig& config, std::string cluster_key, uint64_t seed = 0);
+  ~AdmissionControl();
+  AdmissionControl(const AdmissionControl&) = delete;
+  AdmissionControl& operator=(const AdmissionControl&) = delete;
+
+  // Charges `cost` tokens to `client`'s bucket. A valid capacity token (signed with the
+  // cluster key, unexpired at `wall_unix_s`, for this client or any) selects its tier;
+  // anything else, or a tier this node does not configure, is the free tier. The verdict on
+  // the last token a client showed is remembered with its bucket, so a client that repeats
+  // its token costs no HMAC. When disabled, everything is admitted and the free tier is
+  // announced. Allocation-free once the table has reached its bound (verifying a new token
+  // may allocate inside the crypto library).
+  Admission admit(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                  std::span<const uint8_t> capacity_token, uint16_t cost);
+
+  // Keeps existing buckets (the most recently used, up to the new bound), re-parameterised
+  // for the new tiers; a new cluster key forgets every token verdict.
+  void reconfigure(const AdmissionConfig& config, std::string cluster_key, TimePoint now);
+
+  const AdmissionConfig& config() const;
+  size_t tracked_clients() const;
+  uint64_t evictions() const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace turnscout::server

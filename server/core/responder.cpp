@@ -1,0 +1,158 @@
+#include "server/core/responder.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/endpoint.hpp"
+#include "proto/binding.hpp"
+#include "proto/error_response.hpp"
+#include "proto/probe.hpp"
+
+namespace turnscout::server {
+namespace {
+
+constexpr uint64_t kStrategySeedSalt = 0x7374726174656779ull;
+
+bool unknown_attribute(const proto::DecodeError& error) {
+  return error.code == proto::DecodeErrc::kUnknownRequiredAttribute;
+}
+
+// The child's address in the client's family when it has one, else the other. Fills the
+// entry in place: building it on the stack and copying it costs a store-forwarding stall.
+void fill_entry(const SnapshotChild& child, Family client_family, proto::ChildEntry& entry) {
+  const bool v6 = client_family == Family::kV6 ? child.v6.has_value() : !child.v4.has_value();
+  entry.address = v6 ? *child.v6 : *child.v4;
+  entry.leaf = child.leaf;
+  entry.load_permille = child.load_permille;
+  entry.weight = child.weight;
+}
+
+// Both limits are "0 = no limit".
+size_t child_limit(uint16_t configured, uint16_t wanted) {
+  if (configured == 0) return wanted;
+  if (wanted == 0) return configured;
+  return std::min(configured, wanted);
+}
+
+}  // namespace
+
+ProbeResponder::ProbeResponder(const AdmissionConfig& admission, std::string cluster_key,
+                               uint64_t seed)
+    : admission_(admission, std::move(cluster_key), seed), strategy_(seed ^ kStrategySeedSalt) {}
+
+void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
+  snapshot_ = std::move(snapshot);
+  if (!snapshot_) return;
+  const size_t n = snapshot_->children.size();
+  order_.reserve(n);
+  listed_.reserve(n);
+  strategy_.keys.reserve(n);
+}
+
+void ProbeResponder::reconfigure(const AdmissionConfig& admission, std::string cluster_key,
+                                 TimePoint now) {
+  admission_.reconfigure(admission, std::move(cluster_key), now);
+}
+
+Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoint& from,
+                               std::span<const uint8_t> in, std::span<uint8_t> out) {
+  const auto view = proto::parse_message(in);
+  if (!view || !from.valid()) return drop(DropReason::kMalformed);
+  const proto::MessageClass cls = view->message_class();
+  if (cls == proto::MessageClass::kSuccess || cls == proto::MessageClass::kError) {
+    return Outcome{Disposition::kForward, 0, DropReason::kUnexpected};
+  }
+  const proto::Method method = view->method();
+  if (cls == proto::MessageClass::kRequest) {
+    // The reflexive address of a client that reached a dual-stack socket is its IPv4 one.
+    const Endpoint client = unmap_v4(from);
+    switch (method) {
+      case proto::Method::kProbe:
+        return answer_probe(now, wall_unix_s, client, *view, out);
+      case proto::Method::kBinding:
+        return answer_binding(now, wall_unix_s, client, *view, out);
+      case proto::Method::kHeartbeat:
+      case proto::Method::kLeave:
+        return Outcome{Disposition::kForward, 0, DropReason::kUnexpected};
+    }
+  }
+  counters_.request(RequestKind::kOther);
+  return drop(DropReason::kUnexpected);
+}
+
+Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                                     const proto::MessageView& request, std::span<uint8_t> out) {
+  counters_.request(RequestKind::kProbe);
+  if (!serving()) return drop(DropReason::kDraining);
+  const auto probe = proto::decode_probe_request(request);
+  if (!probe) {
+    if (unknown_attribute(probe.error())) {
+      return answer_unknown_attribute(now, wall_unix_s, client, request, out);
+    }
+    return drop(DropReason::kMalformed);
+  }
+  const Admission admission = admission_.admit(now, wall_unix_s, client, probe->capacity_token,
+                                               admission_.config().probe_cost);
+  if (!admission.admitted) return drop(DropReason::kRateLimited);
+
+  const Snapshot& s = *snapshot_;
+  order_children(s.listing.strategy, s.children, s.listing.overload_permille, client,
+                 child_limit(s.listing.max_children, probe->children_wanted), strategy_, order_);
+  listed_.clear();
+  for (const uint32_t i : order_)
+    fill_entry(s.children[i], client.family, listed_.emplace_back());
+
+  const proto::ProbeReply answer{request.transaction_id(), client, s.node_name, s.load,
+                                 admission.flow,           0,      listed_,     s.services};
+  const auto written = proto::encode_probe_reply(answer, request.size(), out);
+  if (!written) return drop(DropReason::kAmplification);
+  if (written->truncated) counters_.truncated_replies.add();
+  return reply(written->size);
+}
+
+Outcome ProbeResponder::answer_binding(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                                       const proto::MessageView& request, std::span<uint8_t> out) {
+  counters_.request(RequestKind::kBinding);
+  if (!serving()) return drop(DropReason::kDraining);
+  const auto binding = proto::decode_binding_request(request);
+  if (!binding) {
+    if (unknown_attribute(binding.error())) {
+      return answer_unknown_attribute(now, wall_unix_s, client, request, out);
+    }
+    return drop(DropReason::kMalformed);
+  }
+  if (!admission_.admit(now, wall_unix_s, client, {}, admission_.config().binding_cost).admitted) {
+    return drop(DropReason::kRateLimited);
+  }
+  // Only what RFC 8489 requires: for an IPv4 client, 32 bytes answer a 20-byte request
+  // (1.6x) and 40 a 28-byte one; an IPv6 address adds 12 bytes.
+  const proto::BindingResponse response{request.transaction_id(), client, binding->fingerprint};
+  const auto written = proto::encode_binding_response(response, out);
+  if (!written) return drop(DropReason::kAmplification);
+  return reply(*written);
+}
+
+Outcome ProbeResponder::answer_unknown_attribute(TimePoint now, uint64_t wall_unix_s,
+                                                 const Endpoint& client,
+                                                 const proto::MessageView& request,
+                                                 std::span<uint8_t> out) {
+  if (!admission_.admit(now, wall_unix_s, client, {}, admission_.config().other_cost).admitted) {
+    return drop(DropReason::kRateLimited);
+  }
+  const auto written = proto::make_error_response(request, proto::error_code::kUnknownAttribute,
+                                                  "Unknown Attribute", request.size(), out);
+  if (!written) return drop(DropReason::kAmplification);
+  return reply(*written);
+}
+
+Outcome ProbeResponder::reply(size_t size) {
+  counters_.reply(size);
+  return Outcome{Disposition::kReply, size, DropReason::kMalformed};
+}
+
+Outcome ProbeResponder::drop(DropReason reason) {
+  counters_.drop(reason);
+  return Outcome{Disposition::kDrop, 0, reason};
+}
+
+}  // namespace turnscout::server

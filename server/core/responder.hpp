@@ -1,0 +1,91 @@
+// The hot path: answers Probe and Binding requests from the current Snapshot, after
+// admission control. One ProbeResponder per worker thread; it is not thread-safe and is
+// only ever touched by its own thread. Everything else (Heartbeat, Leave, responses to our
+// own heartbeats) is handed back as kForward for the control core.
+//
+// What becomes of a datagram:
+//   does not parse as STUN                      drop kMalformed
+//   success or error response (any method)      kForward
+//   Heartbeat or Leave request                  kForward (counted by the control core)
+//   Probe or Binding while draining/no snapshot drop kDraining
+//   Probe or Binding that fails to decode       drop kMalformed
+//   ... with an unknown comprehension-required  420 error response, charged other_cost; drop
+//       attribute                               kAmplification if it would outgrow the request
+//   over its client's bucket                    drop kRateLimited
+//   Probe                                       reply, at most the request's size (children
+//                                               cut by strategy order, REPLY-FLAGS truncated);
+//                                               drop kAmplification if nothing fits
+//   Binding                                     XOR-MAPPED-ADDRESS (+ FINGERPRINT if asked)
+//   anything else (indications, other methods)  drop kUnexpected
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "proto/address.hpp"
+#include "proto/attributes.hpp"
+#include "proto/message_view.hpp"
+#include "server/core/admission.hpp"
+#include "server/core/counters.hpp"
+#include "server/core/snapshot.hpp"
+#include "server/core/strategy.hpp"
+
+namespace turnscout::server {
+
+enum class Disposition : uint8_t {
+  kReply,    // `size` bytes of `out` are the answer, to be sent to the requester.
+  kDrop,     // No answer; `reason` says why (already counted).
+  kForward,  // Not for the hot path: give the datagram to ServerCore::on_control_datagram.
+};
+
+struct Outcome {
+  Disposition what = Disposition::kDrop;
+  size_t size = 0;
+  DropReason reason = DropReason::kMalformed;
+};
+
+class ProbeResponder {
+ public:
+  // `cluster_key` verifies capacity tokens (empty: tokens are ignored, everyone is free).
+  ProbeResponder(const AdmissionConfig& admission, std::string cluster_key, uint64_t seed);
+
+  // Called on the responder's own thread; the pointer is kept until the next call. Sizes
+  // the scratch space for the snapshot's children, so the probes that follow allocate nothing.
+  void set_snapshot(SnapshotPtr snapshot);
+  void reconfigure(const AdmissionConfig& admission, std::string cluster_key, TimePoint now);
+
+  // Answers one datagram into `out` (at least 1500 bytes, reused between calls). Never
+  // allocates once warm, never logs. `wall_unix_s` checks capacity-token expiry.
+  Outcome handle(TimePoint now, uint64_t wall_unix_s, const Endpoint& from,
+                 std::span<const uint8_t> in, std::span<uint8_t> out);
+
+  const WorkerCounters& counters() const { return counters_; }
+  WorkerCounters& counters() { return counters_; }
+  const SnapshotPtr& snapshot() const { return snapshot_; }
+  const AdmissionControl& admission() const { return admission_; }
+
+ private:
+  Outcome answer_probe(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                       const proto::MessageView& request, std::span<uint8_t> out);
+  Outcome answer_binding(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                         const proto::MessageView& request, std::span<uint8_t> out);
+  Outcome answer_unknown_attribute(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                                   const proto::MessageView& request, std::span<uint8_t> out);
+  Outcome reply(size_t size);
+  Outcome drop(DropReason reason);
+  bool serving() const { return snapshot_ && !snapshot_->draining; }
+
+  SnapshotPtr snapshot_;
+  AdmissionControl admission_;
+  WorkerCounters counters_;
+  // Strategy state and scratch space, reused so a reply allocates nothing.
+  StrategyState strategy_;
+  std::vector<uint32_t> order_;
+  std::vector<proto::ChildEntry> listed_;
+};
+
+}  // namespace turnscout::server

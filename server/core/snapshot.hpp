@@ -1,0 +1,56 @@
+// What a Probe reply is built from: an immutable picture of this node and its listable
+// children. The control core publishes a new Snapshot whenever something a client could
+// see changes; workers swap their pointer on their own thread, so answering a probe takes
+// no lock and allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/address.hpp"
+#include "proto/attributes.hpp"
+#include "server/core/config.hpp"
+
+namespace turnscout::server {
+
+// A child that may be listed: alive, active (not draining), and under the overload limit.
+struct SnapshotChild {
+  std::string name;
+  // The addresses clients are given; the reply lists the one in the client's family when
+  // there is one, else the other.
+  std::optional<Endpoint> v4;
+  std::optional<Endpoint> v6;
+  bool leaf = false;
+  uint16_t load_permille = 0;  // A branch reports the best load of its subtree.
+  uint16_t weight = 1;
+  uint64_t id_hash = 0;  // child_id_hash(name): rendezvous hashing for ip-hash.
+};
+
+// FNV-1a of a child's name: the same on every node, worker and run, so a client keeps its
+// child across reloads and restarts.
+inline uint64_t child_id_hash(std::string_view name) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char c : name) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+struct Snapshot {
+  uint64_t version = 0;
+  std::string node_name;
+  proto::Load load;                   // Own load (a branch: best of its subtree) and limit.
+  bool draining = false;              // While draining, probes get no answer.
+  std::vector<std::string> services;  // Non-empty: this node is a leaf.
+  std::vector<SnapshotChild> children;
+  ListingConfig listing;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace turnscout::server

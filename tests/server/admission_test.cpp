@@ -1,0 +1,278 @@
+#include "server/core/admission.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/capacity_token.hpp"
+
+namespace turnscout::server {
+namespace {
+
+constexpr uint64_t kWall = 1'800'000'000;  // Unix seconds, fixed so tokens are exact.
+const TimePoint kStart = TimePoint{} + 1h;
+const std::string kKey = "cluster secret";
+
+AdmissionConfig free_only() {
+  AdmissionConfig c;
+  c.tiers = {TierConfig{"free", 0, 20, 5}};
+  return c;
+}
+
+AdmissionConfig with_gold() {
+  AdmissionConfig c = free_only();
+  c.tiers.push_back(TierConfig{"gold", 1, 200, 50});
+  return c;
+}
+
+Endpoint client(uint32_t n, uint16_t port = 40000) {
+  return Endpoint::v4(198, static_cast<uint8_t>(51 + (n >> 16)), static_cast<uint8_t>(n >> 8),
+                      static_cast<uint8_t>(n), port);
+}
+
+std::span<const uint8_t> bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::vector<uint8_t> token(uint8_t tier, uint64_t expiry, std::string client_id,
+                           const std::string& key = kKey) {
+  std::vector<uint8_t> out(proto::kMaxCapacityTokenSize);
+  const proto::CapacityToken t{tier, expiry, std::move(client_id)};
+  const auto size = proto::issue_capacity_token(t, bytes(key), kWall - 10, out);
+  REQUIRE(size.ok());
+  out.resize(*size);
+  return out;
+}
+
+// How many requests of `cost` pass at `now` before the first refusal (at most `limit`).
+int admitted_in_a_row(AdmissionControl& ac, TimePoint now, const Endpoint& from,
+                      std::span<const uint8_t> tok = {}, uint16_t cost = 1, uint64_t wall = kWall,
+                      int limit = 10000) {
+  int n = 0;
+  while (n < limit && ac.admit(now, wall, from, tok, cost).admitted)
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("free tier: a burst of 20, then the 21st is dropped") {
+  AdmissionControl ac(free_only(), "");
+  for (int i = 0; i < 20; ++i)
+    CHECK(ac.admit(kStart, kWall, client(1), {}, 1).admitted);
+  const Admission refused = ac.admit(kStart, kWall, client(1), {}, 1);
+  CHECK_FALSE(refused.admitted);
+  // The announced parameters are the free tier's, refused or not.
+  CHECK(refused.flow == proto::FlowControl{20, 5000, 1, 1, 0});
+  // Another client has its own bucket.
+  CHECK(admitted_in_a_row(ac, kStart, client(2)) == 20);
+  // So does another port of the same host: buckets are per transport address.
+  CHECK(admitted_in_a_row(ac, kStart, client(1, 40001)) == 20);
+}
+
+TEST_CASE("refill: 5 tokens/s give one token after exactly 200 ms") {
+  AdmissionControl ac(free_only(), "");
+  CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
+  CHECK_FALSE(ac.admit(kStart + 199'999us, kWall, client(1), {}, 1).admitted);
+  CHECK(ac.admit(kStart + 200ms, kWall, client(1), {}, 1).admitted);
+  CHECK_FALSE(ac.admit(kStart + 200ms, kWall, client(1), {}, 1).admitted);
+  // Two seconds later: 10 tokens, not more.
+  CHECK(admitted_in_a_row(ac, kStart + 2200ms, client(1)) == 10);
+  // A long silence refills to the burst and no further.
+  CHECK(admitted_in_a_row(ac, kStart + 1h, client(1)) == 20);
+}
+
+TEST_CASE("per-request costs are charged, and announced") {
+  AdmissionConfig c = free_only();
+  c.probe_cost = 3;
+  c.binding_cost = 2;
+  AdmissionControl ac(c, "");
+  CHECK(admitted_in_a_row(ac, kStart, client(1), {}, 3) == 6);  // 18 of 20 taken.
+  CHECK(ac.admit(kStart, kWall, client(1), {}, 2).admitted);    // The last 2.
+  const Admission a = ac.admit(kStart, kWall, client(1), {}, 1);
+  CHECK_FALSE(a.admitted);
+  CHECK(a.flow.probe_cost == 3);
+  CHECK(a.flow.binding_cost == 2);
+}
+
+TEST_CASE("a config without tier 0 gets the default free tier") {
+  AdmissionControl ac(AdmissionConfig{}, "");
+  CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
+  CHECK(ac.admit(kStart, kWall, client(1), {}, 1).flow == proto::FlowControl{20, 5000, 1, 1, 0});
+  REQUIRE(ac.config().tiers.size() == 1);
+  CHECK(ac.config().tiers[0].name == "free");
+}
+
+TEST_CASE("a gold capacity token gives the gold burst and refill") {
+  AdmissionControl ac(with_gold(), kKey);
+  SUBCASE("bound to the client's address") {
+    const auto tok = token(1, kWall + 3600, "198.51.0.1");
+    const Admission first = ac.admit(kStart, kWall, client(1), tok, 1);
+    CHECK(first.admitted);
+    CHECK(first.flow == proto::FlowControl{200, 50000, 1, 1, 1});
+    CHECK(admitted_in_a_row(ac, kStart, client(1), tok) == 199);
+    // 50 tokens/s: one every 20 ms.
+    CHECK_FALSE(ac.admit(kStart + 19ms, kWall, client(1), tok, 1).admitted);
+    CHECK(ac.admit(kStart + 20ms, kWall, client(1), tok, 1).admitted);
+  }
+  SUBCASE("for any client") {
+    const auto tok = token(1, kWall + 3600, "");
+    CHECK(admitted_in_a_row(ac, kStart, client(7), tok) == 200);
+  }
+  SUBCASE("until it expires") {
+    const auto tok = token(1, kWall + 60, "");
+    CHECK(ac.admit(kStart, kWall + 59, client(1), tok, 1).flow.tier == 1);
+    const Admission expired = ac.admit(kStart, kWall + 60, client(1), tok, 1);
+    CHECK(expired.flow.tier == 0);
+    // Back on the free tier, the bucket holds at most the free burst.
+    CHECK(admitted_in_a_row(ac, kStart, client(1), tok, 1, kWall + 60) == 19);
+  }
+}
+
+TEST_CASE("expired, forged, mangled or other-client tokens get the free tier") {
+  AdmissionControl ac(with_gold(), kKey);
+  std::vector<uint8_t> tok;
+  SUBCASE("expired") {
+    tok = token(1, kWall, "");
+  }
+  SUBCASE("signed with another key") {
+    tok = token(1, kWall + 3600, "", "another key");
+  }
+  SUBCASE("for another client") {
+    tok = token(1, kWall + 3600, "198.51.100.99");
+  }
+  SUBCASE("one byte changed") {
+    tok = token(1, kWall + 3600, "");
+    tok[1] = 2;  // The tier.
+  }
+  SUBCASE("a tier this node does not have") {
+    tok = token(7, kWall + 3600, "");
+  }
+  SUBCASE("garbage") {
+    tok.assign(60, 0xAB);
+  }
+  const Admission a = ac.admit(kStart, kWall, client(1), tok, 1);
+  CHECK(a.admitted);
+  CHECK(a.flow == proto::FlowControl{20, 5000, 1, 1, 0});
+  CHECK(admitted_in_a_row(ac, kStart, client(1), tok) == 19);
+}
+
+TEST_CASE("without a cluster key every token is ignored") {
+  AdmissionControl ac(with_gold(), "");
+  const auto tok = token(1, kWall + 3600, "");
+  CHECK(admitted_in_a_row(ac, kStart, client(1), tok) == 20);
+}
+
+TEST_CASE("a client's tier follows the token it shows") {
+  AdmissionControl ac(with_gold(), kKey);
+  const auto tok = token(1, kWall + 3600, "");
+  CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
+  // Upgrading keeps the (empty) bucket: a token grants a rate, not free tokens at once.
+  CHECK_FALSE(ac.admit(kStart, kWall, client(1), tok, 1).admitted);
+  CHECK(admitted_in_a_row(ac, kStart + 1s, client(1), tok) == 50);
+  // Without the token the client is free again, at most the free burst.
+  CHECK(admitted_in_a_row(ac, kStart + 10s, client(1)) == 20);
+  // And a forged token after a good one does not keep the good one's tier.
+  auto forged = tok;
+  forged.back() ^= 1;
+  CHECK(ac.admit(kStart + 1h, kWall, client(1), forged, 1).flow.tier == 0);
+  CHECK(ac.admit(kStart + 1h, kWall, client(1), tok, 1).flow.tier == 1);
+}
+
+TEST_CASE("an IPv4 client counts once on IPv4 and dual-stack sockets") {
+  AdmissionControl ac(free_only(), "");
+  std::array<uint8_t, 16> mapped{};
+  mapped[10] = mapped[11] = 0xff;
+  mapped[12] = 198;
+  mapped[13] = 51;
+  mapped[14] = 0;
+  mapped[15] = 1;
+  CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(mapped, 40000)) == 20);
+  CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);
+  CHECK(ac.tracked_clients() == 1);
+}
+
+TEST_CASE("when disabled, everything is admitted and the free tier announced") {
+  AdmissionConfig c = free_only();
+  c.enabled = false;
+  AdmissionControl ac(c, "");
+  CHECK(admitted_in_a_row(ac, kStart, client(1)) == 10000);
+  CHECK(ac.admit(kStart, kWall, client(1), {}, 1).flow == proto::FlowControl{20, 5000, 1, 1, 0});
+  CHECK(ac.tracked_clients() == 0);
+}
+
+TEST_CASE("a flood of 10x distinct sources keeps the table at its bound") {
+  AdmissionConfig c = free_only();
+  c.max_clients = 1000;
+  AdmissionControl ac(c, "", 42);
+  for (uint32_t i = 0; i < 10000; ++i) {
+    CHECK(ac.admit(kStart, kWall, client(i), {}, 1).admitted);
+    REQUIRE(ac.tracked_clients() == std::min<size_t>(i + 1, 1000));
+  }
+  CHECK(ac.evictions() == 9000);
+  // The most recent 1000 are the ones kept: their buckets still hold 19 tokens.
+  CHECK(admitted_in_a_row(ac, kStart, client(9999)) == 19);
+  CHECK(admitted_in_a_row(ac, kStart, client(9001)) == 19);
+  CHECK(ac.evictions() == 9000);
+}
+
+TEST_CASE("the entry idle the longest is the one evicted") {
+  AdmissionConfig c = free_only();
+  c.max_clients = 3;
+  AdmissionControl ac(c, "");
+  for (uint32_t i = 1; i <= 3; ++i)
+    CHECK(admitted_in_a_row(ac, kStart, client(i)) == 20);
+  CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);  // 1 is now the newest.
+  CHECK(ac.admit(kStart, kWall, client(4), {}, 1).admitted);        // Evicts 2.
+  CHECK(ac.evictions() == 1);
+  CHECK(ac.tracked_clients() == 3);
+  CHECK(admitted_in_a_row(ac, kStart, client(2)) == 20);            // Fresh bucket; evicts 3.
+  CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);  // Kept, still empty.
+  CHECK(admitted_in_a_row(ac, kStart, client(3)) == 20);            // Was evicted.
+  CHECK(ac.evictions() == 3);
+}
+
+TEST_CASE("reconfigure keeps buckets, applies new tiers and bounds") {
+  AdmissionConfig c = with_gold();
+  AdmissionControl ac(c, kKey);
+  const auto tok = token(1, kWall + 3600, "");
+  for (uint32_t i = 1; i <= 5; ++i)
+    CHECK(admitted_in_a_row(ac, kStart, client(i)) == 20);
+  CHECK(admitted_in_a_row(ac, kStart, client(6), tok) == 200);
+
+  SUBCASE("same config: nothing changes") {
+    ac.reconfigure(c, kKey, kStart);
+    CHECK(ac.tracked_clients() == 6);
+    CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);
+    CHECK_FALSE(ac.admit(kStart, kWall, client(6), tok, 1).admitted);
+    CHECK(admitted_in_a_row(ac, kStart + 100ms, client(6), tok) == 5);
+  }
+  SUBCASE("a faster free tier refills faster from now on") {
+    c.tiers[0].refill_per_second = 100;
+    ac.reconfigure(c, kKey, kStart);
+    CHECK(admitted_in_a_row(ac, kStart + 100ms, client(1)) == 10);
+    CHECK(ac.admit(kStart, kWall, client(2), {}, 1).flow.refill_millitokens_per_s == 100000);
+  }
+  SUBCASE("a smaller bound keeps the most recently used") {
+    c.max_clients = 2;
+    ac.reconfigure(c, kKey, kStart);
+    CHECK(ac.tracked_clients() == 2);
+    CHECK(ac.evictions() == 4);
+    CHECK_FALSE(ac.admit(kStart, kWall, client(5), {}, 1).admitted);
+    CHECK_FALSE(ac.admit(kStart, kWall, client(6), tok, 1).admitted);
+  }
+  SUBCASE("a new key forgets verdicts: the old token is now forged") {
+    ac.reconfigure(c, "new key", kStart);
+    CHECK(ac.admit(kStart + 1h, kWall, client(6), tok, 1).flow.tier == 0);
+  }
+  SUBCASE("a removed tier falls back to free") {
+    c.tiers.pop_back();
+    ac.reconfigure(c, kKey, kStart);
+    CHECK(ac.admit(kStart + 1h, kWall, client(6), tok, 1).flow.tier == 0);
+  }
+}
+
+}  // namespace turnscout::server

@@ -1,0 +1,548 @@
+#include "server/core/responder.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/binding.hpp"
+#include "proto/capacity_token.hpp"
+#include "proto/error_response.hpp"
+#include "proto/heartbeat.hpp"
+#include "proto/message_builder.hpp"
+#include "proto/probe.hpp"
+#include "tests/server/alloc_counter.hpp"
+
+namespace turnscout::server {
+namespace {
+
+constexpr uint64_t kWall = 1'800'000'000;
+const TimePoint kStart = TimePoint{} + 1h;
+const Endpoint kClient = Endpoint::v4(198, 51, 100, 7, 40000);
+const Endpoint kClient6 =
+    Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7}, 40000);
+const std::string kKey = "cluster secret";
+const std::string kService = "turn:198.51.100.21:3478?transport=udp";
+
+SnapshotChild make_child(int i) {
+  SnapshotChild c;
+  c.name = "node-" + std::to_string(i);
+  c.v4 = Endpoint::v4(10, 1, 0, static_cast<uint8_t>(i), 3479);
+  c.v6 = Endpoint::v6(
+      {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(i)}, 3479);
+  c.load_permille = static_cast<uint16_t>(800 - 10 * i);  // Least-load order: reversed.
+  c.weight = static_cast<uint16_t>(1 + i % 3);
+  c.leaf = i % 2 == 0;
+  c.id_hash = child_id_hash(c.name);
+  return c;
+}
+
+Snapshot base_snapshot(int children) {
+  Snapshot s;
+  s.version = 1;
+  s.node_name = "eu-west";
+  s.load = proto::Load{350, 900};
+  for (int i = 0; i < children; ++i)
+    s.children.push_back(make_child(i));
+  s.listing = ListingConfig{Strategy::kLeastLoad, 0, 900};
+  return s;
+}
+
+SnapshotPtr snapshot_of(Snapshot s) {
+  return std::make_shared<const Snapshot>(std::move(s));
+}
+
+AdmissionConfig free_tier() {
+  AdmissionConfig c;
+  c.tiers = {TierConfig{"free", 0, 20, 5}, TierConfig{"gold", 1, 200, 50}};
+  return c;
+}
+
+// Large enough that a test sending thousands of requests is never limited.
+AdmissionConfig generous() {
+  AdmissionConfig c;
+  c.tiers = {TierConfig{"free", 0, 1e9, 1e9}, TierConfig{"gold", 1, 2e9, 2e9}};
+  return c;
+}
+
+proto::TransactionId tid(uint8_t n) {
+  proto::TransactionId t{};
+  t.fill(n);
+  return t;
+}
+
+std::vector<uint8_t> probe(size_t pad_to, uint16_t wanted = 0,
+                           std::span<const uint8_t> token = {}) {
+  std::vector<uint8_t> buf(2048);
+  proto::ProbeRequest r;
+  r.transaction_id = tid(0x11);
+  r.children_wanted = wanted;
+  r.capacity_token = token;
+  r.pad_to = pad_to;
+  const auto size = proto::encode_probe_request(r, buf);
+  REQUIRE(size.ok());
+  buf.resize(*size);
+  return buf;
+}
+
+std::vector<uint8_t> binding(bool fingerprint) {
+  std::vector<uint8_t> buf(64);
+  const auto size = proto::encode_binding_request({tid(0x22), fingerprint}, buf);
+  REQUIRE(size.ok());
+  buf.resize(*size);
+  return buf;
+}
+
+// A request of `method` carrying an unknown comprehension-required attribute.
+std::vector<uint8_t> with_unknown_attribute(proto::Method method, size_t padding,
+                                            bool fingerprint) {
+  std::vector<uint8_t> buf(2048);
+  proto::MessageBuilder b(buf);
+  b.start(method, proto::MessageClass::kRequest, tid(0x33));
+  if (padding > 0) b.add_padding(padding);
+  b.add_raw(0x7F01, {});
+  if (fingerprint) b.add_fingerprint();
+  const auto size = b.finish();
+  REQUIRE(size.ok());
+  buf.resize(*size);
+  return buf;
+}
+
+std::vector<uint8_t> capacity_token(uint8_t tier) {
+  std::vector<uint8_t> out(proto::kMaxCapacityTokenSize);
+  const std::span<const uint8_t> key(reinterpret_cast<const uint8_t*>(kKey.data()), kKey.size());
+  const auto size = proto::issue_capacity_token({tier, kWall + 3600, ""}, key, kWall, out);
+  REQUIRE(size.ok());
+  out.resize(*size);
+  return out;
+}
+
+struct Harness {
+  explicit Harness(const AdmissionConfig& admission = generous(), std::string key = "")
+      : responder(admission, std::move(key), 1234) {}
+
+  Outcome send(std::span<const uint8_t> in, const Endpoint& from = kClient,
+               TimePoint now = kStart) {
+    return responder.handle(now, kWall, from, in, out);
+  }
+  proto::ProbeResponse probe_reply(const Outcome& o) {
+    REQUIRE(o.what == Disposition::kReply);
+    const auto view = proto::parse_message(std::span<const uint8_t>(out.data(), o.size));
+    REQUIRE(view.ok());
+    auto decoded = proto::decode_probe_response(*view);
+    REQUIRE(decoded.ok());
+    return *decoded;
+  }
+  uint64_t drops(DropReason r) const {
+    return responder.counters().drops[static_cast<size_t>(r)].get();
+  }
+  uint64_t requests(RequestKind k) const {
+    return responder.counters().requests[static_cast<size_t>(k)].get();
+  }
+
+  ProbeResponder responder;
+  std::array<uint8_t, 1500> out{};
+};
+
+std::vector<proto::ChildEntry> least_load_entries(const Snapshot& s, Family family) {
+  std::vector<SnapshotChild> sorted = s.children;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.load_permille < b.load_permille; });
+  std::vector<proto::ChildEntry> out;
+  for (const auto& c : sorted) {
+    out.push_back({family == Family::kV6 ? *c.v6 : *c.v4, c.leaf, c.load_permille, c.weight});
+  }
+  return out;
+}
+
+constexpr std::array kAllStrategies = {
+    Strategy::kAll,    Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastLoad,
+    Strategy::kRandom, Strategy::kTwoChoice,  Strategy::kIpHash};
+
+}  // namespace
+
+TEST_CASE("a padded Probe gets the node, its children, services and flow control") {
+  Harness h(free_tier());
+  Snapshot s = base_snapshot(4);
+  s.services = {kService};
+  h.responder.set_snapshot(snapshot_of(s));
+  const auto in = probe(proto::kRecommendedRequestSize);
+  const Outcome o = h.send(in);
+  REQUIRE(o.what == Disposition::kReply);
+  CHECK(o.size <= in.size());
+  const auto reply = h.probe_reply(o);
+  CHECK(reply.transaction_id == tid(0x11));
+  CHECK(reply.reflexive == kClient);
+  CHECK(reply.node_name == "eu-west");
+  CHECK(reply.load == proto::Load{350, 900});
+  CHECK(reply.flow_control == proto::FlowControl{20, 5000, 1, 1, 0});
+  CHECK(reply.reply_flags == 0);
+  CHECK(reply.children == least_load_entries(s, Family::kV4));
+  CHECK(reply.services == std::vector<std::string>{kService});
+  CHECK(h.requests(RequestKind::kProbe) == 1);
+  CHECK(h.responder.counters().replies.get() == 1);
+  CHECK(h.responder.counters().reply_bytes.get() == o.size);
+}
+
+TEST_CASE("children are given in the client's address family when they have it") {
+  Harness h;
+  Snapshot s = base_snapshot(3);
+  s.listing.strategy = Strategy::kAll;
+  s.children[1].v6.reset();
+  s.children[2].v4.reset();
+  h.responder.set_snapshot(snapshot_of(s));
+  const auto in = probe(600);
+  const auto v4 = h.probe_reply(h.send(in, kClient)).children;
+  REQUIRE(v4.size() == 3);
+  CHECK(v4[0].address == *s.children[0].v4);
+  CHECK(v4[1].address == *s.children[1].v4);
+  CHECK(v4[2].address == *s.children[2].v6);
+  const auto reply6 = h.probe_reply(h.send(in, kClient6));
+  CHECK(reply6.reflexive == kClient6);
+  REQUIRE(reply6.children.size() == 3);
+  CHECK(reply6.children[0].address == *s.children[0].v6);
+  CHECK(reply6.children[1].address == *s.children[1].v4);
+  CHECK(reply6.children[2].address == *s.children[2].v6);
+}
+
+TEST_CASE("a client on a dual-stack socket sees its IPv4 address") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(base_snapshot(2)));
+  std::array<uint8_t, 16> mapped{};
+  mapped[10] = mapped[11] = 0xff;
+  mapped[12] = 198;
+  mapped[13] = 51;
+  mapped[14] = 100;
+  mapped[15] = 7;
+  const auto reply = h.probe_reply(h.send(probe(600), Endpoint::v6(mapped, 40000)));
+  CHECK(reply.reflexive == kClient);
+  CHECK(reply.children[0].address.family == Family::kV4);
+}
+
+TEST_CASE("replies are never larger than requests; truncated exactly when children are cut") {
+  for (const Family family : {Family::kV4, Family::kV6}) {
+    CAPTURE(static_cast<int>(family));
+    const Endpoint from = family == Family::kV4 ? kClient : kClient6;
+    Harness h;
+    Snapshot s = base_snapshot(32);
+    s.services = {kService};
+    h.responder.set_snapshot(snapshot_of(s));
+    const auto expected = least_load_entries(s, family);
+    const size_t child_size = proto::attribute_size(proto::child_value_size(expected[0].address));
+    size_t first_reply = 0;
+    uint64_t truncated = 0;
+    for (size_t size = 28; size <= proto::kRecommendedRequestSize; size += 4) {
+      CAPTURE(size);
+      const auto in = probe(size);
+      REQUIRE(in.size() == size);
+      const Outcome o = h.send(in, from);
+      if (o.what == Disposition::kDrop) {
+        CHECK(o.reason == DropReason::kAmplification);
+        CHECK(first_reply == 0);  // Once a size is answered, every larger one is.
+        continue;
+      }
+      if (first_reply == 0) first_reply = size;
+      REQUIRE(o.what == Disposition::kReply);
+      CHECK(o.size <= size);
+      const auto reply = h.probe_reply(o);
+      const size_t n = reply.children.size();
+      const bool flagged = (reply.reply_flags & proto::reply_flag::kTruncated) != 0;
+      CHECK(flagged == (n < expected.size()));
+      truncated += flagged ? 1 : 0;
+      // The children kept are the strategy's first ones, and no further one would fit.
+      CHECK(std::equal(reply.children.begin(), reply.children.end(), expected.begin()));
+      if (flagged) CHECK(o.size + child_size > size);
+    }
+    CHECK(first_reply > 28);
+    CHECK(truncated > 0);
+    CHECK(h.responder.counters().truncated_replies.get() == truncated);
+    CHECK(h.drops(DropReason::kAmplification) == (first_reply - 28) / 4);
+  }
+}
+
+TEST_CASE("CHILDREN-WANTED and max_children shorten the list without truncation") {
+  Harness h;
+  Snapshot s = base_snapshot(32);
+  s.listing.max_children = 8;
+  h.responder.set_snapshot(snapshot_of(s));
+  const auto expected = least_load_entries(s, Family::kV4);
+  auto reply = h.probe_reply(h.send(probe(1200, 3)));
+  CHECK(reply.children == std::vector(expected.begin(), expected.begin() + 3));
+  CHECK(reply.reply_flags == 0);
+  reply = h.probe_reply(h.send(probe(1200, 20)));
+  CHECK(reply.children == std::vector(expected.begin(), expected.begin() + 8));
+  CHECK(reply.reply_flags == 0);
+  reply = h.probe_reply(h.send(probe(1200)));
+  CHECK(reply.children.size() == 8);
+  CHECK(reply.reply_flags == 0);
+}
+
+TEST_CASE("overloaded children are not listed") {
+  Harness h;
+  Snapshot s = base_snapshot(4);
+  s.children[0].load_permille = 900;
+  s.children[2].load_permille = 2000;
+  h.responder.set_snapshot(snapshot_of(s));
+  const auto reply = h.probe_reply(h.send(probe(1200)));
+  REQUIRE(reply.children.size() == 2);
+  CHECK(reply.children[0].address == *s.children[3].v4);
+  CHECK(reply.children[1].address == *s.children[1].v4);
+}
+
+TEST_CASE("admission control drops over-limit requests and counts them") {
+  Harness h(free_tier());
+  h.responder.set_snapshot(snapshot_of(base_snapshot(2)));
+  const auto in = probe(600);
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(h.send(in).what == Disposition::kReply);
+  const Outcome o = h.send(in);
+  CHECK(o.what == Disposition::kDrop);
+  CHECK(o.reason == DropReason::kRateLimited);
+  // Bindings share the bucket.
+  CHECK(h.send(binding(true)).reason == DropReason::kRateLimited);
+  CHECK(h.drops(DropReason::kRateLimited) == 2);
+  CHECK(h.requests(RequestKind::kProbe) == 21);
+  CHECK(h.responder.counters().replies.get() == 20);
+  // 200 ms later one token is back.
+  CHECK(h.send(in, kClient, kStart + 200ms).what == Disposition::kReply);
+}
+
+TEST_CASE("a capacity token raises this client's limits, announced in the reply") {
+  Harness h(free_tier(), kKey);
+  h.responder.set_snapshot(snapshot_of(base_snapshot(2)));
+  const auto token = capacity_token(1);
+  const auto in = probe(600, 0, token);
+  CHECK(h.probe_reply(h.send(in)).flow_control == proto::FlowControl{200, 50000, 1, 1, 1});
+  int replies = 1;
+  while (h.send(in).what == Disposition::kReply)
+    ++replies;
+  CHECK(replies == 200);
+  // Another client without a token is on the free tier.
+  CHECK(h.probe_reply(h.send(probe(600), kClient6)).flow_control.tier == 0);
+}
+
+TEST_CASE("Binding gets only XOR-MAPPED-ADDRESS, and FINGERPRINT when asked") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(base_snapshot(2)));
+  struct Case {
+    bool fingerprint;
+    Endpoint from;
+    size_t request_size;
+    size_t reply_size;
+  };
+  for (const Case c : {Case{false, kClient, 20, 32}, Case{true, kClient, 28, 40},
+                       Case{false, kClient6, 20, 44}, Case{true, kClient6, 28, 52}}) {
+    const auto in = binding(c.fingerprint);
+    REQUIRE(in.size() == c.request_size);
+    const Outcome o = h.send(in, c.from);
+    REQUIRE(o.what == Disposition::kReply);
+    CHECK(o.size == c.reply_size);
+    const auto view = proto::parse_message(std::span<const uint8_t>(h.out.data(), o.size));
+    REQUIRE(view.ok());
+    const auto response = proto::decode_binding_response(*view);
+    REQUIRE(response.ok());
+    CHECK(response->transaction_id == tid(0x22));
+    CHECK(response->mapped == c.from);
+    CHECK(response->fingerprint == c.fingerprint);
+    // The amplification budget: at most 1.6x the request for IPv4 (an IPv6 address is 12
+    // bytes longer, which no STUN server can avoid).
+    if (c.from.family == Family::kV4) CHECK(o.size * 10 <= c.request_size * 16);
+  }
+  CHECK(h.requests(RequestKind::kBinding) == 4);
+}
+
+TEST_CASE("anything that fails to decode gets no reply") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(base_snapshot(4)));
+  uint64_t expected_drops = 0;
+  auto check_silent = [&](std::span<const uint8_t> in) {
+    const Outcome o = h.send(in);
+    CHECK(o.what == Disposition::kDrop);
+    CHECK(o.reason == DropReason::kMalformed);
+    ++expected_drops;
+  };
+  check_silent({});
+  const std::vector<uint8_t> junk(100, 0x41);
+  check_silent(junk);
+  const auto good = probe(100);
+  check_silent(std::span(good).first(19));
+  check_silent(std::span(good).first(good.size() - 4));
+  // Every single-byte corruption of a valid Probe.
+  for (size_t i = 0; i < good.size(); ++i) {
+    CAPTURE(i);
+    auto bad = good;
+    bad[i] ^= 0x5A;
+    check_silent(bad);
+  }
+  // Well framed, but a Probe without FINGERPRINT or with a CHILDREN-WANTED of the wrong size.
+  std::vector<uint8_t> buf(256);
+  proto::MessageBuilder b(buf);
+  b.start(proto::Method::kProbe, proto::MessageClass::kRequest, tid(1));
+  b.add_padding(200);
+  check_silent(std::span(buf).first(*b.finish()));
+  b.start(proto::Method::kProbe, proto::MessageClass::kRequest, tid(1));
+  b.add_padding(200);
+  b.add_raw(proto::attr::kChildrenWanted, std::array<uint8_t, 2>{0, 3});
+  b.add_fingerprint();
+  check_silent(std::span(buf).first(*b.finish()));
+  CHECK(h.drops(DropReason::kMalformed) == expected_drops);
+  CHECK(h.responder.counters().replies.get() == 0);
+}
+
+TEST_CASE("an unknown comprehension-required attribute: 420, if it is no larger") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(base_snapshot(4)));
+  for (const proto::Method method : {proto::Method::kProbe, proto::Method::kBinding}) {
+    const auto big = with_unknown_attribute(method, 80, true);
+    const Outcome o = h.send(big);
+    REQUIRE(o.what == Disposition::kReply);
+    CHECK(o.size <= big.size());
+    const auto view = proto::parse_message(std::span<const uint8_t>(h.out.data(), o.size));
+    REQUIRE(view.ok());
+    const auto error = proto::decode_error_response(*view);
+    REQUIRE(error.ok());
+    CHECK(error->method == method);
+    CHECK(error->code == 420);
+    CHECK(error->unknown_attributes == std::vector<uint16_t>{0x7F01});
+    // Too small to answer without amplifying: silence.
+    const auto small = with_unknown_attribute(method, 0, true);
+    const Outcome silent = h.send(small);
+    CHECK(silent.what == Disposition::kDrop);
+    CHECK(silent.reason == DropReason::kAmplification);
+  }
+  CHECK(h.drops(DropReason::kAmplification) == 2);
+}
+
+TEST_CASE("without a snapshot, or while draining, Probe and Binding go unanswered") {
+  Harness h;
+  CHECK(h.send(probe(600)).reason == DropReason::kDraining);
+  Snapshot s = base_snapshot(2);
+  s.draining = true;
+  h.responder.set_snapshot(snapshot_of(s));
+  CHECK(h.send(probe(600)).reason == DropReason::kDraining);
+  CHECK(h.send(binding(true)).reason == DropReason::kDraining);
+  CHECK(h.drops(DropReason::kDraining) == 3);
+  s.draining = false;
+  h.responder.set_snapshot(snapshot_of(s));
+  CHECK(h.send(probe(600)).what == Disposition::kReply);
+}
+
+TEST_CASE("control traffic is forwarded; stray messages are dropped") {
+  Harness h;
+  Snapshot s = base_snapshot(2);
+  s.draining = true;  // Heartbeats and Leaves still reach the control core while draining.
+  h.responder.set_snapshot(snapshot_of(s));
+  std::vector<uint8_t> buf(512);
+  auto forwarded = [&](Result<size_t, proto::EncodeError> size) {
+    REQUIRE(size.ok());
+    const Outcome o = h.send(std::span(buf).first(*size));
+    CHECK(o.what == Disposition::kForward);
+  };
+  proto::HeartbeatRequest hb;
+  hb.transaction_id = tid(5);
+  hb.node_name = "child-a";
+  hb.advertised = {Endpoint::v4(10, 0, 0, 1, 3479)};
+  hb.timestamp_ms = kWall * 1000;
+  forwarded(proto::encode_heartbeat_request(hb, {}, buf));
+  proto::LeaveRequest leave;
+  leave.transaction_id = tid(6);
+  leave.node_name = "child-a";
+  forwarded(proto::encode_leave_request(leave, {}, buf));
+  proto::HeartbeatResponse hb_response;
+  hb_response.transaction_id = tid(7);
+  hb_response.node_name = "parent";
+  forwarded(proto::encode_heartbeat_response(hb_response, {}, buf));
+  forwarded(proto::encode_binding_response({tid(8), kClient, true}, buf));
+  forwarded(
+      proto::encode_error_response({tid(9), proto::Method::kHeartbeat, 401, "no", {}, true}, buf));
+  // Control traffic is counted by the control core, not twice here.
+  CHECK(h.requests(RequestKind::kHeartbeat) == 0);
+
+  proto::MessageBuilder b(buf);
+  b.start(proto::Method::kBinding, proto::MessageClass::kIndication, tid(10));
+  b.add_fingerprint();
+  const Outcome o = h.send(std::span(buf).first(*b.finish()));
+  CHECK(o.what == Disposition::kDrop);
+  CHECK(o.reason == DropReason::kUnexpected);
+  b.start(static_cast<proto::Method>(0x0B0F), proto::MessageClass::kRequest, tid(11));
+  b.add_fingerprint();
+  CHECK(h.send(std::span(buf).first(*b.finish())).reason == DropReason::kUnexpected);
+  CHECK(h.requests(RequestKind::kOther) == 2);
+  CHECK(h.drops(DropReason::kUnexpected) == 2);
+}
+
+TEST_CASE("reply sizes land in their histogram bucket") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(base_snapshot(32)));
+  REQUIRE(h.send(binding(false)).size == 32);  // <= 64.
+  const Outcome big = h.send(probe(1200));     // 32 children: (512, 1024].
+  REQUIRE(big.what == Disposition::kReply);
+  REQUIRE(big.size > 512);
+  REQUIRE(big.size <= 1024);
+  const auto& buckets = h.responder.counters().reply_size_buckets;
+  CHECK(buckets[0].get() == 1);
+  CHECK(buckets[4].get() == 1);
+  CHECK(h.responder.counters().reply_bytes.get() == 32 + big.size);
+}
+
+TEST_CASE("a warm responder allocates nothing per datagram") {
+  const auto token = capacity_token(1);
+  const auto full = probe(1200);
+  const auto truncating = probe(300);
+  const auto with_token = probe(1200, 0, token);
+  const auto bind = binding(true);
+  const auto unknown = with_unknown_attribute(proto::Method::kProbe, 80, true);
+  for (const Strategy strategy : kAllStrategies) {
+    CAPTURE(static_cast<int>(strategy));
+    Harness h(generous(), kKey);
+    Snapshot s = base_snapshot(32);
+    s.services = {kService};
+    s.listing.strategy = strategy;
+    h.responder.set_snapshot(snapshot_of(s));
+    // No doctest assertion inside the measured loop: only the responder is counted.
+    int replies = 0;
+    auto round = [&](uint32_t i) {
+      const Endpoint from = Endpoint::v4(198, 51, 100, static_cast<uint8_t>(i % 16), 40000);
+      for (const auto* in : {&full, &truncating, &with_token, &bind, &unknown}) {
+        replies += h.send(*in, from).what == Disposition::kReply ? 1 : 0;
+      }
+    };
+    for (uint32_t i = 0; i < 16; ++i)
+      round(i);  // Warm up: every client seen once.
+    const uint64_t before = test::allocation_count();
+    for (uint32_t i = 0; i < 1000; ++i)
+      round(i);
+    const uint64_t allocations = test::allocation_count() - before;
+    CHECK(allocations == 0);
+    CHECK(replies == 5 * 1016);
+  }
+}
+
+TEST_CASE("a flood of new sources at the table's bound allocates nothing") {
+  AdmissionConfig c = generous();
+  c.max_clients = 64;
+  Harness h(c);
+  h.responder.set_snapshot(snapshot_of(base_snapshot(8)));
+  const auto in = probe(1200);
+  auto source = [](uint32_t i) {
+    return Endpoint::v4(100, static_cast<uint8_t>(64 + (i >> 16)), static_cast<uint8_t>(i >> 8),
+                        static_cast<uint8_t>(i), 1);
+  };
+  int replies = 0;
+  for (uint32_t i = 0; i < 64; ++i)
+    replies += h.send(in, source(i)).what == Disposition::kReply;
+  const uint64_t before = test::allocation_count();
+  for (uint32_t i = 64; i < 64 * 20; ++i) {
+    replies += h.send(in, source(i)).what == Disposition::kReply;
+  }
+  const uint64_t allocations = test::allocation_count() - before;
+  CHECK(allocations == 0);
+  CHECK(replies == 64 * 20);
+  CHECK(h.responder.admission().tracked_clients() == 64);
+  CHECK(h.responder.admission().evictions() == 64 * 19);
+}
+
+}  // namespace turnscout::server
