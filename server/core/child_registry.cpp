@@ -1,0 +1,292 @@
+#include "server/core/child_registry.hpp"
+
+#include <algorithm>
+
+#include "common/duration.hpp"
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+
+namespace turnscout::server {
+namespace {
+
+// Everything a snapshot or the subtree summary reads from a child.
+bool same_visible_state(const ChildStatus& a, const ChildStatus& b) {
+  return a.liveness == b.liveness && a.draining == b.draining && a.advertised == b.advertised &&
+         a.load_permille == b.load_permille && a.weight == b.weight && a.subtree == b.subtree &&
+         a.name == b.name;
+}
+
+uint16_t effective_weight(uint16_t configured, uint16_t requested) {
+  // A child asking for the default weight gets the configured one.
+  return requested != 1 ? requested : configured;
+}
+
+}  // namespace
+
+const char* to_string(ChildLiveness state) {
+  switch (state) {
+    case ChildLiveness::kAlive:
+      return "alive";
+    case ChildLiveness::kSuspect:
+      return "suspect";
+    case ChildLiveness::kDead:
+      return "dead";
+    case ChildLiveness::kLeft:
+      return "left";
+  }
+  return "unknown";
+}
+
+ChildRegistry::ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children)
+    : policy_(policy) {
+  for (const StaticChildConfig& c : children)
+    add_static(c);
+}
+
+void ChildRegistry::add_static(const StaticChildConfig& config) {
+  if (static_by_source_.contains(config.address)) return;
+  Child child;
+  child.status.name = config.name;
+  child.status.source = config.address;
+  child.status.liveness = ChildLiveness::kDead;
+  child.configured_weight = config.weight;
+  child.status.weight = config.weight;
+  const Id id = add_child(std::move(child));
+  static_by_source_[config.address] = id;
+}
+
+ChildRegistry::Id ChildRegistry::add_child(Child child) {
+  const Id id = next_id_++;
+  by_name_.try_emplace(child.status.name, id);
+  if (child.status.dynamic) ++dynamic_count_;
+  children_.emplace(id, std::move(child));
+  ++generation_;
+  return id;
+}
+
+void ChildRegistry::erase(Id id) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return;
+  Child& child = it->second;
+  if (auto n = by_name_.find(child.status.name); n != by_name_.end() && n->second == id) {
+    by_name_.erase(n);
+  }
+  if (child.status.dynamic) {
+    --dynamic_count_;
+  } else {
+    static_by_source_.erase(child.status.source);
+  }
+  deadlines_.erase({child.deadline, id});
+  children_.erase(it);
+  ++generation_;
+}
+
+void ChildRegistry::reconfigure(TimePoint now, RegistryPolicy policy,
+                                const std::vector<StaticChildConfig>& children) {
+  policy_ = policy;
+  std::unordered_set<Endpoint> wanted;
+  for (const StaticChildConfig& c : children)
+    wanted.insert(c.address);
+  const bool dynamic_allowed = policy_.authenticated && policy_.accept_dynamic;
+  std::vector<Id> gone;
+  for (const auto& [id, child] : children_) {
+    if (child.status.dynamic ? !dynamic_allowed : !wanted.contains(child.status.source)) {
+      gone.push_back(id);
+    }
+  }
+  for (Id id : gone) {
+    logger().info("child {} removed by reload", children_.at(id).status.name);
+    erase(id);
+  }
+  for (const StaticChildConfig& c : children)
+    apply_static(c);
+  for (auto& [id, child] : children_)
+    set_deadline(id, child, next_deadline(child));
+  on_timeout(now);
+  ++generation_;
+}
+
+void ChildRegistry::apply_static(const StaticChildConfig& config) {
+  // A dynamic child holding the name gives way to the configured one.
+  if (auto n = by_name_.find(config.name);
+      n != by_name_.end() && children_.at(n->second).status.dynamic) {
+    erase(n->second);
+  }
+  auto it = static_by_source_.find(config.address);
+  if (it == static_by_source_.end()) return add_static(config);
+  const Id id = it->second;
+  Child& child = children_.at(id);
+  if (child.status.name != config.name) {
+    if (auto n = by_name_.find(child.status.name); n != by_name_.end() && n->second == id) {
+      by_name_.erase(n);
+    }
+    child.status.name = config.name;
+    by_name_.try_emplace(config.name, id);
+  }
+  child.configured_weight = config.weight;
+  child.status.weight = effective_weight(config.weight, child.requested_weight);
+}
+
+ChildRegistry::Found ChildRegistry::lookup(const Endpoint& source, const std::string& name,
+                                           bool create) {
+  if (auto it = static_by_source_.find(source); it != static_by_source_.end()) {
+    return {it->second, &children_.at(it->second)};
+  }
+  if (!policy_.authenticated || !policy_.accept_dynamic) return {.why = Admit::kUnknown};
+  if (auto it = by_name_.find(name); it != by_name_.end()) {
+    Child& child = children_.at(it->second);
+    if (!child.status.dynamic) return {.why = Admit::kNameTaken};
+    return {it->second, &child};
+  }
+  if (!create) return {.why = Admit::kUnknown};
+  if (dynamic_count_ >= policy_.max_dynamic) {
+    if (!full_logged_) {
+      logger().warn("children table full ({} dynamic): refusing new children", dynamic_count_);
+      full_logged_ = true;
+    }
+    ++rejected_full_;
+    return {.why = Admit::kFull};
+  }
+  full_logged_ = false;
+  Child child;
+  child.status.name = name;
+  child.status.source = source;
+  child.status.dynamic = true;
+  child.status.liveness = ChildLiveness::kDead;
+  const Id id = add_child(std::move(child));
+  return {id, &children_.at(id)};
+}
+
+Admit ChildRegistry::check_replay(Child& child, uint64_t timestamp_ms) const {
+  if (!policy_.authenticated) return Admit::kAccepted;
+  if (timestamp_ms <= child.last_timestamp_ms) return Admit::kReplayed;
+  return Admit::kAccepted;
+}
+
+Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
+                                  const proto::HeartbeatRequest& hb) {
+  const Found found = lookup(source, hb.node_name, /*create=*/true);
+  if (found.child == nullptr) return found.why;
+  Child& child = *found.child;
+  if (Admit replay = check_replay(child, hb.timestamp_ms); replay != Admit::kAccepted) {
+    return replay;
+  }
+  child.last_timestamp_ms = hb.timestamp_ms;
+
+  const ChildStatus before = child.status;
+  ChildStatus& s = child.status;
+  s.source = source;  // Changes only for a dynamic child, whose name is its identity.
+  s.advertised = hb.advertised;
+  s.draining = hb.state == proto::NodeState::kDraining;
+  s.load_permille = hb.load.load_permille;
+  s.subtree = hb.subtree;
+  child.requested_weight = hb.weight;
+  s.weight = s.dynamic ? hb.weight : effective_weight(child.configured_weight, hb.weight);
+  s.last_heard = now;
+  s.heard = true;
+
+  if (!before.heard) {
+    logger().info("child {} alive (first heartbeat, from {})", s.name, source);
+  } else if (before.liveness != ChildLiveness::kAlive) {
+    logger().info("child {} alive again (was {})", s.name, to_string(before.liveness));
+  }
+  if (before.heard && before.draining != s.draining) {
+    logger().info("child {} {}", s.name, s.draining ? "draining" : "active again");
+  }
+  set_liveness(now, child, ChildLiveness::kAlive);
+  set_deadline(found.id, child, next_deadline(child));
+  if (!before.heard || !same_visible_state(before, s)) ++generation_;
+  return Admit::kAccepted;
+}
+
+Admit ChildRegistry::on_leave(TimePoint now, const Endpoint& source,
+                              const proto::LeaveRequest& leave) {
+  const Found found = lookup(source, leave.node_name, /*create=*/false);
+  if (found.child == nullptr) return found.why;
+  Child& child = *found.child;
+  if (Admit replay = check_replay(child, leave.timestamp_ms); replay != Admit::kAccepted) {
+    return replay;
+  }
+  child.last_timestamp_ms = leave.timestamp_ms;
+  if (child.status.liveness != ChildLiveness::kLeft) {
+    logger().info("child {} left", child.status.name);
+    set_liveness(now, child, ChildLiveness::kLeft);
+    set_deadline(found.id, child, next_deadline(child));
+    ++generation_;
+  }
+  return Admit::kAccepted;
+}
+
+void ChildRegistry::set_liveness(TimePoint now, Child& child, ChildLiveness next) {
+  if (child.status.liveness == next) return;
+  child.status.liveness = next;
+  child.since = now;
+}
+
+TimePoint ChildRegistry::next_deadline(const Child& child) const {
+  const Duration interval = policy_.interval;
+  const auto missed = static_cast<Duration::rep>(std::max<uint32_t>(policy_.missed, 1));
+  const TimePoint last = child.status.last_heard;
+  switch (child.status.liveness) {
+    case ChildLiveness::kAlive:
+      return last + interval + interval / 2;
+    case ChildLiveness::kSuspect:
+      return last + interval * missed;
+    case ChildLiveness::kDead:
+    case ChildLiveness::kLeft:
+      return child.status.dynamic ? child.since + policy_.forget_after : kNever;
+  }
+  return kNever;
+}
+
+void ChildRegistry::set_deadline(Id id, Child& child, TimePoint deadline) {
+  deadlines_.erase({child.deadline, id});
+  child.deadline = deadline;
+  if (deadline != kNever) deadlines_.emplace(deadline, id);
+}
+
+void ChildRegistry::advance(TimePoint now, Id id, Child& child) {
+  ChildStatus& s = child.status;
+  const Duration silent = now - s.last_heard;
+  switch (s.liveness) {
+    case ChildLiveness::kAlive:
+    case ChildLiveness::kSuspect: {
+      const auto missed = static_cast<Duration::rep>(std::max<uint32_t>(policy_.missed, 1));
+      const bool dead = now >= s.last_heard + policy_.interval * missed;
+      const ChildLiveness next = dead ? ChildLiveness::kDead : ChildLiveness::kSuspect;
+      logger().warn("child {} {} (no heartbeat for {})", s.name, to_string(next),
+                    format_duration(silent));
+      set_liveness(now, child, next);
+      set_deadline(id, child, next_deadline(child));
+      ++generation_;
+      return;
+    }
+    case ChildLiveness::kDead:
+    case ChildLiveness::kLeft:
+      logger().info("child {} forgotten ({} for {})", s.name, to_string(s.liveness),
+                    format_duration(now - child.since));
+      erase(id);
+      return;
+  }
+}
+
+void ChildRegistry::on_timeout(TimePoint now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const Id id = deadlines_.begin()->second;
+    advance(now, id, children_.at(id));
+  }
+}
+
+TimePoint ChildRegistry::next_timeout() const {
+  return deadlines_.empty() ? kNever : deadlines_.begin()->first;
+}
+
+std::vector<ChildStatus> ChildRegistry::status() const {
+  std::vector<ChildStatus> out;
+  out.reserve(children_.size());
+  for (const auto& [id, child] : children_)
+    out.push_back(child.status);
+  return out;
+}
+
+}  // namespace turnscout::server

@@ -1,0 +1,410 @@
+#include "server/core/server_core.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+#include "common/random.hpp"
+#include "proto/error_response.hpp"
+#include "proto/heartbeat.hpp"
+#include "proto/message_view.hpp"
+#include "server/core/heartbeat_auth.hpp"
+#include "server/core/snapshot_builder.hpp"
+
+namespace turnscout::server {
+namespace {
+
+// Room for any reply: the responder needs at least 1500 bytes.
+constexpr size_t kBufferSize = 2048;
+constexpr Duration kMinInterval = std::chrono::milliseconds{1};
+
+std::span<const uint8_t> key_bytes(const ServerConfig& config) {
+  const std::string& key = config.cluster.key;
+  return {reinterpret_cast<const uint8_t*>(key.data()), key.size()};
+}
+
+// What parents give to clients: the advertise list, else the listen addresses that are not
+// wildcards; at most the four a Heartbeat carries.
+std::vector<Endpoint> advertised(const ServerConfig& config) {
+  std::vector<Endpoint> out;
+  for (const Endpoint& e : config.advertise.empty() ? config.listen : config.advertise) {
+    if (e.valid() && !is_any(e) && out.size() < proto::kMaxAdvertisedAddresses) out.push_back(e);
+  }
+  return out;
+}
+
+std::optional<std::string> config_problem(const ServerConfig& config) {
+  if (!proto::valid_node_name(config.name)) return "invalid node name \"" + config.name + "\"";
+  if (config.listen.empty()) return std::string("no listen address");
+  if (config.heartbeat.interval < kMinInterval) {
+    return std::string("heartbeat interval must be at least 1ms");
+  }
+  if (config.heartbeat.missed == 0) return std::string("heartbeat missed-count must be at least 1");
+  if (config.cluster.accept_dynamic_children && config.cluster.key.empty()) {
+    return std::string("accept_dynamic_children needs a cluster key");
+  }
+  if (!config.parents.empty() && advertised(config).empty()) {
+    return std::string("parents are configured but there is no address to advertise");
+  }
+  return std::nullopt;
+}
+
+RegistryPolicy registry_policy(const ServerConfig& config) {
+  RegistryPolicy p;
+  p.interval = std::max(config.heartbeat.interval, kMinInterval);
+  p.missed = std::max<uint32_t>(config.heartbeat.missed, 1);
+  p.authenticated = !config.cluster.key.empty();
+  p.accept_dynamic = config.cluster.accept_dynamic_children;
+  p.forget_after = std::max<Duration>(std::chrono::hours{1}, 2 * config.heartbeat.replay_window);
+  return p;
+}
+
+ParentLinksConfig links_config(const ServerConfig& config) {
+  ParentLinksConfig c;
+  for (const ParentConfig& p : config.parents)
+    c.parents.push_back(p.address);
+  c.listen = config.listen;
+  c.interval = std::max(config.heartbeat.interval, kMinInterval);
+  c.missed = std::max<uint32_t>(config.heartbeat.missed, 1);
+  c.key = config.cluster.key;
+  return c;
+}
+
+Rejection rejection_for(Admit admit) {
+  switch (admit) {
+    case Admit::kAccepted:
+      break;
+    case Admit::kUnknown:
+      return {proto::error_code::kForbidden, "unknown child"};
+    case Admit::kNameTaken:
+      return {proto::error_code::kForbidden, "name taken"};
+    case Admit::kFull:
+      return {proto::error_code::kForbidden, "too many children"};
+    case Admit::kReplayed:
+      return {proto::error_code::kStaleTimestamp, "replayed timestamp"};
+  }
+  return {proto::error_code::kServerError, "server error"};
+}
+
+void warn_unauthenticated() {
+  logger().warn(
+      "no cluster key: heartbeats are unauthenticated, children are accepted by source "
+      "address only");
+}
+
+}  // namespace
+
+struct ServerCore::Impl {
+  Impl(ServerConfig c, TimePoint now, WallTime wall, uint64_t seed)
+      : config(std::move(c)),
+        registry(registry_policy(config), config.children),
+        parents(links_config(config), now),
+        responder(config.admission, config.cluster.key, seed ^ 0x9e3779b97f4a7c15ull),
+        random(seed),
+        own_load(config.load.source == LoadSourceKind::kStatic ? config.load.static_permille : 0),
+        anchor_now(now),
+        anchor_wall(wall),
+        buffer(kBufferSize) {}
+
+  ServerConfig config;
+  ChildRegistry registry;
+  ParentLinks parents;
+  ProbeResponder responder;
+  SeededRandom random;
+  WorkerCounters counters;
+  SnapshotPtr snapshot;
+  proto::Subtree subtree;
+  uint64_t built_generation = 0;
+  bool dirty = true;  // Own state changed since the last build.
+  uint16_t own_load;
+  bool draining = false;
+  TimePoint anchor_now;
+  WallTime anchor_wall;
+  std::vector<Datagram> outbox;
+  std::vector<uint8_t> buffer;
+
+  WallTime wall(TimePoint now) const {
+    return anchor_wall + std::chrono::duration_cast<std::chrono::milliseconds>(now - anchor_now);
+  }
+  uint64_t wall_ms(TimePoint now) const {
+    return static_cast<uint64_t>(std::max<int64_t>(wall(now).time_since_epoch().count(), 0));
+  }
+
+  void refresh_snapshot();
+  proto::HeartbeatRequest heartbeat_content() const;
+  void send_due(TimePoint now);
+  void handle_heartbeat(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                        const proto::MessageView& view);
+  void handle_leave(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                    const proto::MessageView& view);
+  void handle_response(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  void answer(const Endpoint& local, const Endpoint& remote,
+              const Result<size_t, proto::EncodeError>& size);
+  void reject(const Endpoint& local, const Endpoint& remote, const proto::MessageView& request,
+              Rejection why);
+};
+
+void ServerCore::Impl::refresh_snapshot() {
+  if (!dirty && snapshot && registry.generation() == built_generation) return;
+  dirty = false;
+  built_generation = registry.generation();
+  BuiltSnapshot built = build_snapshot(config, own_load, draining, registry);
+  subtree = built.subtree;
+  if (snapshot && same_content(*snapshot, built.snapshot)) return;
+  built.snapshot.version = snapshot ? snapshot->version + 1 : 1;
+  snapshot = std::make_shared<const Snapshot>(std::move(built.snapshot));
+  responder.set_snapshot(snapshot);
+}
+
+proto::HeartbeatRequest ServerCore::Impl::heartbeat_content() const {
+  proto::HeartbeatRequest hb;
+  hb.node_name = config.name;
+  hb.advertised = advertised(config);
+  hb.load = {own_load, config.listing.overload_permille};
+  hb.capacity = config.load.capacity;
+  hb.subtree = subtree;
+  hb.state = draining ? proto::NodeState::kDraining : proto::NodeState::kActive;
+  hb.weight = std::max<uint16_t>(config.weight, 1);
+  return hb;
+}
+
+void ServerCore::Impl::send_due(TimePoint now) {
+  if (parents.next_timeout() > now) return;
+  parents.on_timeout(now, wall(now), heartbeat_content(), random, outbox);
+}
+
+void ServerCore::Impl::answer(const Endpoint& local, const Endpoint& remote,
+                              const Result<size_t, proto::EncodeError>& size) {
+  if (!size) {
+    logger().error("cannot encode a response: {}", proto::to_string(size.error()));
+    return;
+  }
+  outbox.push_back({local, remote, {buffer.begin(), buffer.begin() + *size}});
+  counters.reply(*size);
+}
+
+void ServerCore::Impl::reject(const Endpoint& local, const Endpoint& remote,
+                              const proto::MessageView& request, Rejection why) {
+  counters.drop(DropReason::kAuth);
+  logger().debug("{} from {} rejected: {} {}",
+                 request.method() == proto::Method::kLeave ? "Leave" : "heartbeat", remote,
+                 why.code, why.reason);
+  // Never larger than the request: otherwise, silence.
+  auto size = proto::make_error_response(request, why.code, why.reason, request.size(), buffer);
+  if (size) answer(local, remote, size);
+}
+
+void ServerCore::Impl::handle_heartbeat(TimePoint now, const Endpoint& local,
+                                        const Endpoint& remote, const proto::MessageView& view) {
+  counters.request(RequestKind::kHeartbeat);
+  auto hb = proto::decode_heartbeat_request(view);
+  if (!hb) {
+    counters.drop(DropReason::kMalformed);
+    return;
+  }
+  const AuthCheck auth = check_request_auth(view, key_bytes(config), hb->timestamp_ms, wall_ms(now),
+                                            config.heartbeat.replay_window);
+  if (auth != AuthCheck::kOk) return reject(local, remote, view, rejection_for(auth));
+  // A dual-stack socket shows an IPv4 peer as ::ffff:a.b.c.d; configs name it in IPv4.
+  if (Admit admit = registry.on_heartbeat(now, unmap_v4(remote), *hb); admit != Admit::kAccepted) {
+    return reject(local, remote, view, rejection_for(admit));
+  }
+  // Accepted children only, so the answer may exceed a small request: it is not a vector
+  // for amplification (a name, a timestamp, integrity; under 200 bytes).
+  proto::HeartbeatResponse response;
+  response.transaction_id = hb->transaction_id;
+  response.node_name = config.name;
+  response.timestamp_ms = hb->timestamp_ms;
+  answer(local, remote, proto::encode_heartbeat_response(response, key_bytes(config), buffer));
+}
+
+void ServerCore::Impl::handle_leave(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                                    const proto::MessageView& view) {
+  counters.request(RequestKind::kLeave);
+  auto leave = proto::decode_leave_request(view);
+  if (!leave) {
+    counters.drop(DropReason::kMalformed);
+    return;
+  }
+  const AuthCheck auth = check_request_auth(view, key_bytes(config), leave->timestamp_ms,
+                                            wall_ms(now), config.heartbeat.replay_window);
+  if (auth != AuthCheck::kOk) return reject(local, remote, view, rejection_for(auth));
+  if (Admit admit = registry.on_leave(now, unmap_v4(remote), *leave); admit != Admit::kAccepted) {
+    return reject(local, remote, view, rejection_for(admit));
+  }
+  proto::LeaveResponse response;
+  response.transaction_id = leave->transaction_id;
+  response.node_name = config.name;
+  response.timestamp_ms = leave->timestamp_ms;
+  answer(local, remote, proto::encode_leave_response(response, key_bytes(config), buffer));
+}
+
+void ServerCore::Impl::handle_response(TimePoint now, const Endpoint& remote,
+                                       const proto::MessageView& view) {
+  switch (parents.on_response(now, unmap_v4(remote), view)) {
+    case ResponseMatch::kMatched:
+      break;
+    case ResponseMatch::kUnmatched:
+      counters.drop(DropReason::kUnexpected);
+      break;
+    case ResponseMatch::kBadIntegrity:
+      counters.drop(DropReason::kAuth);
+      break;
+    case ResponseMatch::kMalformed:
+      counters.drop(DropReason::kMalformed);
+      break;
+  }
+}
+
+ServerCore::ServerCore(ServerConfig config, TimePoint now, WallTime wall_at_now, uint64_t seed)
+    : impl_(std::make_unique<Impl>(std::move(config), now, wall_at_now, seed)) {
+  if (impl_->config.cluster.key.empty()) warn_unauthenticated();
+  impl_->refresh_snapshot();
+}
+
+ServerCore::~ServerCore() = default;
+
+void ServerCore::on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                             std::span<const uint8_t> bytes) {
+  Impl& d = *impl_;
+  const auto wall_s = d.wall_ms(now) / 1000;
+  const Outcome outcome = d.responder.handle(now, wall_s, remote, bytes, d.buffer);
+  switch (outcome.what) {
+    case Disposition::kReply:
+      d.outbox.push_back({local, remote, {d.buffer.begin(), d.buffer.begin() + outcome.size}});
+      break;
+    case Disposition::kForward:
+      on_control_datagram(now, local, remote, bytes);
+      break;
+    case Disposition::kDrop:
+      break;
+  }
+}
+
+void ServerCore::on_control_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                                     std::span<const uint8_t> bytes) {
+  Impl& d = *impl_;
+  auto view = proto::parse_message(bytes);
+  if (!view) {
+    d.counters.drop(DropReason::kMalformed);
+    return;
+  }
+  const proto::Method method = view->method();
+  const proto::MessageClass cls = view->message_class();
+  const bool ours = method == proto::Method::kHeartbeat || method == proto::Method::kLeave;
+  if (ours && cls == proto::MessageClass::kRequest) {
+    if (method == proto::Method::kHeartbeat) {
+      d.handle_heartbeat(now, local, remote, *view);
+    } else {
+      d.handle_leave(now, local, remote, *view);
+    }
+  } else if (ours && (cls == proto::MessageClass::kSuccess || cls == proto::MessageClass::kError)) {
+    d.handle_response(now, remote, *view);
+  } else {
+    d.counters.drop(DropReason::kUnexpected);
+  }
+  d.refresh_snapshot();
+}
+
+void ServerCore::on_timeout(TimePoint now) {
+  Impl& d = *impl_;
+  d.registry.on_timeout(now);
+  d.refresh_snapshot();
+  d.send_due(now);
+}
+
+TimePoint ServerCore::next_timeout() const {
+  return std::min(impl_->registry.next_timeout(), impl_->parents.next_timeout());
+}
+
+void ServerCore::poll_transmit(std::vector<Datagram>& out) {
+  auto& outbox = impl_->outbox;
+  out.insert(out.end(), std::make_move_iterator(outbox.begin()),
+             std::make_move_iterator(outbox.end()));
+  outbox.clear();
+}
+
+void ServerCore::set_own_load(TimePoint, uint16_t permille) {
+  if (impl_->own_load == permille) return;
+  impl_->own_load = permille;
+  impl_->dirty = true;
+  impl_->refresh_snapshot();
+}
+
+void ServerCore::set_wall_time(TimePoint now, WallTime wall) {
+  impl_->anchor_now = now;
+  impl_->anchor_wall = wall;
+}
+
+Result<void, std::string> ServerCore::reload(TimePoint now, ServerConfig config) {
+  Impl& d = *impl_;
+  if (auto problem = config_problem(config)) {
+    logger().error("reload rejected, keeping the current config: {}", *problem);
+    return unexpected(*problem);
+  }
+  const bool had_key = !d.config.cluster.key.empty();
+  d.registry.reconfigure(now, registry_policy(config), config.children);
+  d.parents.reconfigure(now, links_config(config));
+  d.responder.reconfigure(config.admission, config.cluster.key, now);
+  if (config.load.source == LoadSourceKind::kStatic) d.own_load = config.load.static_permille;
+  d.config = std::move(config);
+  if (had_key && d.config.cluster.key.empty()) warn_unauthenticated();
+  d.dirty = true;
+  d.refresh_snapshot();
+  logger().info("config reloaded: {} static children, {} parents", d.config.children.size(),
+                d.config.parents.size());
+  d.send_due(now);
+  return {};
+}
+
+void ServerCore::start_drain(TimePoint now) {
+  Impl& d = *impl_;
+  if (d.draining) return;
+  d.draining = true;
+  d.dirty = true;
+  d.refresh_snapshot();
+  logger().info("draining: no more probe answers, Leave to {} parents", d.config.parents.size());
+  d.parents.start_leave(now);
+  d.send_due(now);
+}
+
+bool ServerCore::drained() const {
+  return impl_->draining && impl_->parents.leave_done();
+}
+
+const SnapshotPtr& ServerCore::snapshot() const {
+  return impl_->snapshot;
+}
+ProbeResponder& ServerCore::responder() {
+  return impl_->responder;
+}
+const ProbeResponder& ServerCore::responder() const {
+  return impl_->responder;
+}
+const ServerConfig& ServerCore::config() const {
+  return impl_->config;
+}
+std::vector<ChildStatus> ServerCore::children() const {
+  return impl_->registry.status();
+}
+std::vector<ParentStatus> ServerCore::parents() const {
+  return impl_->parents.status();
+}
+const WorkerCounters& ServerCore::control_counters() const {
+  return impl_->counters;
+}
+uint16_t ServerCore::own_load() const {
+  return impl_->own_load;
+}
+proto::Subtree ServerCore::subtree() const {
+  return impl_->subtree;
+}
+uint64_t ServerCore::dynamic_children_rejected() const {
+  return impl_->registry.rejected_full();
+}
+WallTime ServerCore::wall_time(TimePoint now) const {
+  return impl_->wall(now);
+}
+
+}  // namespace turnscout::server

@@ -1,0 +1,101 @@
+#include "server/core/snapshot_builder.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/endpoint.hpp"
+
+namespace turnscout::server {
+namespace {
+
+// Clients are never given a wildcard address.
+bool usable(const Endpoint& a) {
+  return a.valid() && !is_any(a);
+}
+
+bool live(const ChildStatus& c) {
+  return (c.liveness == ChildLiveness::kAlive || c.liveness == ChildLiveness::kSuspect) &&
+         !c.draining;
+}
+
+bool listed(const ChildStatus& c, uint16_t overload_permille) {
+  if (!live(c)) return false;
+  if (c.subtree.height != 0 && c.subtree.live_leaves == 0) return false;
+  return overload_permille == 0 || c.subtree.best_load_permille < overload_permille;
+}
+
+SnapshotChild snapshot_child(const ChildStatus& c) {
+  SnapshotChild out;
+  out.name = c.name;
+  for (const Endpoint& a : c.advertised) {
+    if (!usable(a)) continue;
+    if (a.family == Family::kV4 && !out.v4) out.v4 = a;
+    if (a.family == Family::kV6 && !out.v6) out.v6 = a;
+  }
+  out.leaf = c.subtree.height == 0;
+  out.load_permille = c.subtree.best_load_permille;
+  out.weight = c.weight;
+  out.id_hash = child_id_hash(c.name);
+  return out;
+}
+
+bool same_child(const SnapshotChild& a, const SnapshotChild& b) {
+  return a.name == b.name && a.v4 == b.v4 && a.v6 == b.v6 && a.leaf == b.leaf &&
+         a.load_permille == b.load_permille && a.weight == b.weight && a.id_hash == b.id_hash;
+}
+
+bool same_listing(const ListingConfig& a, const ListingConfig& b) {
+  return a.strategy == b.strategy && a.max_children == b.max_children &&
+         a.overload_permille == b.overload_permille;
+}
+
+}  // namespace
+
+BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permille, bool draining,
+                             const ChildRegistry& registry) {
+  BuiltSnapshot out;
+  Snapshot& s = out.snapshot;
+  s.node_name = config.name;
+  s.draining = draining;
+  s.services = config.services;
+  s.listing = config.listing;
+
+  const bool has_services = !config.services.empty();
+  uint64_t leaves = has_services ? 1 : 0;
+  uint32_t best = has_services ? own_load_permille : std::numeric_limits<uint32_t>::max();
+  uint16_t max_height = 0;
+  bool any_live = false;
+  registry.for_each([&](const ChildStatus& c) {
+    if (live(c) && (c.subtree.height == 0 || c.subtree.live_leaves > 0)) {
+      any_live = true;
+      leaves += c.subtree.live_leaves;
+      best = std::min<uint32_t>(best, c.subtree.best_load_permille);
+      max_height = std::max(max_height, c.subtree.height);
+    }
+    const bool addressable = std::any_of(c.advertised.begin(), c.advertised.end(), usable);
+    if (addressable && listed(c, config.listing.overload_permille)) {
+      s.children.push_back(snapshot_child(c));
+    }
+  });
+  std::sort(s.children.begin(), s.children.end(),
+            [](const SnapshotChild& a, const SnapshotChild& b) { return a.name < b.name; });
+
+  proto::Subtree& t = out.subtree;
+  t.live_leaves = static_cast<uint32_t>(std::min<uint64_t>(leaves, UINT32_MAX));
+  t.best_load_permille = leaves > 0 ? static_cast<uint16_t>(best) : own_load_permille;
+  const bool branch = any_live || !has_services;
+  t.height = branch ? static_cast<uint16_t>(std::min<uint32_t>(max_height + 1u, UINT16_MAX)) : 0;
+
+  s.load.load_permille = t.best_load_permille;
+  s.load.overload_limit_permille = config.listing.overload_permille;
+  return out;
+}
+
+bool same_content(const Snapshot& a, const Snapshot& b) {
+  return a.node_name == b.node_name && a.load == b.load && a.draining == b.draining &&
+         a.services == b.services && same_listing(a.listing, b.listing) &&
+         std::equal(a.children.begin(), a.children.end(), b.children.begin(), b.children.end(),
+                    same_child);
+}
+
+}  // namespace turnscout::server

@@ -1,0 +1,318 @@
+#include "server/core/child_registry.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/logging.hpp"
+#include "tests/server/control_test_util.hpp"
+
+namespace turnscout::server {
+namespace {
+
+using testing::addr;
+
+const Endpoint kStaticA = addr(1, 11);
+const Endpoint kStaticB = addr(1, 12);
+const TimePoint kT0 = TimePoint{} + 100s;
+
+proto::HeartbeatRequest heartbeat(std::string name, uint64_t timestamp_ms = 1, uint16_t load = 100,
+                                  uint16_t weight = 1) {
+  proto::HeartbeatRequest hb;
+  hb.node_name = std::move(name);
+  hb.advertised = {addr(7, 7)};
+  hb.load = {load, 0};
+  hb.subtree = {1, load, 0};
+  hb.weight = weight;
+  hb.timestamp_ms = timestamp_ms;
+  return hb;
+}
+
+proto::LeaveRequest leave(std::string name, uint64_t timestamp_ms = 2) {
+  proto::LeaveRequest l;
+  l.node_name = std::move(name);
+  l.timestamp_ms = timestamp_ms;
+  return l;
+}
+
+const ChildStatus* find(const std::vector<ChildStatus>& all, const std::string& name) {
+  for (const ChildStatus& c : all) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+ChildLiveness liveness(const ChildRegistry& r, const std::string& name) {
+  const auto all = r.status();
+  const ChildStatus* c = find(all, name);
+  REQUIRE(c != nullptr);
+  return c->liveness;
+}
+
+std::vector<StaticChildConfig> two_static() {
+  return {{"leaf-a", kStaticA, 2}, {"leaf-b", kStaticB, 1}};
+}
+
+// Runs every transition up to `until` the way a driver would: one on_timeout per deadline.
+void run_until(ChildRegistry& r, TimePoint until) {
+  while (r.next_timeout() <= until)
+    r.on_timeout(r.next_timeout());
+}
+
+TEST_CASE("static children start dead and unheard, and come alive on their first heartbeat") {
+  ChildRegistry r(RegistryPolicy{}, two_static());
+  CHECK(r.size() == 2);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
+  CHECK_FALSE(find(r.status(), "leaf-a")->heard);
+  CHECK(r.next_timeout() == kNever);
+
+  LogCapture log;
+  const uint64_t before = r.generation();
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("whatever")) == Admit::kAccepted);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kAlive);
+  CHECK(r.generation() != before);
+  CHECK(log.count("child leaf-a alive (first heartbeat") == 1);
+  // The configured name wins over the one in the heartbeat.
+  CHECK(find(r.status(), "whatever") == nullptr);
+}
+
+TEST_CASE("liveness: suspect after 1.5 intervals, dead after missed intervals, at exact times") {
+  RegistryPolicy policy;
+  policy.interval = 1s;
+  policy.missed = 3;
+  ChildRegistry r(policy, two_static());
+  LogCapture log;
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+  CHECK(r.next_timeout() == kT0 + 1500ms);
+
+  run_until(r, kT0 + 1499ms);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kAlive);
+  run_until(r, kT0 + 1500ms);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kSuspect);
+  CHECK(log.count("child leaf-a suspect (no heartbeat for 1.5s)") == 1);
+  CHECK(r.next_timeout() == kT0 + 3000ms);
+  run_until(r, kT0 + 2999ms);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kSuspect);
+  run_until(r, kT0 + 3000ms);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
+  CHECK(log.count("child leaf-a dead (no heartbeat for 3s)") == 1);
+  // A static child is never forgotten.
+  CHECK(r.next_timeout() == kNever);
+
+  // Re-admission: the next heartbeat brings it back, whenever it comes.
+  REQUIRE(r.on_heartbeat(kT0 + 100s, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kAlive);
+  CHECK(log.count("child leaf-a alive again (was dead)") == 1);
+}
+
+TEST_CASE("regular heartbeats keep a child alive, with no log line per heartbeat") {
+  ChildRegistry r(RegistryPolicy{}, two_static());
+  LogCapture log;
+  for (int i = 0; i < 20; ++i) {
+    const TimePoint t = kT0 + i * 1s + (i % 2) * 300ms;  // 300 ms of jitter.
+    run_until(r, t);
+    REQUIRE(r.on_heartbeat(t, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+    CHECK(liveness(r, "leaf-a") == ChildLiveness::kAlive);
+  }
+  CHECK(log.records().size() == 1);  // Only the first "alive".
+}
+
+TEST_CASE("missed = 1 goes straight from alive to dead") {
+  RegistryPolicy policy;
+  policy.missed = 1;
+  ChildRegistry r(policy, two_static());
+  LogCapture log;
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+  run_until(r, kT0 + 1500ms);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
+  CHECK(log.count("suspect") == 0);
+}
+
+TEST_CASE("Leave marks a child left at once; its next heartbeat re-admits it") {
+  ChildRegistry r(RegistryPolicy{}, two_static());
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+  LogCapture log;
+  const uint64_t before = r.generation();
+  CHECK(r.on_leave(kT0 + 10ms, kStaticA, leave("leaf-a")) == Admit::kAccepted);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kLeft);
+  CHECK(r.generation() != before);
+  CHECK(log.count("child leaf-a left") == 1);
+  // A repeated Leave changes nothing and logs nothing.
+  CHECK(r.on_leave(kT0 + 20ms, kStaticA, leave("leaf-a")) == Admit::kAccepted);
+  CHECK(log.count("left") == 1);
+  CHECK(r.next_timeout() == kNever);
+  CHECK(r.on_heartbeat(kT0 + 5s, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kAlive);
+  CHECK(log.count("child leaf-a alive again (was left)") == 1);
+}
+
+TEST_CASE("without a key only static children, from their configured address, are accepted") {
+  RegistryPolicy policy;
+  policy.accept_dynamic = true;  // Ignored without authentication.
+  ChildRegistry r(policy, two_static());
+  CHECK(r.on_heartbeat(kT0, addr(5, 5), heartbeat("leaf-a")) == Admit::kUnknown);
+  CHECK(r.on_heartbeat(kT0, addr(1, 11, 9999), heartbeat("leaf-a")) == Admit::kUnknown);
+  CHECK(r.on_leave(kT0, addr(5, 5), leave("leaf-a")) == Admit::kUnknown);
+  CHECK(r.size() == 2);
+  // No replay protection without a key: the same timestamp twice is accepted.
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 5)) == Admit::kAccepted);
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 5)) == Admit::kAccepted);
+}
+
+TEST_CASE("authenticated: dynamic children by name, replay protection, bounded table") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  policy.accept_dynamic = true;
+  policy.max_dynamic = 2;
+  ChildRegistry r(policy, two_static());
+
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
+  CHECK(r.dynamic_count() == 1);
+  CHECK(find(r.status(), "dyn-1")->dynamic);
+  // Strictly newer timestamps only, per child.
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kReplayed);
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 9)) == Admit::kReplayed);
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 11)) == Admit::kAccepted);
+  CHECK(r.on_leave(kT0, addr(5, 1), leave("dyn-1", 11)) == Admit::kReplayed);
+  // A dynamic child may move: its name is its identity.
+  CHECK(r.on_heartbeat(kT0, addr(5, 9), heartbeat("dyn-1", 12)) == Admit::kAccepted);
+  CHECK(find(r.status(), "dyn-1")->source == addr(5, 9));
+  CHECK(r.dynamic_count() == 1);
+  // A static child's name cannot be taken from another address.
+  CHECK(r.on_heartbeat(kT0, addr(5, 2), heartbeat("leaf-a", 20)) == Admit::kNameTaken);
+  // Static children: by address, and with replay protection too.
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 30)) == Admit::kAccepted);
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 30)) == Admit::kReplayed);
+
+  CHECK(r.on_heartbeat(kT0, addr(5, 2), heartbeat("dyn-2", 10)) == Admit::kAccepted);
+  LogCapture log;
+  CHECK(r.on_heartbeat(kT0, addr(5, 3), heartbeat("dyn-3", 10)) == Admit::kFull);
+  CHECK(r.on_heartbeat(kT0, addr(5, 4), heartbeat("dyn-4", 10)) == Admit::kFull);
+  CHECK(r.rejected_full() == 2);
+  CHECK(log.count("children table full (2 dynamic): refusing new children") == 1);
+  CHECK(r.dynamic_count() == 2);
+  // Leave never creates a child.
+  CHECK(r.on_leave(kT0, addr(5, 5), leave("dyn-5", 10)) == Admit::kUnknown);
+}
+
+TEST_CASE("authenticated without accept_dynamic: unknown names are refused") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  ChildRegistry r(policy, two_static());
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kUnknown);
+  CHECK(r.size() == 2);
+}
+
+TEST_CASE("a dead or left dynamic child is forgotten after forget_after, a static one is kept") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  policy.accept_dynamic = true;
+  policy.forget_after = 10min;
+  ChildRegistry r(policy, two_static());
+  REQUIRE(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
+  REQUIRE(r.on_heartbeat(kT0, addr(5, 2), heartbeat("dyn-2", 10)) == Admit::kAccepted);
+  REQUIRE(r.on_leave(kT0 + 1s, addr(5, 2), leave("dyn-2", 11)) == Admit::kAccepted);
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 10)) == Admit::kAccepted);
+  LogCapture log;
+  run_until(r, kT0 + 3000ms);
+  CHECK(liveness(r, "dyn-1") == ChildLiveness::kDead);
+  run_until(r, kT0 + 1s + 10min - 1us);
+  CHECK(r.size() == 4);
+  run_until(r, kT0 + 1s + 10min);  // dyn-2 left at kT0 + 1s.
+  CHECK(find(r.status(), "dyn-2") == nullptr);
+  run_until(r, kT0 + 3000ms + 10min - 1us);
+  CHECK(find(r.status(), "dyn-1") != nullptr);
+  run_until(r, kT0 + 3000ms + 10min);
+  CHECK(find(r.status(), "dyn-1") == nullptr);
+  CHECK(r.dynamic_count() == 0);
+  CHECK(log.count("child dyn-1 forgotten") == 1);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
+  CHECK(r.next_timeout() == kNever);
+  // Forgotten is not banned: it can come back.
+  CHECK(r.on_heartbeat(kT0 + 1h, addr(5, 1), heartbeat("dyn-1", 50)) == Admit::kAccepted);
+}
+
+TEST_CASE("weight: the configured one unless the child asks for another") {
+  ChildRegistry r(RegistryPolicy{}, two_static());
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 1, 100, 1)) == Admit::kAccepted);
+  CHECK(find(r.status(), "leaf-a")->weight == 2);
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 2, 100, 5)) == Admit::kAccepted);
+  CHECK(find(r.status(), "leaf-a")->weight == 5);
+}
+
+TEST_CASE("generation changes only when something visible changes") {
+  ChildRegistry r(RegistryPolicy{}, two_static());
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 1, 100)) == Admit::kAccepted);
+  uint64_t g = r.generation();
+  REQUIRE(r.on_heartbeat(kT0 + 1s, kStaticA, heartbeat("leaf-a", 2, 100)) == Admit::kAccepted);
+  CHECK(r.generation() == g);
+  REQUIRE(r.on_heartbeat(kT0 + 2s, kStaticA, heartbeat("leaf-a", 3, 250)) == Admit::kAccepted);
+  CHECK(r.generation() != g);
+  g = r.generation();
+  auto draining = heartbeat("leaf-a", 4, 250);
+  draining.state = proto::NodeState::kDraining;
+  LogCapture log;
+  REQUIRE(r.on_heartbeat(kT0 + 3s, kStaticA, draining) == Admit::kAccepted);
+  CHECK(r.generation() != g);
+  CHECK(find(r.status(), "leaf-a")->draining);
+  CHECK(log.count("child leaf-a draining") == 1);
+}
+
+TEST_CASE("reconfigure keeps surviving children's state, adds and removes static ones") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  policy.accept_dynamic = true;
+  ChildRegistry r(policy, two_static());
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 10, 300)) == Admit::kAccepted);
+  REQUIRE(r.on_heartbeat(kT0, kStaticB, heartbeat("leaf-b", 10)) == Admit::kAccepted);
+  REQUIRE(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
+  run_until(r, kT0 + 2s);  // Both suspect now.
+
+  const Endpoint static_c = addr(1, 13);
+  r.reconfigure(kT0 + 2s, policy, {{"leaf-a", kStaticA, 4}, {"leaf-c", static_c, 1}});
+  const auto all = r.status();
+  REQUIRE(find(all, "leaf-a") != nullptr);
+  CHECK(find(all, "leaf-a")->liveness == ChildLiveness::kSuspect);
+  CHECK(find(all, "leaf-a")->load_permille == 300);
+  CHECK(find(all, "leaf-a")->last_heard == kT0);
+  CHECK(find(all, "leaf-a")->weight == 4);
+  CHECK(find(all, "leaf-b") == nullptr);
+  REQUIRE(find(all, "leaf-c") != nullptr);
+  CHECK_FALSE(find(all, "leaf-c")->heard);
+  CHECK(find(all, "dyn-1") != nullptr);
+  // Replay state survives too.
+  CHECK(r.on_heartbeat(kT0 + 2s, kStaticA, heartbeat("leaf-a", 10)) == Admit::kReplayed);
+
+  // Dropping the key (or dynamic acceptance) forgets dynamic children.
+  r.reconfigure(kT0 + 2s, RegistryPolicy{}, {{"leaf-a", kStaticA, 4}});
+  CHECK(find(r.status(), "dyn-1") == nullptr);
+  CHECK(r.dynamic_count() == 0);
+  CHECK(r.size() == 1);
+}
+
+TEST_CASE("reconfigure: a dynamic child gives its name up to a new static child") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  policy.accept_dynamic = true;
+  ChildRegistry r(policy, {});
+  REQUIRE(r.on_heartbeat(kT0, addr(5, 1), heartbeat("edge", 10)) == Admit::kAccepted);
+  r.reconfigure(kT0, policy, {{"edge", kStaticA, 1}});
+  REQUIRE(r.size() == 1);
+  CHECK_FALSE(find(r.status(), "edge")->dynamic);
+  CHECK(r.dynamic_count() == 0);
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("edge", 11)) == Admit::kNameTaken);
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("edge", 11)) == Admit::kAccepted);
+}
+
+TEST_CASE("reconfigure with a shorter interval applies overdue transitions at once") {
+  ChildRegistry r(RegistryPolicy{}, two_static());
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
+  RegistryPolicy fast;
+  fast.interval = 100ms;
+  r.reconfigure(kT0 + 1s, fast, two_static());
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
+}
+
+}  // namespace
+}  // namespace turnscout::server
