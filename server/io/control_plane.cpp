@@ -1,0 +1,348 @@
+#include "server/io/control_plane.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+#include "common/random.hpp"
+#include "server/core/config_yaml.hpp"
+#include "server/core/metrics.hpp"
+#include "server/io/bound_config.hpp"
+#include "server/io/io_metrics.hpp"
+
+namespace turnscout::server {
+namespace {
+
+constexpr size_t kForwardQueueCapacity = 256;
+constexpr Duration kMinLoadRefresh = std::chrono::milliseconds{10};
+
+template <typename Handle>
+uv_handle_t* as_handle(Handle* h) {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+
+const char* signal_name(int signum) {
+  return signum == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+uint64_t to_millis_ceil(Duration d) {
+  if (d <= Duration::zero()) return 0;
+  return static_cast<uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(ServerConfig config, ServerOptions options)
+    : options_(std::move(options)),
+      loaded_(std::move(config)),
+      forward_queue_(kForwardQueueCapacity),
+      load_sampler_(loaded_.load) {}
+
+ControlPlane::~ControlPlane() {
+  if (!loop_open_) return;
+  shutdown();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+Result<void, std::string> ControlPlane::start() {
+  if (const int rc = uv_loop_init(&loop_); rc != 0) {
+    return unexpected(fmt::format("uv_loop_init: {}", uv_strerror(rc)));
+  }
+  loop_open_ = true;
+  for (uv_timer_t* t : {&core_timer_, &load_timer_, &drain_timer_}) {
+    uv_timer_init(&loop_, t);
+    t->data = this;
+  }
+  for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) {
+    uv_signal_init(&loop_, s);
+    s->data = this;
+  }
+  uv_async_init(&loop_, &forward_async_, &ControlPlane::on_forwarded);
+  forward_async_.data = this;
+  queue_sink_ = std::make_unique<QueueSink>(forward_queue_, forward_async_);
+
+  auto started = start_worker0();
+  if (started) started = start_workers();
+  if (started) started = start_metrics();
+  if (!started) return started;  // The destructor closes what was opened.
+  start_timers_and_signals();
+  sample_load();
+  if (auto ready = write_ready_file(); !ready) return ready;
+  log_started();
+  after_core();
+  return {};
+}
+
+Result<void, std::string> ControlPlane::start_worker0() {
+  auto sockets = open_udp_sockets(loaded_.listen, UdpSocketOptions{loaded_.workers > 1});
+  if (!sockets) return unexpected(sockets.error());
+  for (const BoundSocket& s : *sockets)
+    bound_.push_back(s.local);
+  SystemRandom random;
+  core_ = std::make_unique<ServerCore>(with_bound_ports(loaded_, bound_), clock_.now(),
+                                       clock_.wall_now(), random.next_u64());
+  published_version_ = core_->snapshot() ? core_->snapshot()->version : 0;
+  data_ = std::make_unique<DataPlane>(&loop_, core_->responder(), *this, io_counters_, clock_);
+  return data_->add_ports(*sockets, bound_);
+}
+
+Result<void, std::string> ControlPlane::start_workers() {
+  SystemRandom random;
+  for (uint32_t index = 1; index < loaded_.workers; ++index) {
+    auto sockets = open_udp_sockets(bound_, UdpSocketOptions{true});
+    if (!sockets) return unexpected(fmt::format("worker {}: {}", index, sockets.error()));
+    auto worker = std::make_unique<WorkerThread>(index, core_->config(), core_->snapshot(),
+                                                 *queue_sink_, random.next_u64());
+    if (auto started = worker->start(std::move(*sockets), bound_); !started) return started;
+    workers_.push_back(std::move(worker));
+  }
+  return {};
+}
+
+Result<void, std::string> ControlPlane::start_metrics() {
+  if (!loaded_.metrics_listen) return {};
+  metrics_ = std::make_unique<MetricsHttpServer>(&loop_, [this] { return render_metrics(); });
+  auto bound = metrics_->listen(*loaded_.metrics_listen);
+  if (!bound) return unexpected(bound.error());
+  metrics_bound_ = *bound;
+  return {};
+}
+
+void ControlPlane::start_timers_and_signals() {
+  uv_signal_start(&sighup_, &ControlPlane::on_signal, SIGHUP);
+  uv_signal_start(&sigterm_, &ControlPlane::on_signal, SIGTERM);
+  uv_signal_start(&sigint_, &ControlPlane::on_signal, SIGINT);
+  const uint64_t refresh = to_millis_ceil(std::max(loaded_.load.refresh, kMinLoadRefresh));
+  uv_timer_start(&load_timer_, &ControlPlane::on_load_timer, refresh, refresh);
+}
+
+Result<void, std::string> ControlPlane::write_ready_file() const {
+  if (options_.ready_file.empty()) return {};
+  std::string text;
+  for (const Endpoint& e : bound_)
+    text += fmt::format("udp {}\n", e);
+  if (metrics_bound_) text += fmt::format("metrics {}\n", *metrics_bound_);
+  const std::string staging = options_.ready_file + ".tmp";
+  {
+    std::ofstream out(staging, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return unexpected(fmt::format("cannot write {}", staging));
+  }
+  std::error_code error;
+  std::filesystem::rename(staging, options_.ready_file, error);
+  if (error) {
+    return unexpected(fmt::format("cannot write {}: {}", options_.ready_file, error.message()));
+  }
+  return {};
+}
+
+void ControlPlane::log_started() const {
+  const ServerConfig& c = core_->config();
+  logger().info("node {} listening on UDP {} with {} worker{}", c.name, fmt::join(bound_, ", "),
+                c.workers, c.workers == 1 ? "" : "s");
+  if (metrics_bound_) logger().info("metrics on http://{}{}", *metrics_bound_, "/metrics");
+}
+
+int ControlPlane::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  loop_open_ = false;
+  if (const int rc = uv_loop_close(&loop_); rc != 0) {
+    logger().error("event loop closed with handles still open: {}", uv_strerror(rc));
+    return 1;
+  }
+  logger().info("stopped");
+  return 0;
+}
+
+bool ControlPlane::forward(const Endpoint& local, const Endpoint& remote,
+                           std::span<const uint8_t> bytes) {
+  if (stopping_) return false;
+  core_->on_control_datagram(clock_.now(), local, remote, bytes);
+  after_core();
+  return true;
+}
+
+void ControlPlane::on_forwarded(uv_async_t* async) {
+  auto& self = *static_cast<ControlPlane*>(async->data);
+  if (self.stopping_) return;
+  const TimePoint now = self.clock_.now();
+  self.forward_queue_.drain(
+      [&](const Endpoint& local, const Endpoint& remote, std::span<const uint8_t> bytes) {
+        self.core_->on_control_datagram(now, local, remote, bytes);
+      });
+  self.after_core();
+}
+
+void ControlPlane::after_core() {
+  if (stopping_) return;
+  transmit();
+  publish_snapshot();
+  if (draining_ && core_->drained()) {
+    logger().info("drain complete");
+    shutdown();
+    return;
+  }
+  arm_core_timer();
+}
+
+void ControlPlane::transmit() {
+  transmit_.clear();
+  core_->poll_transmit(transmit_);
+  for (const Datagram& d : transmit_) {
+    UdpPort* port = data_->port_for(d.local, d.remote);
+    if (port == nullptr) {
+      io_counters_.send_dropped.add();
+      logger().debug("no socket to send from {} to {}", d.local, d.remote);
+      continue;
+    }
+    if (!port->send_now(d.remote, d.bytes)) {
+      logger().debug("send from {} to {} refused", port->local(), d.remote);
+    }
+  }
+}
+
+void ControlPlane::publish_snapshot() {
+  const SnapshotPtr& snapshot = core_->snapshot();
+  if (!snapshot || snapshot->version == published_version_) return;
+  published_version_ = snapshot->version;
+  if (core_->responder().snapshot() != snapshot) core_->responder().set_snapshot(snapshot);
+  for (auto& w : workers_)
+    w->publish(snapshot);
+}
+
+void ControlPlane::arm_core_timer() {
+  const TimePoint next = core_->next_timeout();
+  if (next == kNever) {
+    uv_timer_stop(&core_timer_);
+    return;
+  }
+  uv_timer_start(&core_timer_, &ControlPlane::on_core_timer, to_millis_ceil(next - clock_.now()),
+                 0);
+}
+
+void ControlPlane::on_core_timer(uv_timer_t* timer) {
+  auto& self = *static_cast<ControlPlane*>(timer->data);
+  self.core_->on_timeout(self.clock_.now());
+  self.after_core();
+}
+
+void ControlPlane::on_signal(uv_signal_t* signal, int signum) {
+  auto& self = *static_cast<ControlPlane*>(signal->data);
+  if (signum == SIGHUP) {
+    self.reload();
+  } else if (self.draining_) {
+    logger().warn("{} again: stopping without waiting for the drain", signal_name(signum));
+    self.shutdown();
+  } else {
+    logger().info("{}: draining", signal_name(signum));
+    self.begin_drain();
+  }
+}
+
+void ControlPlane::reload() {
+  if (draining_) {
+    logger().warn("SIGHUP ignored: the node is draining");
+    return;
+  }
+  logger().info("SIGHUP: reloading {}", options_.config_path);
+  auto loaded = load_server_config(options_.config_path);
+  if (!loaded) {
+    for (const std::string& line : loaded.error())
+      logger().error("{}", line);
+    logger().error("reload failed; the running config stays in force");
+    return;
+  }
+  ServerConfig next = std::move(*loaded);
+  for (const std::string& setting : keep_restart_only_settings(loaded_, next)) {
+    logger().warn("reload: {} takes a restart; keeping the running value", setting);
+  }
+  ServerConfig applied = with_bound_ports(next, bound_);
+  if (auto ok = core_->reload(clock_.now(), applied); !ok) {
+    logger().error("reload refused: {}; the running config stays in force", ok.error());
+    return;
+  }
+  loaded_ = std::move(next);
+  for (auto& w : workers_)
+    w->reconfigure(applied.admission, applied.cluster.key);
+  load_sampler_.reconfigure(applied.load);
+  const uint64_t refresh = to_millis_ceil(std::max(applied.load.refresh, kMinLoadRefresh));
+  uv_timer_start(&load_timer_, &ControlPlane::on_load_timer, refresh, refresh);
+  if (auto level = parse_log_level(applied.log_level)) logger().set_level(*level);
+  after_core();
+}
+
+void ControlPlane::begin_drain() {
+  draining_ = true;
+  core_->start_drain(clock_.now());
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kDrainTimeout);
+  uv_timer_start(&drain_timer_, &ControlPlane::on_drain_timer,
+                 static_cast<uint64_t>(timeout.count()), 0);
+  after_core();
+}
+
+void ControlPlane::on_drain_timer(uv_timer_t* timer) {
+  auto& self = *static_cast<ControlPlane*>(timer->data);
+  logger().warn("drain timed out: not every parent acknowledged the Leave");
+  self.shutdown();
+}
+
+void ControlPlane::on_load_timer(uv_timer_t* timer) {
+  auto& self = *static_cast<ControlPlane*>(timer->data);
+  self.sample_load();
+  self.after_core();
+}
+
+void ControlPlane::sample_load() {
+  const TimePoint now = clock_.now();
+  core_->set_wall_time(now, clock_.wall_now());
+  auto load = load_sampler_.sample(now);
+  if (!load) {
+    if (load.error() != last_load_error_) logger().warn("load: {}", load.error());
+    last_load_error_ = load.error();
+    return;
+  }
+  if (!*load) return;
+  if (!last_load_error_.empty()) logger().info("load: source readable again");
+  last_load_error_.clear();
+  core_->set_own_load(now, **load);
+}
+
+void ControlPlane::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (uv_timer_t* t : {&core_timer_, &load_timer_, &drain_timer_})
+    uv_close(as_handle(t), nullptr);
+  for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_})
+    uv_close(as_handle(s), nullptr);
+  // Workers first: once joined, none can wake the forward queue's async any more.
+  for (auto& w : workers_)
+    w->stop();
+  uv_close(as_handle(&forward_async_), nullptr);
+  if (data_) data_->close();
+  if (metrics_) metrics_->close();
+}
+
+// Runs on worker 0's thread; the other workers' counters are relaxed atomics.
+std::string ControlPlane::render_metrics() const {
+  std::vector<const WorkerCounters*> others;
+  std::vector<const IoCounters*> io{&io_counters_};
+  for (const auto& w : workers_) {
+    others.push_back(&w->counters());
+    io.push_back(&w->io_counters());
+  }
+  MetricsSources sources;
+  sources.other_workers = others;
+  for (const IoCounters* c : io) {
+    sources.admission_clients += c->admission_clients.load(std::memory_order_relaxed);
+  }
+  return server::render_metrics(*core_, sources) + render_io_metrics(io);
+}
+
+}  // namespace turnscout::server

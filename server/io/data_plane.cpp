@@ -1,0 +1,62 @@
+#include "server/io/data_plane.hpp"
+
+namespace turnscout::server {
+
+DataPlane::DataPlane(uv_loop_t* loop, ProbeResponder& responder, ControlSink& sink,
+                     IoCounters& counters, const Clock& clock)
+    : loop_(loop), responder_(responder), sink_(sink), counters_(counters), clock_(clock) {}
+
+Result<void, std::string> DataPlane::add_port(BoundSocket socket, const Endpoint& configured) {
+  auto port = UdpPort::open(loop_, socket, configured, *this, counters_);
+  if (!port) return unexpected(port.error());
+  ports_.push_back(std::move(*port));
+  return {};
+}
+
+void DataPlane::on_datagram(UdpPort& port, const Endpoint& remote, std::span<const uint8_t> bytes) {
+  const TimePoint now = clock_.now();
+  const auto wall_s = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.wall_now().time_since_epoch())
+          .count());
+  const Outcome outcome = responder_.handle(now, wall_s, remote, bytes, port.batch().slot());
+  counters_.admission_clients.store(responder_.admission().tracked_clients(),
+                                    std::memory_order_relaxed);
+  switch (outcome.what) {
+    case Disposition::kReply:
+      port.batch().commit(remote, outcome.size);
+      break;
+    case Disposition::kForward:
+      if (!sink_.forward(port.local(), remote, bytes)) counters_.forward_dropped.add();
+      break;
+    case Disposition::kDrop:
+      break;
+  }
+}
+
+Result<void, std::string> DataPlane::add_ports(std::span<const BoundSocket> sockets,
+                                               std::span<const Endpoint> configured) {
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    if (auto added = add_port(sockets[i], configured[i]); !added) {
+      close_sockets(sockets.subspan(i + 1));
+      return added;
+    }
+  }
+  return {};
+}
+
+UdpPort* DataPlane::port_for(const Endpoint& local, const Endpoint& remote) {
+  for (auto& p : ports_) {
+    if (p->configured() == local || p->local() == local) return p.get();
+  }
+  for (auto& p : ports_) {
+    if (p->local().family == remote.family) return p.get();
+  }
+  return nullptr;
+}
+
+void DataPlane::close() {
+  for (auto& p : ports_)
+    p->close();
+}
+
+}  // namespace turnscout::server
