@@ -1,0 +1,521 @@
+#include "client/core/descent.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/endpoint.hpp"
+#include "common/quote.hpp"
+#include "proto/error_response.hpp"
+#include "proto/turn_uri.hpp"
+
+namespace turnscout::client {
+namespace {
+
+bool is_overloaded(const proto::ProbeResponse& response) {
+  const proto::Load& load = response.load;
+  return (load.overload_limit_permille != 0 &&
+          load.load_permille >= load.overload_limit_permille) ||
+         (response.reply_flags & proto::reply_flag::kDraining) != 0;
+}
+
+bool same_server(const Endpoint& a, const Endpoint& b) {
+  return unmap_v4(a) == unmap_v4(b);
+}
+
+}  // namespace
+
+Descent::Descent(const DiscoverOptions& options, const Blacklist& blacklist, TimePoint deadline,
+                 Shared& shared, ErrorLog& errors)
+    : options_(options),
+      blacklist_(blacklist),
+      deadline_(deadline),
+      shared_(shared),
+      errors_(errors) {}
+
+void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
+                    uint32_t shortcut_depth) {
+  std::vector<Candidate> roots;
+  for (size_t i = 0; i < options_.roots.size(); ++i) {
+    Candidate candidate{options_.roots[i].address, options_.roots[i].name};
+    const size_t position = position_of(options_.roots, i);
+    if (blacklist_.blocks_root(position)) {
+      report(candidate, 0, PeerErrorKind::kBlacklisted, fmt::format("index:{}", position));
+      continue;
+    }
+    roots.push_back(std::move(candidate));
+  }
+  // A cached leaf that is also a root needs no probe of its own.
+  const bool is_root = shortcut && std::any_of(roots.begin(), roots.end(), [&](const Candidate& c) {
+                         return same_server(c.address, shortcut->address);
+                       });
+  if (shortcut && !is_root && !blacklist_.blocks_address(shortcut->address) &&
+      !blacklist_.blocks_name(shortcut->name)) {
+    const PeerRecord* record = shared_.peers.find(shortcut->address);
+    if (record == nullptr || record->health.may_probe(now)) {
+      shortcut_ = add_peer(now, *shortcut, shortcut_depth, kShortcutLevel);
+    }
+  }
+  open_level(now, 0, std::move(roots));
+  check_failed();
+  pump(now);
+}
+
+// Drops what must not be probed, reporting why. Dead servers are left out only while
+// someone else at the level may still answer.
+std::vector<Candidate> Descent::admissible(TimePoint now, std::vector<Candidate> candidates,
+                                           uint32_t depth) {
+  std::vector<Candidate> out;
+  for (Candidate& c : candidates) {
+    const PeerRecord* record = shared_.peers.find(c.address);
+    if (c.name.empty() && record != nullptr) c.name = record->name;
+    if (blacklist_.blocks_address(c.address)) {
+      report(c, depth, PeerErrorKind::kBlacklisted, "addr:" + to_string(c.address));
+    } else if (blacklist_.blocks_name(c.name) ||
+               (record != nullptr && blacklist_.blocks_name(record->name))) {
+      report(c, depth, PeerErrorKind::kBlacklisted,
+             "name:" + (blacklist_.blocks_name(c.name) ? c.name : record->name));
+    } else if (on_path(c.address)) {
+      report(c, depth, PeerErrorKind::kSkipped, "already on the path: the tree has a loop");
+    } else if (!failed_before(c.address) &&
+               std::none_of(out.begin(), out.end(), [&](const Candidate& o) {
+                 return same_server(o.address, c.address);
+               })) {
+      out.push_back(std::move(c));
+    }
+  }
+  auto alive = [&](const Candidate& c) {
+    const PeerRecord* record = shared_.peers.find(c.address);
+    return record == nullptr || record->health.may_probe(now);
+  };
+  if (std::any_of(out.begin(), out.end(), alive)) {
+    std::erase_if(out, [&](const Candidate& c) {
+      if (alive(c)) return false;
+      const Duration wait = shared_.peers.find(c.address)->health.retry_at() - now;
+      report(c, depth, PeerErrorKind::kSkipped,
+             fmt::format("dead: probed again in {}", format_duration(wait)));
+      return true;
+    });
+  }
+  return out;
+}
+
+bool Descent::open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates) {
+  candidates = admissible(now, std::move(candidates), depth);
+  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever};
+  for (Candidate& c : candidates) {
+    if (peers_.size() >= kMaxPeersPerDescent) {
+      report(c, depth, PeerErrorKind::kSkipped,
+             fmt::format("over {} servers in one discovery", kMaxPeersPerDescent));
+      continue;
+    }
+    if (shortcut_pending() && peers_[shortcut_].level_id == kShortcutLevel &&
+        same_server(peers_[shortcut_].candidate.address, c.address)) {
+      // The walk met the cached leaf it is still waiting for: one exchange serves both.
+      peers_[shortcut_].level_id = level.id;
+      peers_[shortcut_].depth = depth;
+      level.peers.push_back(shortcut_);
+      continue;
+    }
+    level.peers.push_back(add_peer(now, std::move(c), depth, level.id));
+  }
+  if (level.peers.empty()) return false;
+  levels_.push_back(std::move(level));
+  return true;
+}
+
+size_t Descent::add_peer(TimePoint now, Candidate candidate, uint32_t depth, uint64_t level_id) {
+  const Duration rto = shared_.peers.touch(candidate.address, now).rtt.rto();
+  peers_.push_back(Peer{std::move(candidate), depth, level_id, Phase::kPending,
+                        Exchange(options_.max_attempts, rto, shared_.config.rto)});
+  return peers_.size() - 1;
+}
+
+// Does everything due at `now`: sends, retransmissions, give-ups, a closing grace window.
+void Descent::pump(TimePoint now) {
+  while (state_ == State::kRunning) {
+    if (!levels_.empty() && levels_.back().winner == SIZE_MAX &&
+        levels_.back().grace_until <= now) {
+      settle(now);
+      continue;
+    }
+    const size_t index = next_due_peer(now);
+    if (index == SIZE_MAX) return;
+    Peer& peer = peers_[index];
+    if (peer.exchange.exhausted()) {
+      fail_peer(index, now, PeerErrorKind::kTimeout,
+                fmt::format("{} attempts, no reply", peer.exchange.attempts()));
+    } else {
+      transmit(index, now);
+    }
+  }
+}
+
+size_t Descent::next_due_peer(TimePoint now) const {
+  size_t best = SIZE_MAX;
+  TimePoint best_due = now;
+  auto consider = [&](size_t index) {
+    const Peer& peer = peers_[index];
+    if (peer.phase != Phase::kPending) return;
+    const TimePoint due = peer.exchange.due();
+    if (due <= best_due && (best == SIZE_MAX || due < best_due)) {
+      best = index;
+      best_due = due;
+    }
+  };
+  if (!levels_.empty() && levels_.back().winner == SIZE_MAX) {
+    for (size_t index : levels_.back().peers)
+      consider(index);
+  }
+  if (shortcut_ != SIZE_MAX) consider(shortcut_);
+  return best;
+}
+
+TimePoint Descent::next_timeout() const {
+  if (state_ != State::kRunning) return kNever;
+  TimePoint next = kNever;
+  if (!levels_.empty() && levels_.back().winner == SIZE_MAX) {
+    next = levels_.back().grace_until;
+    for (size_t index : levels_.back().peers) {
+      if (peers_[index].phase == Phase::kPending)
+        next = std::min(next, peers_[index].exchange.due());
+    }
+  }
+  if (shortcut_pending()) next = std::min(next, peers_[shortcut_].exchange.due());
+  return next;
+}
+
+void Descent::transmit(size_t index, TimePoint now) {
+  Peer& peer = peers_[index];
+  PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
+  const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kProbe);
+  if (allowed > now) {
+    if (allowed >= deadline_) {
+      fail_peer(index, now, PeerErrorKind::kRateLimited,
+                allowed == kNever ? "held back: its bucket will never admit a probe"
+                                  : "held back: its bucket admits no probe before the deadline");
+    } else {
+      peer.exchange.defer(allowed);
+      ++shared_.counters.deferred;
+    }
+    return;
+  }
+  proto::ProbeRequest request;
+  shared_.random.fill(request.transaction_id);
+  request.children_wanted = options_.children_wanted;
+  request.capacity_token = options_.capacity_token;
+  request.pad_to = options_.pad_to;
+  std::vector<uint8_t> bytes(std::max<size_t>(options_.pad_to + 4, 512));
+  auto size = proto::encode_probe_request(request, bytes);
+  if (!size) {
+    fail_peer(index, now, PeerErrorKind::kMalformed,
+              "cannot encode the probe: " + proto::to_string(size.error()));
+    return;
+  }
+  bytes.resize(*size);
+  shared_.gate.charge(now, record, RequestKind::kProbe);
+  shared_.outbox.push_back(Datagram{Endpoint{}, peer.candidate.address, std::move(bytes)});
+  const uint32_t attempt = peer.exchange.sent(now, shared_.random);
+  tids_[request.transaction_id] = {index, attempt};
+  ++probes_sent_;
+  ++shared_.counters.probes_sent;
+}
+
+bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
+  const auto it = tids_.find(view.transaction_id());
+  if (it == tids_.end()) return false;
+  const auto [index, attempt] = it->second;
+  Peer& peer = peers_[index];
+  if (!same_server(remote, peer.candidate.address)) {
+    ++shared_.counters.wrong_source;
+    return true;
+  }
+  if (peer.phase != Phase::kPending) {
+    ++shared_.counters.late;
+    return true;
+  }
+  const Duration rtt = now - peer.exchange.sent_at(attempt);
+  PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
+  if (view.message_class() == proto::MessageClass::kError) {
+    auto error = proto::decode_error_response(view);
+    if (!error) {
+      fail_peer(index, now, PeerErrorKind::kMalformed, proto::to_string(error.error()));
+    } else {
+      record.rtt.add_sample(rtt);
+      record.health.on_success();
+      fail_peer(index, now, PeerErrorKind::kErrorResponse,
+                fmt::format("error {} {}", error->code, quoted(error->reason)), error->code);
+    }
+    pump(now);
+    return true;
+  }
+  auto response = proto::decode_probe_response(view);
+  if (!response) {
+    fail_peer(index, now, PeerErrorKind::kMalformed, proto::to_string(response.error()));
+    pump(now);
+    return true;
+  }
+  record.rtt.add_sample(rtt);
+  record.health.on_success();
+  record.name = response->node_name;
+  shared_.gate.on_flow_control(now, record, response->flow_control);
+  accept(index, now, rtt, std::move(*response));
+  pump(now);
+  return true;
+}
+
+void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response) {
+  Peer& peer = peers_[index];
+  if (blacklist_.blocks_name(response.node_name)) {
+    fail_peer(index, now, PeerErrorKind::kBlacklisted, "name:" + response.node_name);
+    return;
+  }
+  size_t usable = 0;
+  for (const std::string& service : response.services) {
+    auto uri = proto::parse_turn_uri(service);
+    if (uri) {
+      ++usable;
+    } else {
+      report(peer.candidate, peer.depth, PeerErrorKind::kMalformed,
+             fmt::format("service {}: {}", quoted(service), proto::to_string(uri.error())));
+    }
+  }
+  if (response.children.empty() && usable == 0) {
+    fail_peer(index, now,
+              response.services.empty() ? PeerErrorKind::kEmpty : PeerErrorKind::kMalformed,
+              response.services.empty() ? "neither children nor services" : "no usable service");
+    return;
+  }
+  const bool overloaded = is_overloaded(response);
+  replies_.push_back(AcceptedReply{index, peer.depth, now, rtt, std::move(response), overloaded});
+  const size_t reply = replies_.size() - 1;
+  peer.phase = Phase::kAnswered;
+  peer.exchange.stop();
+  if (index == shortcut_) {
+    const AcceptedReply& r = replies_[reply];
+    if (!r.response.children.empty()) {
+      report(peer.candidate, peer.depth, PeerErrorKind::kSkipped,
+             "the last good leaf now has children: no shortcut");
+    } else if (options_.selection == Selection::kLoadAware && r.overloaded) {
+      report(peer.candidate, peer.depth, PeerErrorKind::kSkipped,
+             "the last good leaf is overloaded: no shortcut");
+    } else {
+      shortcut_answer_ = reply;
+    }
+    check_failed();
+  }
+  Level* level = find_level(peer.level_id);
+  if (level == nullptr) return;
+  level->replies.push_back(reply);
+  if (level == &levels_.back()) settle(now);
+}
+
+void Descent::fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::string detail,
+                        uint16_t code) {
+  Peer& peer = peers_[index];
+  if (peer.phase != Phase::kPending) return;
+  peer.phase = Phase::kFailed;
+  peer.exchange.stop();
+  if (kind == PeerErrorKind::kTimeout || kind == PeerErrorKind::kMalformed ||
+      kind == PeerErrorKind::kUnreachable) {
+    shared_.peers.touch(peer.candidate.address, now).health.on_failure(now, shared_.random);
+  }
+  if (kind == PeerErrorKind::kRateLimited) ++rate_limited_;
+  failed_.push_back(peer.candidate.address);
+  report(peer.candidate, peer.depth, kind, std::move(detail), code);
+  if (index == shortcut_) check_failed();
+  if (!levels_.empty() && peer.level_id == levels_.back().id) settle(now);
+}
+
+// Decides the current level: a winner, more waiting, or (everyone failed) back up.
+void Descent::settle(TimePoint now) {
+  while (state_ == State::kRunning) {
+    if (levels_.empty()) {
+      check_failed();
+      return;
+    }
+    Level& top = levels_.back();
+    if (top.winner != SIZE_MAX) return;
+    const size_t best = best_untried(top);
+    const bool pending = has_pending(top);
+    if (best == SIZE_MAX) {
+      if (pending) return;
+      levels_.pop_back();
+      if (!levels_.empty()) abandon_winner(levels_.back());
+      continue;
+    }
+    const bool wins = options_.selection == Selection::kFirst || !replies_[best].overloaded ||
+                      !pending || now >= top.grace_until;
+    if (!wins) {
+      if (top.grace_until == kNever) top.grace_until = now + options_.grace;
+      return;
+    }
+    if (descend(best, now)) return;
+    abandon_winner(levels_.back());
+  }
+}
+
+// Makes `reply` the winner of the current level and opens the level of its children.
+// False when that leads nowhere (no child may be probed, or too deep).
+bool Descent::descend(size_t reply, TimePoint now) {
+  Level& top = levels_.back();
+  top.winner = reply;
+  replies_[reply].tried = true;
+  for (size_t index : top.peers)
+    peers_[index].exchange.pause();
+  const AcceptedReply& winner = replies_[reply];
+  if (winner.response.children.empty()) {
+    state_ = State::kLeafFound;
+    leaf_ = reply;
+    if (shortcut_ != SIZE_MAX) peers_[shortcut_].exchange.pause();
+    return true;
+  }
+  const uint32_t depth = top.depth + 1;
+  if (depth >= options_.max_depth) {
+    report(peers_[winner.peer].candidate, top.depth, PeerErrorKind::kSkipped,
+           fmt::format("its children are deeper than max_depth {}", options_.max_depth));
+    return false;
+  }
+  std::vector<Candidate> children;
+  children.reserve(winner.response.children.size());
+  for (const proto::ChildEntry& child : winner.response.children) {
+    children.push_back(Candidate{child.address, {}});
+  }
+  return open_level(now, depth, std::move(children));
+}
+
+// The subtree under the level's winner failed: the level is open again, and its silent
+// candidates resume their schedules.
+void Descent::abandon_winner(Level& level) {
+  level.winner = SIZE_MAX;
+  level.grace_until = kNever;
+  for (size_t index : level.peers)
+    peers_[index].exchange.resume();
+}
+
+void Descent::check_failed() {
+  if (state_ != State::kRunning || !levels_.empty() || shortcut_pending()) return;
+  state_ = State::kFailed;
+  failure_ = failure_text();
+}
+
+void Descent::on_unreachable(TimePoint now, const Endpoint& remote) {
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    const Peer& peer = peers_[i];
+    if (peer.phase == Phase::kPending && peer.exchange.attempts() > 0 &&
+        same_server(peer.candidate.address, remote)) {
+      fail_peer(i, now, PeerErrorKind::kUnreachable, "destination unreachable");
+    }
+  }
+  pump(now);
+}
+
+void Descent::on_timeout(TimePoint now) {
+  pump(now);
+}
+
+void Descent::expire() {
+  if (state_ != State::kRunning) return;
+  std::vector<size_t> silent;
+  if (!levels_.empty() && levels_.back().winner == SIZE_MAX) silent = levels_.back().peers;
+  if (shortcut_ != SIZE_MAX) silent.push_back(shortcut_);
+  for (size_t index : silent) {
+    Peer& peer = peers_[index];
+    if (peer.phase != Phase::kPending) continue;
+    peer.phase = Phase::kFailed;
+    peer.exchange.stop();
+    report(peer.candidate, peer.depth, PeerErrorKind::kTimeout,
+           fmt::format("no reply before the deadline ({} attempts)", peer.exchange.attempts()));
+  }
+  state_ = State::kFailed;
+  failure_ =
+      fmt::format("deadline of {} passed while probing depth {}",
+                  format_duration(options_.deadline), levels_.empty() ? 0 : levels_.back().depth);
+}
+
+bool Descent::shortcut_pending() const {
+  return shortcut_ != SIZE_MAX && peers_[shortcut_].phase == Phase::kPending;
+}
+
+std::vector<Hop> Descent::path() const {
+  std::vector<Hop> hops;
+  for (const Level& level : levels_) {
+    if (level.winner == SIZE_MAX) break;
+    const AcceptedReply& reply = replies_[level.winner];
+    const auto probed = std::count_if(level.peers.begin(), level.peers.end(),
+                                      [&](size_t i) { return peers_[i].exchange.attempts() > 0; });
+    hops.push_back(Hop{level.depth, reply.response.node_name, peers_[reply.peer].candidate.address,
+                       reply.rtt, reply.response.load.load_permille,
+                       reply.response.load.overload_limit_permille, static_cast<uint32_t>(probed),
+                       static_cast<uint32_t>(level.replies.size())});
+  }
+  return hops;
+}
+
+std::vector<size_t> Descent::path_replies() const {
+  std::vector<size_t> out;
+  for (const Level& level : levels_) {
+    if (level.winner == SIZE_MAX) break;
+    out.push_back(level.winner);
+  }
+  return out;
+}
+
+size_t Descent::best_untried(const Level& level) const {
+  size_t best = SIZE_MAX;
+  auto key = [&](size_t r) {
+    const bool overloaded = options_.selection == Selection::kLoadAware && replies_[r].overloaded;
+    return std::make_tuple(overloaded, replies_[r].rtt, r);
+  };
+  for (size_t r : level.replies) {
+    if (!replies_[r].tried && (best == SIZE_MAX || key(r) < key(best))) best = r;
+  }
+  return best;
+}
+
+bool Descent::has_pending(const Level& level) const {
+  return std::any_of(level.peers.begin(), level.peers.end(),
+                     [&](size_t i) { return peers_[i].phase == Phase::kPending; });
+}
+
+Descent::Level* Descent::find_level(uint64_t id) {
+  for (Level& level : levels_) {
+    if (level.id == id) return &level;
+  }
+  return nullptr;
+}
+
+bool Descent::on_path(const Endpoint& address) const {
+  return std::any_of(levels_.begin(), levels_.end(), [&](const Level& level) {
+    return level.winner != SIZE_MAX &&
+           same_server(peers_[replies_[level.winner].peer].candidate.address, address);
+  });
+}
+
+bool Descent::failed_before(const Endpoint& address) const {
+  return std::any_of(failed_.begin(), failed_.end(),
+                     [&](const Endpoint& e) { return same_server(e, address); });
+}
+
+void Descent::report(const Candidate& candidate, uint32_t depth, PeerErrorKind kind,
+                     std::string detail, uint16_t code) {
+  errors_.add(PeerError{candidate.address, candidate.name, depth, kind, code, std::move(detail)});
+}
+
+std::string Descent::failure_text() const {
+  size_t probed = 0;
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    if (i != shortcut_ && peers_[i].exchange.attempts() > 0) ++probed;
+  }
+  const auto answered = std::count_if(replies_.begin(), replies_.end(),
+                                      [&](const AcceptedReply& r) { return r.peer != shortcut_; });
+  if (probed == 0 && rate_limited_ > 0) return "every root is held back by a rate limit";
+  if (probed == 0) return "no root to probe: every root is blacklisted or skipped";
+  if (answered == 0) return fmt::format("no server answered ({} probed)", probed);
+  return fmt::format("no leaf reached: every branch failed ({} servers probed, {} answered)",
+                     probed, answered);
+}
+
+}  // namespace turnscout::client

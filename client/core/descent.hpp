@@ -1,0 +1,159 @@
+// The level-by-level walk down the tree. Each level's candidates are probed at once; the
+// first valid reply wins the level (under kLoadAware, the first that is not overloaded,
+// or the best overloaded one once the grace window closes) and its children become the
+// next level. Silent candidates are retransmitted to on their own RTO schedules until the
+// level is won; their late replies are kept as alternates. A level where everyone failed
+// sends the walk back to the best untried alternate of the level above (or resumes that
+// level's silent candidates). The walk ends at a leaf (services and no children), or fails
+// when nothing is left to try.
+//
+// Optionally a shortcut, the last good leaf, is probed together with the roots; its reply
+// is reported separately (shortcut_answer) so the caller can answer in one round trip
+// while the walk goes on as a refresh.
+//
+// Bounded: at most kMaxPeersPerDescent servers probed, kMaxAttemptsLimit attempts each
+// (one transaction id per attempt is remembered), DiscoverOptions::max_depth levels.
+// Per reply: one hash lookup, one decode, and work linear in the current level's size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "client/core/blacklist.hpp"
+#include "client/core/exchange.hpp"
+#include "client/core/options.hpp"
+#include "client/core/result.hpp"
+#include "client/core/shared.hpp"
+#include "common/clock.hpp"
+#include "proto/message_view.hpp"
+#include "proto/probe.hpp"
+
+namespace turnscout::client {
+
+inline constexpr size_t kMaxPeersPerDescent = 512;
+
+// A server to probe, as known before probing it.
+struct Candidate {
+  Endpoint address;
+  std::string name;  // A root's host name, or the NODE-NAME last heard from it.
+};
+
+// A valid reply to one of our probes, from the address probed.
+struct AcceptedReply {
+  size_t peer = 0;
+  uint32_t depth = 0;
+  TimePoint at{};
+  Duration rtt{};
+  proto::ProbeResponse response;
+  bool overloaded = false;  // At or over its announced limit, or draining.
+  bool tried = false;       // Won its level (its subtree was or is being walked).
+};
+
+class Descent {
+ public:
+  enum class State : uint8_t { kRunning, kLeafFound, kFailed };
+
+  // The references must outlive the Descent.
+  Descent(const DiscoverOptions& options, const Blacklist& blacklist, TimePoint deadline,
+          Shared& shared, ErrorLog& errors);
+
+  // `shortcut_depth` is the depth the shortcut had on the last good path.
+  void start(TimePoint now, const std::optional<Candidate>& shortcut, uint32_t shortcut_depth);
+  // False when the transaction id is not one of ours.
+  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  void on_unreachable(TimePoint now, const Endpoint& remote);
+  void on_timeout(TimePoint now);
+  TimePoint next_timeout() const;
+  // The deadline passed: the silent candidates of the current level are reported and the
+  // walk fails if it was still running.
+  void expire();
+
+  State state() const { return state_; }
+  const std::string& failure() const { return failure_; }
+  // The winning leaf; only with kLeafFound.
+  const AcceptedReply& leaf() const { return replies_[leaf_]; }
+  // The shortcut's reply when it is a usable leaf.
+  const AcceptedReply* shortcut_answer() const {
+    return shortcut_answer_ < replies_.size() ? &replies_[shortcut_answer_] : nullptr;
+  }
+  bool shortcut_pending() const;
+  // Root first; with kLeafFound the leaf is last.
+  std::vector<Hop> path() const;
+  // Every accepted reply, in arrival order.
+  const std::vector<AcceptedReply>& replies() const { return replies_; }
+  const Endpoint& address_of(const AcceptedReply& reply) const {
+    return peers_[reply.peer].candidate.address;
+  }
+  // Indices into replies() of the winners on the current path, root first.
+  std::vector<size_t> path_replies() const;
+  uint32_t probes_sent() const { return probes_sent_; }
+
+ private:
+  enum class Phase : uint8_t { kPending, kAnswered, kFailed };
+  struct Peer {
+    Candidate candidate;
+    uint32_t depth = 0;
+    uint64_t level_id = 0;  // kShortcutLevel for the shortcut.
+    Phase phase = Phase::kPending;
+    Exchange exchange;
+  };
+  struct Level {
+    uint64_t id = 0;
+    uint32_t depth = 0;
+    std::vector<size_t> peers;
+    std::vector<size_t> replies;  // Accepted, in arrival order.
+    size_t winner = SIZE_MAX;
+    TimePoint grace_until = kNever;
+  };
+  static constexpr uint64_t kShortcutLevel = 0;
+
+  std::vector<Candidate> admissible(TimePoint now, std::vector<Candidate> candidates,
+                                    uint32_t depth);
+  bool open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates);
+  size_t add_peer(TimePoint now, Candidate candidate, uint32_t depth, uint64_t level_id);
+  void pump(TimePoint now);
+  size_t next_due_peer(TimePoint now) const;
+  void transmit(size_t index, TimePoint now);
+  void fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::string detail,
+                 uint16_t code = 0);
+  void accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response);
+  void settle(TimePoint now);
+  bool descend(size_t reply, TimePoint now);
+  void abandon_winner(Level& level);
+  void check_failed();
+  size_t best_untried(const Level& level) const;
+  bool has_pending(const Level& level) const;
+  Level* find_level(uint64_t id);
+  bool on_path(const Endpoint& address) const;
+  bool failed_before(const Endpoint& address) const;
+  void report(const Candidate& candidate, uint32_t depth, PeerErrorKind kind, std::string detail,
+              uint16_t code = 0);
+  std::string failure_text() const;
+
+  const DiscoverOptions& options_;
+  const Blacklist& blacklist_;
+  TimePoint deadline_;
+  Shared& shared_;
+  ErrorLog& errors_;
+
+  std::vector<Peer> peers_;
+  std::vector<AcceptedReply> replies_;
+  std::vector<Level> levels_;  // The current path: roots first, the level being probed last.
+  uint64_t next_level_id_ = 1;
+  std::unordered_map<proto::TransactionId, std::pair<size_t, uint32_t>, TransactionIdHash> tids_;
+  std::vector<Endpoint> failed_;  // Failed in this discovery: not probed again.
+  size_t shortcut_ = SIZE_MAX;
+  size_t shortcut_answer_ = SIZE_MAX;
+  size_t leaf_ = SIZE_MAX;
+  State state_ = State::kRunning;
+  std::string failure_;
+  uint32_t probes_sent_ = 0;
+  uint32_t rate_limited_ = 0;
+};
+
+}  // namespace turnscout::client

@@ -1,0 +1,218 @@
+#include "client/core/discovery.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "client/core/answer.hpp"
+
+namespace turnscout::client {
+
+Discovery::Discovery(DiscoveryId id, TimePoint now, DiscoverOptions options, Blacklist blacklist,
+                     std::optional<LastPath> last_path, Shared& shared)
+    : id_(id),
+      started_(now),
+      deadline_(now + options.deadline),
+      options_(std::move(options)),
+      blacklist_(std::move(blacklist)),
+      last_path_(std::move(last_path)),
+      shared_(shared),
+      errors_(shared.config.max_errors),
+      descent_(options_, blacklist_, deadline_, shared_, errors_) {}
+
+void Discovery::start(TimePoint now) {
+  std::optional<Candidate> shortcut;
+  uint32_t depth = 0;
+  if (last_path_) {
+    shortcut = Candidate{last_path_->leaf().address, last_path_->leaf().name};
+    depth = last_path_->leaf().depth;
+  }
+  descent_.start(now, shortcut, depth);
+  advance(now);
+}
+
+bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
+  const bool ours = (!walk_done_ && descent_.on_message(now, remote, view)) ||
+                    (verifier_ && !delivered_ && verifier_->on_message(now, remote, view));
+  if (ours) advance(now);
+  return ours;
+}
+
+void Discovery::on_unreachable(TimePoint now, const Endpoint& remote) {
+  if (!walk_done_) descent_.on_unreachable(now, remote);
+  if (verifier_ && !delivered_) verifier_->on_unreachable(now, remote);
+  advance(now);
+}
+
+void Discovery::on_timeout(TimePoint now) {
+  if (!walk_done_) descent_.on_timeout(now);
+  if (verifier_ && !delivered_) verifier_->on_timeout(now);
+  advance(now);
+}
+
+TimePoint Discovery::next_timeout() const {
+  if (finished()) return kNever;
+  TimePoint next = deadline_;
+  if (!walk_done_) next = std::min(next, descent_.next_timeout());
+  if (verifier_ && !delivered_) next = std::min(next, verifier_->next_timeout());
+  return next;
+}
+
+std::optional<std::string> Discovery::take_resolve_request() {
+  if (!verifier_ || delivered_) return std::nullopt;
+  return verifier_->take_resolve_request();
+}
+
+void Discovery::on_resolved(TimePoint now, std::string_view host,
+                            std::span<const Endpoint> addresses) {
+  if (!verifier_ || delivered_) return;
+  verifier_->on_resolved(now, host, addresses);
+  advance(now);
+}
+
+std::optional<DiscoveryResult> Discovery::take_result() {
+  auto result = std::move(result_);
+  result_.reset();
+  return result;
+}
+
+std::optional<PathUpdate> Discovery::take_path_update() {
+  auto update = std::move(path_update_);
+  path_update_.reset();
+  return update;
+}
+
+void Discovery::advance(TimePoint now) {
+  if (!delivered_) advance_foreground(now);
+  advance_walk(now);
+}
+
+void Discovery::advance_foreground(TimePoint now) {
+  if (!answer_) {
+    if (descent_.state() == Descent::State::kLeafFound) {
+      answer_ = answer_from_descent();
+    } else if (descent_.shortcut_answer() != nullptr) {
+      answer_ = answer_from_shortcut();
+    } else if (descent_.state() == Descent::State::kFailed) {
+      deliver_failure(now, descent_.failure());
+      return;
+    } else if (now >= deadline_) {
+      descent_.expire();
+      deliver_failure(now, descent_.failure());
+      return;
+    } else {
+      return;
+    }
+    if (options_.verify) {
+      std::vector<Service> candidates = answer_->services;
+      candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
+      verifier_.emplace(options_, deadline_, shared_);
+      verifier_->start(now, std::move(candidates));
+    }
+  }
+  if (verifier_ && !verifier_->done()) {
+    if (now < deadline_) return;
+    verifier_->expire();
+  }
+  deliver(now);
+}
+
+// The descent as a source of the path to remember; it may outlive the foreground answer.
+void Discovery::advance_walk(TimePoint now) {
+  if (walk_done_) return;
+  if (descent_.state() == Descent::State::kRunning) {
+    if (now < deadline_) return;
+    descent_.expire();
+  }
+  walk_done_ = true;
+  if (descent_.state() != Descent::State::kLeafFound) return;
+  const Answer fresh = answer_from_descent();
+  std::vector<Endpoint> roots;
+  for (const Root& root : options_.roots)
+    roots.push_back(root.address);
+  path_update_ = PathUpdate{
+      LastPath{sorted_roots(std::move(roots)), fresh.path, fresh.services, fresh.backups},
+      answer_ && answer_->warm};
+}
+
+Discovery::Answer Discovery::answer_from_descent() const {
+  const AcceptedReply& leaf = descent_.leaf();
+  Answer answer;
+  answer.services = services_of(leaf, descent_.address_of(leaf));
+  const size_t chosen = static_cast<size_t>(&leaf - descent_.replies().data());
+  answer.backups = rank_backups(descent_, chosen, answer.services, shared_.config.max_backups);
+  answer.path = descent_.path();
+  answer.reflexive = leaf.response.reflexive;
+  return answer;
+}
+
+Discovery::Answer Discovery::answer_from_shortcut() const {
+  const AcceptedReply& reply = *descent_.shortcut_answer();
+  Answer answer;
+  answer.services = services_of(reply, descent_.address_of(reply));
+  append_unique(answer.backups, last_path_->backups, answer.services, shared_.config.max_backups);
+  answer.path = last_path_->hops;
+  Hop& leaf = answer.path.back();
+  leaf.name = reply.response.node_name;
+  leaf.rtt = reply.rtt;
+  leaf.load_permille = reply.response.load.load_permille;
+  leaf.overload_limit_permille = reply.response.load.overload_limit_permille;
+  leaf.siblings_probed = 1;
+  leaf.siblings_answered = 1;
+  answer.reflexive = reply.response.reflexive;
+  answer.warm = true;
+  return answer;
+}
+
+DiscoveryResult Discovery::base_result(TimePoint now) const {
+  DiscoveryResult result;
+  result.id = id_;
+  result.total_time = now - started_;
+  result.errors = errors_.errors();
+  result.errors_dropped = errors_.dropped();
+  result.probes_sent = descent_.probes_sent();
+  return result;
+}
+
+void Discovery::deliver_failure(TimePoint now, std::string reason) {
+  result_ = base_result(now);
+  result_->failure = std::move(reason);
+  delivered_ = true;
+}
+
+void Discovery::deliver(TimePoint now) {
+  DiscoveryResult result = base_result(now);
+  Answer& answer = *answer_;
+  result.ok = true;
+  result.warm = answer.warm;
+  result.path = answer.path;
+  result.reflexive = answer.reflexive;
+  result.services = answer.services;
+  result.backups = answer.backups;
+  if (verifier_) {
+    result.verification = verifier_->result();
+    const size_t k = verifier_->verified_index();
+    if (result.verification.state == VerifyState::kVerified) {
+      if (k < result.services.size()) {
+        std::rotate(result.services.begin(), result.services.begin() + static_cast<long>(k),
+                    result.services.begin() + static_cast<long>(k) + 1);
+      } else {
+        const auto backup = result.backups.begin() + static_cast<long>(k - result.services.size());
+        result.services.insert(result.services.begin(), *backup);
+        result.backups.erase(backup);
+      }
+    } else {
+      result.ok = false;
+      const bool any_sent =
+          std::any_of(result.verification.tried.begin(), result.verification.tried.end(),
+                      [](const VerifyAttempt& a) { return a.address.valid(); });
+      result.failure = any_sent ? fmt::format("no TURN server answered a STUN Binding ({} tried)",
+                                              result.verification.tried.size())
+                                : "no TURN server could be checked by a UDP Binding";
+    }
+  }
+  result_ = std::move(result);
+  delivered_ = true;
+}
+
+}  // namespace turnscout::client

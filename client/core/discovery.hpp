@@ -1,0 +1,97 @@
+// One discovery: the descent, then (optionally) verification, under one deadline. A warm
+// discovery answers from the last good leaf as soon as it replies and lets the descent
+// run on in the background as a refresh; the Prober then decides whether the refreshed
+// path replaces the cached one.
+//
+// Lifetime: owned by the Prober (never moved: its parts refer to its members) and removed
+// once finished(); `shared` must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/core/blacklist.hpp"
+#include "client/core/descent.hpp"
+#include "client/core/last_path.hpp"
+#include "client/core/options.hpp"
+#include "client/core/result.hpp"
+#include "client/core/shared.hpp"
+#include "client/core/verifier.hpp"
+#include "common/clock.hpp"
+#include "proto/message_view.hpp"
+
+namespace turnscout::client {
+
+// A path worth remembering, found by a discovery's descent.
+struct PathUpdate {
+  LastPath path;
+  // The caller was already answered by the cached leaf: replace it only if clearly better.
+  bool refresh = false;
+};
+
+class Discovery {
+ public:
+  // `last_path`, when given, is probed with the roots (the caller checked that its roots
+  // match and that options.use_last_path is set).
+  Discovery(DiscoveryId id, TimePoint now, DiscoverOptions options, Blacklist blacklist,
+            std::optional<LastPath> last_path, Shared& shared);
+  Discovery(const Discovery&) = delete;
+  Discovery& operator=(const Discovery&) = delete;
+
+  void start(TimePoint now);
+  // False when the transaction id is none of ours.
+  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  void on_unreachable(TimePoint now, const Endpoint& remote);
+  void on_timeout(TimePoint now);
+  TimePoint next_timeout() const;
+  std::optional<std::string> take_resolve_request();
+  void on_resolved(TimePoint now, std::string_view host, std::span<const Endpoint> addresses);
+
+  // The caller's result, once.
+  std::optional<DiscoveryResult> take_result();
+  std::optional<PathUpdate> take_path_update();
+  // The result was produced and the descent (a background refresh too) has ended.
+  bool finished() const { return delivered_ && walk_done_; }
+  bool delivered() const { return delivered_; }
+  DiscoveryId id() const { return id_; }
+
+ private:
+  struct Answer {
+    std::vector<Service> services;
+    std::vector<Service> backups;
+    std::vector<Hop> path;
+    Endpoint reflexive;
+    bool warm = false;
+  };
+
+  void advance(TimePoint now);
+  void advance_foreground(TimePoint now);
+  void advance_walk(TimePoint now);
+  Answer answer_from_descent() const;
+  Answer answer_from_shortcut() const;
+  void deliver(TimePoint now);
+  void deliver_failure(TimePoint now, std::string reason);
+  DiscoveryResult base_result(TimePoint now) const;
+
+  DiscoveryId id_;
+  TimePoint started_;
+  TimePoint deadline_;
+  DiscoverOptions options_;
+  Blacklist blacklist_;
+  std::optional<LastPath> last_path_;
+  Shared& shared_;
+  ErrorLog errors_;
+  Descent descent_;
+  std::optional<Verifier> verifier_;
+  std::optional<Answer> answer_;
+  std::optional<DiscoveryResult> result_;
+  std::optional<PathUpdate> path_update_;
+  bool delivered_ = false;
+  bool walk_done_ = false;
+};
+
+}  // namespace turnscout::client

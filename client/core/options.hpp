@@ -1,0 +1,115 @@
+// What a caller asks of one discovery (DiscoverOptions) and of the prober as a whole
+// (ProberConfig). Plain values; Prober::start() checks them and names what is wrong.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "proto/address.hpp"
+#include "proto/constants.hpp"
+
+namespace turnscout::client {
+
+// Which reply wins a level.
+enum class Selection : uint8_t {
+  // The first valid reply, whatever its load (the original design).
+  kFirst,
+  // The first valid reply that is under the overload limit it announces; an overloaded
+  // reply wins only if no other arrives within the grace window after it.
+  kLoadAware,
+};
+
+const char* to_string(Selection selection);
+
+// A bootstrap server. The driver resolves host names before calling the core and passes
+// the name along, so that `name:` blacklist tokens and results can refer to it.
+struct Root {
+  Endpoint address;
+  std::string name;  // Empty when the root was given as an address.
+  // The position `index:N` refers to: in the caller's bootstrap list. A driver that
+  // resolves one host name into several roots gives them all its position. SIZE_MAX (the
+  // default) means the root's own position in DiscoverOptions::roots.
+  size_t position = SIZE_MAX;
+};
+
+// The position of roots[i] for `index:N` blacklisting.
+inline size_t position_of(const std::vector<Root>& roots, size_t i) {
+  return roots[i].position == SIZE_MAX ? i : roots[i].position;
+}
+
+inline constexpr uint32_t kMaxAttemptsLimit = 10;
+
+struct DiscoverOptions {
+  // Probed all at once. A host name with several addresses is several roots.
+  std::vector<Root> roots;
+  // Tokens `index:N` (a root's position, counted from 0), `addr:IP:PORT` (any server at
+  // any depth, e.g. `addr:[2001:db8::1]:3478`) and `name:NODE` (a root's host name or a
+  // server's NODE-NAME, ASCII case-insensitive).
+  std::vector<std::string> blacklist;
+  // Everything, verification included, ends by then: on time or with a failure.
+  Duration deadline = 2s;
+  Selection selection = Selection::kLoadAware;
+  // How long an overloaded reply waits for a better one (kLoadAware). 10 ms is about the
+  // spread of replies from servers in one metro area, and small next to a round trip.
+  Duration grace = 10ms;
+  // After the descent, send a STUN Binding to the chosen TURN server (then to the backups
+  // in rank order) and fail if none answers.
+  bool verify = false;
+  // Services named by a host name can only be verified when the driver resolves names for
+  // the core (Prober::poll_resolve / on_resolved); otherwise they are skipped as unverified.
+  bool resolve_host_names = false;
+  // Probe requests are padded to this size so a server may answer with its whole list.
+  size_t pad_to = proto::kRecommendedRequestSize;
+  std::vector<uint8_t> capacity_token;  // Sent in every Probe; empty = none (free tier).
+  uint16_t children_wanted = 0;         // 0 = as many as fit.
+  // Requests per server, first one included, 1..kMaxAttemptsLimit.
+  uint32_t max_attempts = 5;
+  uint32_t verify_attempts = 3;  // Binding requests per TURN server, 1..kMaxAttemptsLimit.
+  // Probe the last good leaf together with the roots and answer from it in one round trip.
+  bool use_last_path = true;
+  uint32_t max_depth = 8;  // Levels below which nothing is probed (loops, misconfiguration).
+};
+
+// A token bucket the client applies to itself; burst 0 turns it off.
+struct RateLimit {
+  double burst = 0;
+  double per_second = 0;
+};
+
+struct RtoConfig {
+  Duration initial = 100ms;  // Before a server's first RTT sample.
+  Duration min = 50ms;       // Floor of every timeout, jitter included.
+  // Cap of the doubling (never below the first timeout). With the defaults a silent
+  // server is given up 1.5 s after the first of 5 attempts, inside the 2 s deadline, so a
+  // lost level still leaves time to fall back to another branch.
+  Duration max = 400ms;
+  double jitter = 0.1;  // Fraction each timeout may be shortened by at random.
+};
+
+struct HealthConfig {
+  // A dead server is left alone for base, 2 * base, ... up to cap (jitter shortens each
+  // wait by up to `jitter` of it), then probed again as "recovering".
+  Duration dead_base = 1s;
+  Duration dead_cap = 60s;
+  double jitter = 0.2;
+};
+
+struct ProberConfig {
+  // Servers remembered (RTT, health, announced buckets, own limiter); the least recently
+  // used is forgotten first.
+  size_t max_peers = 1024;
+  // Discoveries running (background refreshes included) plus results not yet polled.
+  size_t max_discoveries = 64;
+  RateLimit per_peer;  // Requests to one server; off by default.
+  RateLimit global;    // Requests to all servers together; off by default.
+  RtoConfig rto;
+  HealthConfig health;
+  // Per-peer error entries kept in a result; later ones are only counted.
+  size_t max_errors = 64;
+  size_t max_backups = 16;
+};
+
+}  // namespace turnscout::client

@@ -1,0 +1,222 @@
+#include "client/core/prober.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/endpoint.hpp"
+#include "proto/message_view.hpp"
+
+namespace turnscout::client {
+namespace {
+
+constexpr size_t kMaxPadTo = 4096;
+constexpr uint32_t kMaxDepthLimit = 64;
+
+Result<void, std::string> check(const DiscoverOptions& o) {
+  auto fail = [](std::string message) -> Result<void, std::string> {
+    return unexpected(std::move(message));
+  };
+  if (o.roots.empty()) return fail("no roots: give at least one bootstrap server");
+  for (size_t i = 0; i < o.roots.size(); ++i) {
+    const Endpoint& a = o.roots[i].address;
+    if (!a.valid() || a.port == 0 || is_any(a)) {
+      return fail(fmt::format("root {} ({}) needs an address and a port", i,
+                              o.roots[i].name.empty() ? to_string(a) : o.roots[i].name));
+    }
+  }
+  if (o.deadline <= Duration::zero() || o.deadline > Duration{1h}) {
+    return fail(fmt::format("deadline must be above 0 and at most 1h, got {}",
+                            format_duration(o.deadline)));
+  }
+  if (o.grace < Duration::zero() || o.grace > o.deadline) {
+    return fail(
+        fmt::format("grace must be from 0 to the deadline, got {}", format_duration(o.grace)));
+  }
+  if (o.max_attempts < 1 || o.max_attempts > kMaxAttemptsLimit || o.verify_attempts < 1 ||
+      o.verify_attempts > kMaxAttemptsLimit) {
+    return fail(fmt::format("max_attempts and verify_attempts must be from 1 to {}, got {} and {}",
+                            kMaxAttemptsLimit, o.max_attempts, o.verify_attempts));
+  }
+  if (o.pad_to > kMaxPadTo) {
+    return fail(fmt::format("pad_to must be at most {} bytes, got {}", kMaxPadTo, o.pad_to));
+  }
+  if (o.capacity_token.size() > proto::kMaxCapacityTokenSize) {
+    return fail(fmt::format("capacity token must be at most {} bytes, got {}",
+                            proto::kMaxCapacityTokenSize, o.capacity_token.size()));
+  }
+  if (o.max_depth < 1 || o.max_depth > kMaxDepthLimit) {
+    return fail(fmt::format("max_depth must be from 1 to {}, got {}", kMaxDepthLimit, o.max_depth));
+  }
+  return {};
+}
+
+}  // namespace
+
+Prober::Prober(ProberConfig config, Random& random, TimePoint now)
+    : config_(std::move(config)), shared_(config_, random, now) {}
+
+Prober::~Prober() = default;
+
+Result<DiscoveryId, std::string> Prober::start(TimePoint now, DiscoverOptions options) {
+  if (auto ok = check(options); !ok) return unexpected(ok.error());
+  if (discoveries_.size() + results_.size() >= std::max<size_t>(config_.max_discoveries, 1)) {
+    return unexpected(fmt::format("too many discoveries at once: {} running or not yet polled",
+                                  discoveries_.size() + results_.size()));
+  }
+  size_t positions = 0;
+  for (size_t i = 0; i < options.roots.size(); ++i) {
+    positions = std::max(positions, position_of(options.roots, i) + 1);
+  }
+  auto blacklist = Blacklist::parse(options.blacklist, positions);
+  if (!blacklist) return unexpected(blacklist.error());
+  std::optional<LastPath> last;
+  if (options.use_last_path) last = usable_last_path(options, *blacklist);
+  const DiscoveryId id = next_id_++;
+  discoveries_.push_back(std::make_unique<Discovery>(
+      id, now, std::move(options), std::move(*blacklist), std::move(last), shared_));
+  discoveries_.back()->start(now);
+  collect();
+  return id;
+}
+
+std::optional<LastPath> Prober::usable_last_path(const DiscoverOptions& options,
+                                                 const Blacklist& blacklist) const {
+  if (!last_path_) return std::nullopt;
+  std::vector<Endpoint> roots;
+  for (const Root& root : options.roots)
+    roots.push_back(root.address);
+  if (sorted_roots(std::move(roots)) != last_path_->roots) return std::nullopt;
+  for (const Hop& hop : last_path_->hops) {
+    if (blacklist.blocks_address(hop.address) || blacklist.blocks_name(hop.name)) {
+      return std::nullopt;
+    }
+  }
+  return last_path_;
+}
+
+bool Prober::cancel(DiscoveryId id) {
+  const size_t before = discoveries_.size() + results_.size();
+  std::erase_if(discoveries_, [id](const auto& d) { return d->id() == id; });
+  std::erase_if(results_, [id](const DiscoveryResult& r) { return r.id == id; });
+  return discoveries_.size() + results_.size() < before;
+}
+
+std::optional<DiscoveryResult> Prober::poll_result() {
+  if (results_.empty()) return std::nullopt;
+  DiscoveryResult result = std::move(results_.front());
+  results_.pop_front();
+  return result;
+}
+
+std::optional<ResolveRequest> Prober::poll_resolve() {
+  for (const auto& d : discoveries_) {
+    if (auto host = d->take_resolve_request()) return ResolveRequest{d->id(), std::move(*host)};
+  }
+  return std::nullopt;
+}
+
+void Prober::on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
+                         std::span<const Endpoint> addresses) {
+  if (Discovery* d = find(id)) d->on_resolved(now, host, addresses);
+  collect();
+}
+
+void Prober::on_unreachable(TimePoint now, const Endpoint& remote) {
+  for (const auto& d : discoveries_)
+    d->on_unreachable(now, remote);
+  collect();
+}
+
+void Prober::on_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoint& remote,
+                         std::span<const uint8_t> bytes) {
+  ++shared_.counters.datagrams_in;
+  auto view = proto::parse_message(bytes);
+  if (!view) {
+    ++shared_.counters.not_stun;
+    return;
+  }
+  const proto::MessageClass cls = view->message_class();
+  if (cls != proto::MessageClass::kSuccess && cls != proto::MessageClass::kError) {
+    ++shared_.counters.not_response;
+    return;
+  }
+  for (const auto& d : discoveries_) {
+    if (d->on_message(now, remote, *view)) {
+      collect();
+      return;
+    }
+  }
+  ++shared_.counters.unmatched;
+}
+
+void Prober::on_timeout(TimePoint now) {
+  for (const auto& d : discoveries_) {
+    if (d->next_timeout() <= now) d->on_timeout(now);
+  }
+  collect();
+}
+
+TimePoint Prober::next_timeout() const {
+  TimePoint next = kNever;
+  for (const auto& d : discoveries_)
+    next = std::min(next, d->next_timeout());
+  return next;
+}
+
+void Prober::poll_transmit(std::vector<Datagram>& out) {
+  out.insert(out.end(), std::make_move_iterator(shared_.outbox.begin()),
+             std::make_move_iterator(shared_.outbox.end()));
+  shared_.outbox.clear();
+}
+
+std::optional<PeerInfo> Prober::peer(const Endpoint& address, TimePoint now) const {
+  const PeerRecord* record = shared_.peers.find(address);
+  if (record == nullptr) return std::nullopt;
+  PeerInfo info;
+  info.health = record->health.state(now);
+  info.retry_at = record->health.retry_at();
+  info.srtt = record->rtt.srtt();
+  info.rto = record->rtt.rto();
+  info.name = record->name;
+  if (record->mirror) {
+    TokenBucket copy = record->mirror->bucket;
+    info.has_mirror = true;
+    info.mirror_tokens = copy.available(now);
+  }
+  return info;
+}
+
+void Prober::collect() {
+  for (const auto& d : discoveries_) {
+    if (auto result = d->take_result()) results_.push_back(std::move(*result));
+    if (auto update = d->take_path_update()) apply(std::move(*update));
+  }
+  std::erase_if(discoveries_, [](const auto& d) { return d->finished(); });
+}
+
+// A cold discovery's path replaces the cached one; a refresh behind a warm answer replaces
+// it only when its leaf is clearly better, so two similar leaves do not alternate.
+void Prober::apply(PathUpdate update) {
+  const bool same_leaf =
+      last_path_ && unmap_v4(last_path_->leaf().address) == unmap_v4(update.path.leaf().address);
+  if (update.refresh && last_path_ && !same_leaf && last_path_->roots == update.path.roots) {
+    auto rtt_of = [&](const Hop& hop) {
+      const PeerRecord* record = shared_.peers.find(hop.address);
+      return record != nullptr && record->rtt.has_sample() ? record->rtt.srtt() : hop.rtt;
+    };
+    if (!clearly_better(rtt_of(last_path_->leaf()), rtt_of(update.path.leaf()))) return;
+  }
+  if (last_path_ && !same_leaf) ++path_switches_;
+  last_path_ = std::move(update.path);
+}
+
+Discovery* Prober::find(DiscoveryId id) {
+  for (const auto& d : discoveries_) {
+    if (d->id() == id) return d.get();
+  }
+  return nullptr;
+}
+
+}  // namespace turnscout::client

@@ -1,0 +1,115 @@
+// The client's prober as a pure state machine (sans-I/O): it runs discoveries down the
+// tree of balance servers and remembers, across them, each server's RTT and health, the
+// buckets servers announce, and the last good path. The driver hands it datagrams and the
+// time and sends what poll_transmit() returns; results are polled so the driver can invoke
+// callbacks outside the core.
+//
+// Contract:
+// - Not thread-safe; one driver calls it. `random` must outlive the Prober; production
+//   passes a SystemRandom (transaction ids must be unguessable), tests a SeededRandom.
+// - Host names are never resolved here: roots come as addresses (with their names for
+//   `name:` blacklisting), and verification asks the driver through poll_resolve().
+// - Bounded memory: at most ProberConfig::max_discoveries discoveries running or results
+//   waiting; at most max_peers remembered servers (least recently used forgotten first);
+//   each discovery probes at most kMaxPeersPerDescent servers, keeps at most max_errors
+//   errors and max_backups backups. Nothing grows with the number of datagrams.
+// - Datagrams to send carry an unset `local` (Family::kNone): the driver sends each from
+//   its socket of the remote's family.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/core/discovery.hpp"
+#include "client/core/last_path.hpp"
+#include "client/core/options.hpp"
+#include "client/core/result.hpp"
+#include "client/core/shared.hpp"
+#include "common/random.hpp"
+#include "common/sans_io.hpp"
+#include "proto/result.hpp"
+
+namespace turnscout::client {
+
+// A host name the driver should resolve for a verification in progress; answer with
+// Prober::on_resolved (an empty list when it does not resolve).
+struct ResolveRequest {
+  DiscoveryId id = 0;
+  std::string host;
+};
+
+// What the prober knows about one server, for tools and tests.
+struct PeerInfo {
+  HealthState health = HealthState::kHealthy;
+  TimePoint retry_at{};  // When a dead server is probed again.
+  Duration srtt{};       // Zero before the first sample.
+  Duration rto{};        // The first timeout a probe to it would use now.
+  std::string name;      // Last NODE-NAME heard.
+  bool has_mirror = false;
+  double mirror_tokens = 0;  // Tokens left in our mirror of its bucket.
+};
+
+class Prober final : public SansIoNode {
+ public:
+  Prober(ProberConfig config, Random& random, TimePoint now);
+  ~Prober() override;
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
+
+  // Starts a discovery; its first probes are queued at once. Errors (one line) for bad
+  // options: no roots, an invalid root address, a bad blacklist token, out-of-range
+  // attempts, deadline or padding, a capacity token over 128 bytes, or too many
+  // discoveries at once.
+  Result<DiscoveryId, std::string> start(TimePoint now, DiscoverOptions options);
+  // Stops a discovery; its result (if not yet polled) is dropped and none will come.
+  // A background refresh of a delivered discovery stops too. False for an unknown id.
+  bool cancel(DiscoveryId id);
+  // Finished discoveries, oldest first, each exactly once.
+  std::optional<DiscoveryResult> poll_result();
+  std::optional<ResolveRequest> poll_resolve();
+  void on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
+                   std::span<const Endpoint> addresses);
+  // The driver learnt that `remote` is unreachable (ICMP, EHOSTUNREACH, no route for the
+  // family): requests to it fail at once instead of timing out.
+  void on_unreachable(TimePoint now, const Endpoint& remote);
+
+  // SansIoNode.
+  void on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                   std::span<const uint8_t> bytes) override;
+  void on_timeout(TimePoint now) override;
+  TimePoint next_timeout() const override;
+  void poll_transmit(std::vector<Datagram>& out) override;
+
+  // Discoveries running, background refreshes included.
+  size_t active() const { return discoveries_.size(); }
+  std::optional<PeerInfo> peer(const Endpoint& address, TimePoint now) const;
+  const std::optional<LastPath>& last_path() const { return last_path_; }
+  void forget_last_path() { last_path_.reset(); }
+  const ProberCounters& counters() const { return shared_.counters; }
+  uint64_t path_switches() const { return path_switches_; }
+  const ProberConfig& config() const { return config_; }
+
+ private:
+  void collect();
+  void apply(PathUpdate update);
+  std::optional<LastPath> usable_last_path(const DiscoverOptions& options,
+                                           const Blacklist& blacklist) const;
+  Discovery* find(DiscoveryId id);
+
+  ProberConfig config_;
+  Shared shared_;
+  std::vector<std::unique_ptr<Discovery>> discoveries_;
+  std::deque<DiscoveryResult> results_;
+  std::optional<LastPath> last_path_;
+  DiscoveryId next_id_ = 1;
+  uint64_t path_switches_ = 0;
+};
+
+}  // namespace turnscout::client

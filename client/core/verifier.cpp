@@ -1,0 +1,195 @@
+#include "client/core/verifier.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/endpoint.hpp"
+#include "common/quote.hpp"
+#include "proto/binding.hpp"
+#include "proto/error_response.hpp"
+
+namespace turnscout::client {
+namespace {
+
+bool checkable_by_udp_binding(const proto::TurnUri& uri) {
+  return (uri.scheme == proto::UriScheme::kStun || uri.scheme == proto::UriScheme::kTurn) &&
+         uri.transport == proto::UriTransport::kUdp;
+}
+
+}  // namespace
+
+Verifier::Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared)
+    : options_(options), deadline_(deadline), shared_(shared) {
+  result_.state = VerifyState::kFailed;
+}
+
+void Verifier::start(TimePoint now, std::vector<Service> candidates) {
+  candidates_ = std::move(candidates);
+  index_ = 0;
+  next_candidate(now);
+}
+
+// Starts on candidates_[index_] or the first checkable one after it.
+void Verifier::next_candidate(TimePoint now) {
+  for (; index_ < candidates_.size(); ++index_) {
+    const proto::TurnUri& uri = candidates_[index_].uri;
+    target_ = Endpoint{};
+    if (!checkable_by_udp_binding(uri)) {
+      note("not checked: needs TCP or TLS, the check is a UDP Binding");
+      continue;
+    }
+    auto ip = parse_ip(uri.host);
+    if (ip) {
+      target_ = *ip;
+      target_.port = uri.port;
+      const Duration rto = shared_.peers.touch(target_, now).rtt.rto();
+      exchange_.emplace(options_.verify_attempts, rto, shared_.config.rto);
+      pump(now);
+      return;
+    }
+    if (options_.resolve_host_names) {
+      resolve_request_ = uri.host;
+      resolving_ = uri.host;
+      return;
+    }
+    note("not checked: a host name, and the core resolves none");
+  }
+  done_ = true;
+}
+
+void Verifier::give_up(std::string outcome, TimePoint now) {
+  note(std::move(outcome));
+  exchange_.reset();
+  ++index_;
+  next_candidate(now);
+}
+
+void Verifier::pump(TimePoint now) {
+  while (!done_ && exchange_ && exchange_->due() <= now) {
+    if (exchange_->exhausted()) {
+      shared_.peers.touch(target_, now).health.on_failure(now, shared_.random);
+      give_up(fmt::format("{} attempts, no reply", exchange_->attempts()), now);
+    } else {
+      transmit(now);
+    }
+  }
+}
+
+void Verifier::transmit(TimePoint now) {
+  PeerRecord& record = shared_.peers.touch(target_, now);
+  const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kBinding);
+  if (allowed > now) {
+    if (allowed >= deadline_) {
+      give_up("rate-limited: no Binding may leave before the deadline", now);
+    } else {
+      exchange_->defer(allowed);
+      ++shared_.counters.deferred;
+    }
+    return;
+  }
+  proto::BindingRequest request;
+  shared_.random.fill(request.transaction_id);
+  std::vector<uint8_t> bytes(64);
+  auto size = proto::encode_binding_request(request, bytes);
+  if (!size) {
+    give_up("cannot encode the Binding: " + proto::to_string(size.error()), now);
+    return;
+  }
+  bytes.resize(*size);
+  shared_.gate.charge(now, record, RequestKind::kBinding);
+  shared_.outbox.push_back(Datagram{Endpoint{}, target_, std::move(bytes)});
+  tids_[exchange_->sent(now, shared_.random)] = request.transaction_id;
+  ++bindings_sent_;
+  ++shared_.counters.bindings_sent;
+}
+
+bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
+  if (!exchange_) return false;
+  const auto end = tids_.begin() + exchange_->attempts();
+  const auto match = std::find(tids_.begin(), end, view.transaction_id());
+  if (match == end) return false;
+  if (unmap_v4(remote) != unmap_v4(target_)) {
+    ++shared_.counters.wrong_source;
+    return true;
+  }
+  const Duration rtt = now - exchange_->sent_at(static_cast<uint32_t>(match - tids_.begin()));
+  PeerRecord& record = shared_.peers.touch(target_, now);
+  if (view.message_class() == proto::MessageClass::kError) {
+    auto error = proto::decode_error_response(view);
+    give_up(error ? fmt::format("error {} {}", error->code, quoted(error->reason))
+                  : "malformed error response: " + proto::to_string(error.error()),
+            now);
+    return true;
+  }
+  auto response = proto::decode_binding_response(view);
+  if (!response) {
+    give_up("malformed Binding response: " + proto::to_string(response.error()), now);
+    return true;
+  }
+  record.rtt.add_sample(rtt);
+  record.health.on_success();
+  note("answered");
+  result_.state = VerifyState::kVerified;
+  result_.service = candidates_[index_].text;
+  result_.address = target_;
+  result_.rtt = rtt;
+  result_.mapped = response->mapped;
+  exchange_.reset();
+  done_ = true;
+  return true;
+}
+
+void Verifier::on_unreachable(TimePoint now, const Endpoint& remote) {
+  if (exchange_ && unmap_v4(remote) == unmap_v4(target_)) give_up("destination unreachable", now);
+}
+
+void Verifier::on_timeout(TimePoint now) {
+  pump(now);
+}
+
+TimePoint Verifier::next_timeout() const {
+  return !done_ && exchange_ ? exchange_->due() : kNever;
+}
+
+void Verifier::expire() {
+  if (done_) return;
+  if (index_ < candidates_.size()) {
+    note(resolving_ ? "not checked: the host name was not resolved before the deadline"
+                    : "no reply before the deadline");
+  }
+  exchange_.reset();
+  resolving_.reset();
+  done_ = true;
+}
+
+std::optional<std::string> Verifier::take_resolve_request() {
+  auto request = std::move(resolve_request_);
+  resolve_request_.reset();
+  return request;
+}
+
+void Verifier::on_resolved(TimePoint now, std::string_view host,
+                           std::span<const Endpoint> addresses) {
+  if (done_ || !resolving_ || *resolving_ != host) return;
+  resolving_.reset();
+  resolve_request_.reset();
+  if (addresses.empty() || !addresses.front().valid()) {
+    note("not checked: the host name did not resolve");
+    ++index_;
+    next_candidate(now);
+    return;
+  }
+  target_ = addresses.front();
+  target_.port = candidates_[index_].uri.port;
+  const Duration rto = shared_.peers.touch(target_, now).rtt.rto();
+  exchange_.emplace(options_.verify_attempts, rto, shared_.config.rto);
+  pump(now);
+}
+
+void Verifier::note(std::string outcome) {
+  if (index_ >= candidates_.size()) return;
+  result_.tried.push_back(VerifyAttempt{candidates_[index_].text, target_, std::move(outcome)});
+}
+
+}  // namespace turnscout::client

@@ -1,0 +1,78 @@
+// The optional last step: a STUN Binding to the chosen TURN server itself, on its own RTO
+// schedule; when it stays silent, the next backup is checked instead. Only servers
+// reachable by a plain UDP Binding are checked (stun: and turn: with UDP transport);
+// the others are listed as not checked.
+//
+// Host names: the core never resolves them. With DiscoverOptions::resolve_host_names the
+// verifier asks the driver (take_resolve_request, answered by on_resolved) and waits,
+// within the deadline; without it, services named by a host name are skipped as
+// "not resolved by the core".
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/core/exchange.hpp"
+#include "client/core/options.hpp"
+#include "client/core/result.hpp"
+#include "client/core/shared.hpp"
+#include "common/clock.hpp"
+#include "proto/message_view.hpp"
+
+namespace turnscout::client {
+
+class Verifier {
+ public:
+  // The references must outlive the Verifier.
+  Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared);
+
+  // `candidates` in the order to try them: the chosen services, then the backups.
+  void start(TimePoint now, std::vector<Service> candidates);
+  // False when the transaction id is not one of ours.
+  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  void on_unreachable(TimePoint now, const Endpoint& remote);
+  void on_timeout(TimePoint now);
+  TimePoint next_timeout() const;
+  // The deadline passed: whatever is being checked is given up.
+  void expire();
+
+  // A host name the driver should resolve, handed out once.
+  std::optional<std::string> take_resolve_request();
+  // The driver's answer for `host`; an empty list means it did not resolve.
+  void on_resolved(TimePoint now, std::string_view host, std::span<const Endpoint> addresses);
+
+  bool done() const { return done_; }
+  const Verification& result() const { return result_; }
+  // The candidate that answered (kVerified only).
+  size_t verified_index() const { return index_; }
+  uint32_t bindings_sent() const { return bindings_sent_; }
+
+ private:
+  void next_candidate(TimePoint now);
+  void give_up(std::string outcome, TimePoint now);
+  void pump(TimePoint now);
+  void transmit(TimePoint now);
+  void note(std::string outcome);
+
+  const DiscoverOptions& options_;
+  TimePoint deadline_;
+  Shared& shared_;
+  std::vector<Service> candidates_;
+  size_t index_ = 0;
+  Endpoint target_;
+  std::optional<Exchange> exchange_;  // For candidates_[index_], while a Binding is out.
+  std::array<proto::TransactionId, kMaxAttemptsLimit> tids_{};
+  std::optional<std::string> resolve_request_;
+  std::optional<std::string> resolving_;  // Waiting for on_resolved for this host.
+  Verification result_;
+  bool done_ = false;
+  uint32_t bindings_sent_ = 0;
+};
+
+}  // namespace turnscout::client

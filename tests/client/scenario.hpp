@@ -1,0 +1,157 @@
+// A client Prober and fake servers on the simulated network, with helpers to run one
+// discovery to its result. Times are exact: the network jumps from event to event.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/core/prober.hpp"
+#include "common/random.hpp"
+#include "tests/client/fake_server.hpp"
+#include "tests/sim/sim_network.hpp"
+
+namespace turnscout::client::testing {
+
+inline const TimePoint kStart = TimePoint{} + 1000s;
+inline const Endpoint kClientV4 = Endpoint::v4(192, 0, 2, 7, 40000);
+inline Endpoint client_v6() {
+  std::array<uint8_t, 16> ip{0x20, 0x01, 0x0d, 0xb8};
+  ip[15] = 7;
+  return Endpoint::v6(ip, 40000);
+}
+inline Endpoint v6(uint8_t last, uint16_t port = 3478) {
+  std::array<uint8_t, 16> ip{0x20, 0x01, 0x0d, 0xb8};
+  ip[14] = 1;
+  ip[15] = last;
+  return Endpoint::v6(ip, port);
+}
+inline Endpoint server(uint8_t c, uint8_t d, uint16_t port = 3478) {
+  return Endpoint::v4(10, 0, c, d, port);
+}
+
+// One-way delay `d` both ways: a round trip of 2d.
+inline sim::LinkParams delay(Duration d) {
+  return sim::LinkParams{.delay = d};
+}
+
+struct Scenario {
+  explicit Scenario(uint64_t seed = 1, ProberConfig config = {})
+      : net(seed, kStart), random(seed), prober(config, random, kStart) {
+    client = net.add_node(prober, {kClientV4, client_v6()});
+  }
+
+  FakeServer& add(const Endpoint& address, FakeServerConfig config, Duration one_way = 10ms) {
+    servers.emplace_back(std::move(config));
+    const sim::NodeId id = net.add_node(servers.back(), {address});
+    net.set_path(client, id, delay(one_way));
+    return servers.back();
+  }
+  void set_delay(const Endpoint& address, Duration one_way) {
+    net.set_path(client, net.node_of(address), delay(one_way));
+  }
+
+  DiscoverOptions options(std::vector<Endpoint> roots) const {
+    DiscoverOptions o;
+    for (const Endpoint& r : roots)
+      o.roots.push_back(Root{r, {}});
+    return o;
+  }
+
+  // Starts a discovery and runs the network until its result comes (at most `limit`).
+  DiscoveryResult discover(DiscoverOptions options, Duration limit = 10s) {
+    auto id = prober.start(net.now(), std::move(options));
+    REQUIRE_MESSAGE(id.ok(), (id.ok() ? "" : id.error()));
+    std::optional<DiscoveryResult> result;
+    const bool done = net.run_until(
+        [&] {
+          if (!result) result = prober.poll_result();
+          return result.has_value();
+        },
+        net.now() + limit);
+    REQUIRE(done);
+    CHECK(result->id == *id);
+    CHECK(net.errors().empty());
+    return std::move(*result);
+  }
+
+  // Lets background work (refreshes) finish.
+  void settle(Duration limit = 10s) {
+    const bool idle = net.run_until([&] { return prober.active() == 0; }, net.now() + limit);
+    CHECK(idle);
+  }
+
+  // From now on, every datagram the client sends is logged in `sends`.
+  void record_sends() {
+    sends.clear();
+    net.set_tap([this](const sim::TapEvent& e) {
+      if (e.from_node == client) sends.push_back({e.time, e.to});
+      return sim::TapAction::kPass;
+    });
+  }
+  // Send times to `to`, relative to `since`.
+  std::vector<Duration> sends_to(const Endpoint& to, TimePoint since = kStart) const {
+    std::vector<Duration> out;
+    for (const Sent& sent : sends) {
+      if (sent.to == to) out.push_back(sent.at - since);
+    }
+    return out;
+  }
+
+  struct Sent {
+    TimePoint at;
+    Endpoint to;
+  };
+  std::vector<Sent> sends;
+  sim::SimNetwork net;
+  SeededRandom random;
+  Prober prober;
+  sim::NodeId client = 0;
+  std::deque<FakeServer> servers;  // Stable addresses for the network.
+};
+
+inline std::vector<std::string> hop_names(const DiscoveryResult& result) {
+  std::vector<std::string> names;
+  for (const Hop& hop : result.path)
+    names.push_back(hop.name);
+  return names;
+}
+
+inline std::vector<std::string> service_texts(const std::vector<Service>& services) {
+  std::vector<std::string> texts;
+  for (const Service& s : services)
+    texts.push_back(s.text);
+  return texts;
+}
+
+inline size_t count_errors(const DiscoveryResult& result, PeerErrorKind kind) {
+  size_t n = 0;
+  for (const PeerError& e : result.errors)
+    n += e.kind == kind ? 1 : 0;
+  return n;
+}
+
+using Names = std::vector<std::string>;
+
+inline FakeServerConfig branch(std::string name, std::vector<Endpoint> children) {
+  FakeServerConfig c;
+  c.name = std::move(name);
+  c.children = std::move(children);
+  return c;
+}
+
+inline FakeServerConfig leaf(std::string name, std::string service) {
+  FakeServerConfig c;
+  c.name = std::move(name);
+  c.services = {std::move(service)};
+  return c;
+}
+
+inline std::string turn(int last) {
+  return "turn:192.0.2." + std::to_string(last) + ":3478?transport=udp";
+}
+
+}  // namespace turnscout::client::testing

@@ -1,0 +1,157 @@
+// Verification: a STUN Binding to the chosen TURN server, falling to the next candidate
+// when one stays silent, and the host-name hook.
+#include <doctest/doctest.h>
+
+#include "client/core/prober.hpp"
+#include "tests/client/fake_server.hpp"
+#include "tests/client/scenario.hpp"
+
+namespace turnscout::client::testing {
+namespace {
+
+const Endpoint kTurn10 = Endpoint::v4(192, 0, 2, 10, 3478);
+const Endpoint kTurn99 = Endpoint::v4(192, 0, 2, 99, 3478);
+
+FakeServerConfig turn_server() {
+  FakeServerConfig c;
+  c.name = "turn";
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("verify: a Binding to the chosen TURN server confirms it and measures its RTT") {
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1)}), 10ms);
+  s.add(server(1, 1), leaf("leaf", turn(10)), 10ms);
+  FakeServer& turn10 = s.add(kTurn10, turn_server(), 7ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok);
+  CHECK(r.verification.state == VerifyState::kVerified);
+  CHECK(r.verification.service == turn(10));
+  CHECK(r.verification.address == kTurn10);
+  CHECK(r.verification.rtt == 14ms);
+  CHECK(r.verification.mapped == kClientV4);
+  CHECK(r.total_time == 20ms + 20ms + 14ms);
+  CHECK(turn10.bindings.size() == 1);
+  REQUIRE(r.verification.tried.size() == 1);
+  CHECK(r.verification.tried[0].outcome == "answered");
+}
+
+TEST_CASE("verify: a silent TURN server gives way to the next candidate, which is promoted") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1)});
+  root.services = {turn(99)};  // A branch with services of its own: the last backup.
+  s.add(server(0, 1), root, 10ms);
+  FakeServerConfig l = leaf("leaf", turn(10));
+  l.services.push_back("turns:192.0.2.11:5349");
+  s.add(server(1, 1), l, 10ms);
+  FakeServerConfig dead = turn_server();
+  dead.silent = true;
+  FakeServer& turn10 = s.add(kTurn10, dead, 5ms);
+  FakeServer& turn99 = s.add(kTurn99, turn_server(), 5ms);
+  s.record_sends();
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok);
+  CHECK(r.verification.state == VerifyState::kVerified);
+  CHECK(service_texts(r.services) == Names{turn(99), turn(10), "turns:192.0.2.11:5349"});
+  CHECK(r.backups.empty());
+  REQUIRE(r.verification.tried.size() == 3);
+  CHECK(r.verification.tried[0].service == turn(10));
+  CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
+  CHECK(r.verification.tried[1].outcome ==
+        "not checked: needs TCP or TLS, the check is a UDP Binding");
+  CHECK_FALSE(r.verification.tried[1].address.valid());
+  CHECK(r.verification.tried[2].outcome == "answered");
+  CHECK(turn10.bindings.size() == 3);
+  CHECK(turn99.bindings.size() == 1);
+  // The Bindings follow their own RTO schedule: 100, 200 (less up to 10%), then 400 ms.
+  const auto t = s.sends_to(kTurn10);
+  REQUIRE(t.size() == 3);
+  CHECK(t[0] == 40ms);
+  CHECK(s.sends_to(kTurn99).size() == 1);
+  CHECK(s.sends_to(kTurn99)[0] - t[2] <= 400ms);
+  CHECK(s.sends_to(kTurn99)[0] - t[2] >= 360ms);
+  CHECK(s.prober.peer(kTurn10, s.net.now())->health == HealthState::kSuspect);
+}
+
+TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it found") {
+  Scenario s;
+  s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
+  FakeServerConfig dead = turn_server();
+  dead.silent = true;
+  s.add(kTurn10, dead, 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  o.verify_attempts = 2;
+  const DiscoveryResult r = s.discover(o);
+  CHECK_FALSE(r.ok);
+  CHECK(r.failure == "no TURN server answered a STUN Binding (1 tried)");
+  CHECK(r.verification.state == VerifyState::kFailed);
+  CHECK(service_texts(r.services) == Names{turn(10)});
+  CHECK(hop_names(r) == Names{"leaf"});
+}
+
+TEST_CASE("verify: host names are skipped unless the driver resolves them") {
+  auto setup = [](Scenario& s) {
+    s.add(server(0, 1), leaf("leaf", "turn:turn.example.com:3478?transport=udp"), 10ms);
+    s.add(kTurn10, turn_server(), 5ms);
+  };
+  SUBCASE("without the hook: not checked") {
+    Scenario s;
+    setup(s);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.verify = true;
+    const DiscoveryResult r = s.discover(o);
+    CHECK_FALSE(r.ok);
+    CHECK(r.failure == "no TURN server could be checked by a UDP Binding");
+    REQUIRE(r.verification.tried.size() == 1);
+    CHECK(r.verification.tried[0].outcome ==
+          "not checked: a host name, and the core resolves none");
+    CHECK(s.prober.poll_resolve() == std::nullopt);
+  }
+  SUBCASE("with the hook: the driver resolves, the core checks") {
+    Scenario s;
+    setup(s);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.verify = true;
+    o.resolve_host_names = true;
+    auto id = s.prober.start(s.net.now(), o);
+    REQUIRE(id.ok());
+    std::optional<ResolveRequest> request;
+    REQUIRE(s.net.run_until([&] { return (request = s.prober.poll_resolve()).has_value(); },
+                            kStart + 1s));
+    CHECK(request->id == *id);
+    CHECK(request->host == "turn.example.com");
+    CHECK(s.prober.poll_resolve() == std::nullopt);            // Handed out once.
+    s.net.run_for(30ms);                                       // A resolver takes its time.
+    const Endpoint resolved = Endpoint::v4(192, 0, 2, 10, 0);  // The URI's port applies.
+    s.prober.on_resolved(s.net.now(), *id, "turn.example.com", std::span(&resolved, 1));
+    std::optional<DiscoveryResult> r;
+    REQUIRE(s.net.run_until([&] { return (r = s.prober.poll_result()).has_value(); }, kStart + 2s));
+    REQUIRE(r->ok);
+    CHECK(r->verification.address == kTurn10);
+    CHECK(r->total_time == 20ms + 30ms + 10ms);
+  }
+  SUBCASE("with the hook, a name that does not resolve") {
+    Scenario s;
+    setup(s);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.verify = true;
+    o.resolve_host_names = true;
+    auto id = s.prober.start(s.net.now(), o);
+    REQUIRE(id.ok());
+    REQUIRE(s.net.run_until([&] { return s.prober.poll_resolve().has_value(); }, kStart + 1s));
+    s.prober.on_resolved(s.net.now(), *id, "turn.example.com", {});
+    auto r = s.prober.poll_result();
+    REQUIRE(r);
+    CHECK_FALSE(r->ok);
+    CHECK(r->verification.tried[0].outcome == "not checked: the host name did not resolve");
+  }
+}
+
+}  // namespace turnscout::client::testing
