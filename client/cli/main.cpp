@@ -1,0 +1,50 @@
+// turnscout: the command-line client. `probe` finds a TURN server through a tree of
+// balance servers (using the public SDK), `stats` reads a server's metrics, `token issue`
+// prints a capacity token.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <turnscout/types.hpp>
+
+#include "client/cli/exit_codes.hpp"
+#include "client/cli/probe_command.hpp"
+#include "client/cli/stats_command.hpp"
+#include "client/cli/token_command.hpp"
+
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  turnscout probe 192.0.2.1:3478
+  turnscout probe scout.example.org --json
+  turnscout stats 127.0.0.1:9471
+  turnscout token issue --key-file cluster.key --tier 1 --expires 24h
+
+Run `turnscout SUBCOMMAND --help` for the options of each.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace turnscout::cli;
+  CLI::App app(
+      "turnscout: find the nearest TURN server with room, through a tree of "
+      "turnscout balance servers");
+  app.footer(kExamples);
+  app.set_version_flag("--version", std::string("turnscout ") + turnscout::version());
+  app.require_subcommand(1);
+  ProbeArgs probe_args;
+  StatsArgs stats_args;
+  TokenArgs token_args;
+  CLI::App* probe = add_probe_command(app, probe_args);
+  CLI::App* stats = add_stats_command(app, stats_args);
+  add_token_command(app, token_args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (probe->parsed()) return run_probe(probe_args);
+  if (stats->parsed()) return run_stats(stats_args);
+  return run_token_issue(token_args);
+}

@@ -1,0 +1,186 @@
+#include "client/cli/probe_command.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include <turnscout/client.hpp>
+
+#include "client/cli/exit_codes.hpp"
+#include "client/cli/result_json.hpp"
+#include "common/duration.hpp"
+
+namespace turnscout::cli {
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  turnscout probe 192.0.2.1:3478
+  turnscout probe scout-a.example.org scout-b.example.org:3479 --timeout 1s
+  turnscout probe 192.0.2.1:3478 --blacklist name:eu-west-1 --blacklist addr:[2001:db8::7]:3478
+  turnscout probe 192.0.2.1:3478 --json --no-verify | jq -r '.services[0].uri'
+
+Exit code: 0 when a TURN server was found, 1 when none was (with the reason on stderr),
+2 for a bad argument.)";
+
+// How many backups and errors the human report lists; --json has them all.
+constexpr size_t kListed = 5;
+
+std::string ms(std::chrono::microseconds d) {
+  return fmt::format("{:.3f} ms", static_cast<double>(d.count()) / 1000.0);
+}
+
+std::string percent(uint16_t permille) {
+  return fmt::format("{:.1f}%", static_cast<double>(permille) / 10.0);
+}
+
+void append_path(std::string& out, const std::vector<Hop>& path) {
+  size_t name_width = 0;
+  size_t address_width = 0;
+  for (const Hop& hop : path) {
+    name_width = std::max(name_width, hop.name.size());
+    address_width = std::max(address_width, hop.address.to_string().size());
+  }
+  for (const Hop& hop : path) {
+    out += fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  load {:>6}  {}/{} answered\n", hop.depth + 1,
+                       hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
+                       percent(hop.load_permille), hop.siblings_answered, hop.siblings_probed);
+  }
+}
+
+void append_services(std::string& out, const DiscoveryResult& r) {
+  const Verification& v = r.verification;
+  for (size_t i = 0; i < r.services.size(); ++i) {
+    std::string note;
+    if (i == 0 && v.state == VerifyState::kVerified) {
+      note = fmt::format("  (verified: STUN Binding answered in {})", ms(v.rtt));
+    } else if (i == 0 && v.state == VerifyState::kNotRequested) {
+      note = "  (not verified)";
+    }
+    out += fmt::format("{:<11}{}{}\n", i == 0 ? "TURN" : "", r.services[i].uri, note);
+  }
+  const size_t shown = std::min(r.backups.size(), kListed);
+  for (size_t i = 0; i < shown; ++i) {
+    const Service& b = r.backups[i];
+    out += fmt::format("{:<11}{}  ({}, {})\n", i == 0 ? "backups" : "", b.uri, b.node_name,
+                       ms(b.node_rtt));
+  }
+  if (r.backups.size() > shown) {
+    out += fmt::format("{:<11}... and {} more\n", "", r.backups.size() - shown);
+  }
+  if (!r.reflexive.empty()) out += fmt::format("{:<11}{}\n", "reflexive", r.reflexive.to_string());
+}
+
+void append_errors(std::string& out, const DiscoveryResult& r) {
+  const size_t total = r.errors.size() + r.errors_dropped;
+  if (total == 0) {
+    out += fmt::format("{:<11}none\n", "errors");
+    return;
+  }
+  out += fmt::format("{:<11}{}\n", "errors", total);
+  const size_t shown = std::min(r.errors.size(), kListed);
+  for (size_t i = 0; i < shown; ++i)
+    out += fmt::format("  {}\n", to_string(r.errors[i]));
+  if (total > shown) out += fmt::format("  ... and {} more (--json lists them)\n", total - shown);
+}
+
+}  // namespace
+
+CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
+  CLI::App* probe = app.add_subcommand(
+      "probe", "Find the nearest TURN server with room, starting from the given roots");
+  probe->footer(kExamples);
+  probe
+      ->add_option("roots", args.roots,
+                   "Root balance servers: IP:PORT, [IPv6]:PORT or HOST[:PORT] (port 3478 "
+                   "when omitted), all probed at once")
+      ->type_name("ROOT")
+      ->required();
+  probe
+      ->add_option("--blacklist", args.blacklist,
+                   "Server to avoid: index:N (N-th root), addr:IP:PORT or name:NODE; repeatable")
+      ->type_name("TOKEN")
+      ->allow_extra_args(false);
+  probe->add_option("--timeout", args.timeout, "Overall time limit, e.g. 500ms, 2s")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  probe->add_flag("--no-verify", args.no_verify,
+                  "Skip the STUN Binding that confirms the chosen TURN server answers");
+  probe->add_flag("--json", args.json, "Print the whole result as JSON");
+  probe->add_option("--selection", args.selection, "Which reply wins a level")
+      ->check(CLI::IsMember({"first", "load-aware"}))
+      ->capture_default_str();
+  probe->add_option("--token", args.token, "Capacity token (base64url) for a higher tier")
+      ->type_name("TOKEN");
+  probe->add_option("--attempts", args.attempts, "Requests per server, the first included")
+      ->check(CLI::Range(1u, 10u))
+      ->capture_default_str();
+  return probe;
+}
+
+std::string format_report(const DiscoveryResult& r) {
+  std::string out;
+  if (r.ok()) {
+    append_path(out, r.path);
+    out += '\n';
+    append_services(out, r);
+  }
+  if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r);
+  if (r.ok()) {
+    out += fmt::format("found in {} with {} probe{}{}\n", ms(r.total_time), r.probes_sent,
+                       r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "");
+  }
+  return out;
+}
+
+std::string failure_line(const DiscoveryResult& r) {
+  switch (r.status) {
+    case Status::kOk:
+      return {};
+    case Status::kInvalidOptions:
+      return r.failure;
+    case Status::kNotFound:
+      return "no TURN server found: " + r.failure;
+    case Status::kInternalError:
+      return "internal error: " + r.failure;
+  }
+  return r.failure;
+}
+
+int exit_code(const DiscoveryResult& r) {
+  switch (r.status) {
+    case Status::kOk:
+      return kExitOk;
+    case Status::kInvalidOptions:
+      return kExitUsage;
+    case Status::kNotFound:
+      return kExitFailed;
+    case Status::kInternalError:
+      return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+int run_probe(const ProbeArgs& args) {
+  auto timeout = parse_duration(args.timeout);
+  if (!timeout) {
+    std::fprintf(stderr, "turnscout probe: --timeout: %s\n", timeout.error().c_str());
+    return kExitUsage;
+  }
+  DiscoverOptions options;
+  options.roots = args.roots;
+  options.blacklist = args.blacklist;
+  options.timeout = std::chrono::ceil<std::chrono::milliseconds>(*timeout);
+  options.verify = !args.no_verify;
+  options.selection = args.selection == "first" ? Selection::kFirst : Selection::kLoadAware;
+  options.capacity_token = args.token;
+  options.max_attempts = args.attempts;
+  const DiscoveryResult result = discover(options);
+  const std::string report = args.json ? to_json(result).dump(2) + "\n" : format_report(result);
+  std::fputs(report.c_str(), stdout);
+  std::fflush(stdout);
+  if (!result.ok()) std::fprintf(stderr, "turnscout: %s\n", failure_line(result).c_str());
+  return exit_code(result);
+}
+
+}  // namespace turnscout::cli

@@ -1,0 +1,37 @@
+// `turnscout probe ROOT...`: one discovery through the public SDK, printed like traceroute
+// (one line per hop), then the chosen TURN URIs, the backups, the reflexive address and the
+// peers' errors; or the whole result as JSON.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <turnscout/types.hpp>
+
+namespace turnscout::cli {
+
+struct ProbeArgs {
+  std::vector<std::string> roots;
+  std::vector<std::string> blacklist;
+  std::string timeout = "2s";
+  bool no_verify = false;
+  bool json = false;
+  std::string selection = "load-aware";
+  std::string token;
+  uint32_t attempts = 5;
+};
+
+CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args);
+// Runs the discovery and prints it; returns the exit code.
+int run_probe(const ProbeArgs& args);
+
+// The human-readable report (stdout); for a failure only the peers' errors, if any.
+std::string format_report(const DiscoveryResult& result);
+// The one line explaining a failure (stderr), e.g. "no TURN server found: every root ...".
+std::string failure_line(const DiscoveryResult& result);
+int exit_code(const DiscoveryResult& result);
+
+}  // namespace turnscout::cli

@@ -1,0 +1,136 @@
+/* The turnscout client SDK for C and other languages: a blocking discovery of the nearest
+ * TURN server with room, through a tree of turnscout balance servers.
+ *
+ *   turnscout_client* client = turnscout_client_create();
+ *   turnscout_options* options = turnscout_options_create();
+ *   turnscout_options_add_root(options, "scout.example.org:3478");
+ *   turnscout_result* result = NULL;
+ *   if (turnscout_discover(client, options, &result) == TURNSCOUT_OK)
+ *     puts(turnscout_result_service(result, 0));
+ *   else
+ *     puts(result ? turnscout_result_failure(result) : "out of memory");
+ *   turnscout_result_destroy(result);
+ *   turnscout_options_destroy(options);
+ *   turnscout_client_destroy(client);
+ *
+ * Rules:
+ * - A client remembers servers between discoveries (a warm discovery costs one round
+ *   trip). It runs a private event loop inside turnscout_discover() only. One thread at a
+ *   time may use a client; different clients may be used from different threads.
+ * - Options and results are independent of the client that used them and of each other.
+ * - Every string returned is owned by the object it came from and stays valid until that
+ *   object is destroyed. Indexes out of range give NULL (strings) or -1 (numbers).
+ * - Destroy functions accept NULL.
+ */
+#ifndef TURNSCOUT_TURNSCOUT_H
+#define TURNSCOUT_TURNSCOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <turnscout/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct turnscout_client turnscout_client;
+typedef struct turnscout_options turnscout_options;
+typedef struct turnscout_result turnscout_result;
+
+typedef enum turnscout_status {
+  TURNSCOUT_OK = 0,
+  /* A NULL argument, a bad option value, or options the discovery refused (the result's
+   * failure says which). */
+  TURNSCOUT_ERR_INVALID_ARGUMENT = 1,
+  /* The discovery ran and found no usable TURN server (see the result's failure). */
+  TURNSCOUT_ERR_NOT_FOUND = 2,
+  TURNSCOUT_ERR_NO_MEMORY = 3,
+  /* The library could not run a discovery (event loop, sockets). */
+  TURNSCOUT_ERR_INTERNAL = 4
+} turnscout_status;
+
+typedef enum turnscout_selection {
+  TURNSCOUT_SELECTION_FIRST = 0,     /* The first valid reply wins a level. */
+  TURNSCOUT_SELECTION_LOAD_AWARE = 1 /* The first one under its overload limit (default). */
+} turnscout_selection;
+
+/* "ok", "invalid argument", ...; never NULL. Takes an int so that any value is safe. */
+TURNSCOUT_API const char* turnscout_status_string(int status);
+/* The library's version, e.g. "0.1.0". */
+TURNSCOUT_API const char* turnscout_version(void);
+
+/* NULL when out of memory or when no event loop could be created. */
+TURNSCOUT_API turnscout_client* turnscout_client_create(void);
+TURNSCOUT_API void turnscout_client_destroy(turnscout_client* client);
+
+/* Defaults: no roots, 2000 ms timeout, load-aware selection, no verification, free tier. */
+TURNSCOUT_API turnscout_options* turnscout_options_create(void);
+TURNSCOUT_API void turnscout_options_destroy(turnscout_options* options);
+/* "192.0.2.1:3478", "[2001:db8::1]:3478" or "host.example.org[:port]" (default port 3478). */
+TURNSCOUT_API turnscout_status turnscout_options_add_root(turnscout_options* options,
+                                                          const char* root);
+/* "index:N", "addr:IP:PORT" or "name:NODE". Checked when the discovery starts. */
+TURNSCOUT_API turnscout_status turnscout_options_add_blacklist(turnscout_options* options,
+                                                               const char* token);
+/* 1 ms .. 1 hour. */
+TURNSCOUT_API turnscout_status turnscout_options_set_timeout_ms(turnscout_options* options,
+                                                                uint32_t timeout_ms);
+/* Non-zero: confirm the chosen TURN server answers a STUN Binding (off by default). */
+TURNSCOUT_API turnscout_status turnscout_options_set_verify(turnscout_options* options, int verify);
+/* A turnscout_selection value; anything else is TURNSCOUT_ERR_INVALID_ARGUMENT. */
+TURNSCOUT_API turnscout_status turnscout_options_set_selection(turnscout_options* options,
+                                                               int selection);
+/* A capacity token as printed by `turnscout token issue` (base64url); NULL or "" = none. */
+TURNSCOUT_API turnscout_status turnscout_options_set_capacity_token(turnscout_options* options,
+                                                                    const char* token);
+
+/* Runs one discovery, blocking for at most the options' timeout (a system name lookup
+ * already under way is waited for). *result receives a result the caller destroys, whatever
+ * the status, except for NULL arguments and TURNSCOUT_ERR_NO_MEMORY: then it is NULL. */
+TURNSCOUT_API turnscout_status turnscout_discover(turnscout_client* client,
+                                                  const turnscout_options* options,
+                                                  turnscout_result** result);
+TURNSCOUT_API void turnscout_result_destroy(turnscout_result* result);
+
+/* 1 when a TURN server was found, else 0. */
+TURNSCOUT_API int turnscout_result_ok(const turnscout_result* result);
+TURNSCOUT_API turnscout_status turnscout_result_status(const turnscout_result* result);
+/* One line saying why the discovery failed; "" when it succeeded. */
+TURNSCOUT_API const char* turnscout_result_failure(const turnscout_result* result);
+
+/* The chosen leaf's TURN/STUN URIs, best first ("turn:192.0.2.10:3478?transport=udp"). */
+TURNSCOUT_API size_t turnscout_result_service_count(const turnscout_result* result);
+TURNSCOUT_API const char* turnscout_result_service(const turnscout_result* result, size_t index);
+/* Ranked backups from other leaves. */
+TURNSCOUT_API size_t turnscout_result_backup_count(const turnscout_result* result);
+TURNSCOUT_API const char* turnscout_result_backup(const turnscout_result* result, size_t index);
+
+/* The path, root first: node name, "IP:PORT", RTT in microseconds, load in permille. */
+TURNSCOUT_API size_t turnscout_result_hop_count(const turnscout_result* result);
+TURNSCOUT_API const char* turnscout_result_hop_name(const turnscout_result* result, size_t index);
+TURNSCOUT_API const char* turnscout_result_hop_address(const turnscout_result* result,
+                                                       size_t index);
+TURNSCOUT_API int64_t turnscout_result_hop_rtt_us(const turnscout_result* result, size_t index);
+TURNSCOUT_API int32_t turnscout_result_hop_load_permille(const turnscout_result* result,
+                                                         size_t index);
+
+/* Our address as the leaf saw it ("IP:PORT"); "" when unknown. */
+TURNSCOUT_API const char* turnscout_result_reflexive(const turnscout_result* result);
+/* 1 when the first service answered a STUN Binding; 0 when not asked or none answered. */
+TURNSCOUT_API int turnscout_result_verified(const turnscout_result* result);
+/* 1 when answered by the last good leaf in one round trip. */
+TURNSCOUT_API int turnscout_result_warm(const turnscout_result* result);
+TURNSCOUT_API int64_t turnscout_result_total_time_us(const turnscout_result* result);
+TURNSCOUT_API uint32_t turnscout_result_probes_sent(const turnscout_result* result);
+
+/* Per-server errors, one line each: "127.0.0.1:3478 root-1 (depth 0): timeout: 5 attempts,
+ * no reply". */
+TURNSCOUT_API size_t turnscout_result_error_count(const turnscout_result* result);
+TURNSCOUT_API const char* turnscout_result_error(const turnscout_result* result, size_t index);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TURNSCOUT_TURNSCOUT_H */

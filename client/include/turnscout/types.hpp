@@ -1,0 +1,175 @@
+// The values a discovery takes and gives back: plain structs of standard types, owned by
+// the caller. Addresses are IP text plus port; durations are std::chrono.
+//
+// Self-contained: includes only the standard library (C++17 or later).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <turnscout/export.h>
+
+namespace turnscout {
+
+// The UDP port of a root given without one ("192.0.2.1", "[2001:db8::1]", "scout.example.org").
+inline constexpr uint16_t kDefaultPort = 3478;
+
+// A numeric transport address as the library saw it on the wire.
+struct Address {
+  std::string ip;  // "192.0.2.1" or "2001:db8::1" (no brackets); empty when unknown.
+  uint16_t port = 0;
+
+  bool empty() const { return ip.empty(); }
+  // "192.0.2.1:3478", "[2001:db8::1]:3478", or "" when empty.
+  std::string to_string() const {
+    if (ip.empty()) return {};
+    const bool v6 = ip.find(':') != std::string::npos;
+    return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
+  }
+  friend bool operator==(const Address& a, const Address& b) {
+    return a.ip == b.ip && a.port == b.port;
+  }
+  friend bool operator!=(const Address& a, const Address& b) { return !(a == b); }
+};
+
+// Which reply wins a level of the tree.
+enum class Selection : uint8_t {
+  kFirst,      // The first valid reply, whatever its load.
+  kLoadAware,  // The first one under the overload limit it announces (the default).
+};
+
+struct DiscoverOptions {
+  // Bootstrap servers, all probed at once: "192.0.2.1:3478", "[2001:db8::1]:3478", or a
+  // host name with an optional port ("scout.example.org:3478"); a missing port is
+  // kDefaultPort. Host names are resolved (IPv4 and IPv6) within `timeout`; a name with
+  // several addresses is several roots.
+  std::vector<std::string> roots;
+  // Servers to avoid: "index:N" (the N-th entry of `roots`, from 0), "addr:IP:PORT" (any
+  // server at any depth, IPv6 in brackets) and "name:NODE" (a root's host name or a
+  // server's node name, ASCII case-insensitive).
+  std::vector<std::string> blacklist;
+  // Everything, name lookups and verification included, ends by then.
+  std::chrono::milliseconds timeout{2000};
+  Selection selection = Selection::kLoadAware;
+  // After the descent, send a STUN Binding to the chosen TURN server (then to the backups
+  // in rank order) and fail if none answers.
+  bool verify = false;
+  // A capacity token in its text form (base64url, as `turnscout token issue` prints it);
+  // empty = the free tier.
+  std::string capacity_token;
+  uint16_t children_wanted = 0;  // Children a server should list at most; 0 = as many as fit.
+  uint32_t max_attempts = 5;     // Requests per server, the first included; 1..10.
+  // Re-check the last good leaf first, so a warm discovery costs one round trip. Only a
+  // Client remembers anything between discoveries.
+  bool use_last_path = true;
+};
+
+// One balance server on the chosen path, root first.
+struct Hop {
+  uint32_t depth = 0;  // 0 = root.
+  std::string name;    // The server's node name.
+  Address address;
+  std::chrono::microseconds rtt{0};      // Of the reply that won the level.
+  uint16_t load_permille = 0;            // 1000 = full.
+  uint16_t overload_limit_permille = 0;  // 0 = none announced.
+  uint32_t siblings_probed = 0;          // Servers probed at this level, this one included.
+  uint32_t siblings_answered = 0;        // Valid replies at this level, this one included.
+};
+
+// A TURN or STUN server announced by a leaf.
+struct Service {
+  std::string uri;     // As announced, e.g. "turn:192.0.2.10:3478?transport=udp".
+  std::string scheme;  // "turn", "turns", "stun" or "stuns".
+  std::string host;    // A host name or an IP address (no brackets).
+  uint16_t port = 0;
+  std::string transport;  // "udp" or "tcp".
+  std::string node_name;  // The leaf that announced it.
+  Address node_address;
+  std::chrono::microseconds node_rtt{0};
+  uint16_t node_load_permille = 0;
+};
+
+enum class PeerErrorKind : uint8_t {
+  kTimeout,        // Every attempt went unanswered (or the timeout came first).
+  kMalformed,      // It answered with something unusable.
+  kRateLimited,    // Held back to respect the rate it announced, or our own limit.
+  kErrorResponse,  // It answered with an error code.
+  kBlacklisted,    // Its address or name is on the blacklist.
+  kUnreachable,    // No route to it, or (roots) its name did not resolve.
+  kEmpty,          // It answered with neither children nor services.
+  kSkipped,        // Not probed: known dead and backing off, already on the path, too deep.
+};
+
+struct PeerError {
+  Address address;     // Empty for a root name that did not resolve.
+  std::string name;    // When known: a root's host name or the server's node name.
+  uint32_t depth = 0;  // 0 = roots.
+  PeerErrorKind kind = PeerErrorKind::kTimeout;
+  uint16_t error_code = 0;  // kErrorResponse only.
+  std::string detail;       // One line, e.g. "5 attempts, no reply".
+};
+
+enum class VerifyState : uint8_t { kNotRequested, kVerified, kFailed };
+
+struct VerifyAttempt {
+  std::string service;  // Service::uri.
+  Address address;      // Where the Binding went; empty when none was sent.
+  std::string outcome;  // "answered", "3 attempts, no reply", "tcp transport: not checked", ...
+};
+
+struct Verification {
+  VerifyState state = VerifyState::kNotRequested;
+  std::string service;  // The service that answered (then also services[0]).
+  Address address;
+  std::chrono::microseconds rtt{0};
+  Address mapped;                    // Our address as the TURN server saw it.
+  std::vector<VerifyAttempt> tried;  // In order.
+};
+
+enum class Status : uint8_t {
+  kOk,              // A TURN server was found (and verified, when asked).
+  kInvalidOptions,  // The options were refused before anything was sent; see `failure`.
+  kNotFound,        // The discovery ran and found nothing usable; see `failure` and `errors`.
+  kInternalError,   // The library could not run (no event loop, out of sockets, ...).
+};
+
+struct DiscoveryResult {
+  Status status = Status::kInternalError;
+  std::string failure;  // One line when not ok.
+  // The chosen leaf's services in its order. With verification the one that answered is
+  // first (it may come from a backup).
+  std::vector<Service> services;
+  // Ranked: the services of other leaves that answered (under their overload limit first,
+  // then by RTT), then those of the deepest branch on the path that had any.
+  std::vector<Service> backups;
+  std::vector<Hop> path;  // Root first, the chosen leaf last.
+  Address reflexive;      // Our address as the leaf saw it.
+  std::chrono::microseconds total_time{0};
+  bool warm = false;  // Answered by the last good leaf in one round trip.
+  std::vector<PeerError> errors;
+  size_t errors_dropped = 0;  // Errors beyond the ones kept.
+  Verification verification;
+  uint32_t probes_sent = 0;
+
+  bool ok() const { return status == Status::kOk; }
+};
+
+// Names for logs, command lines and JSON: "first", "load-aware"; "timeout", "malformed",
+// "rate-limited", "error-response", "blacklisted", "unreachable", "empty", "skipped";
+// "not-requested", "verified", "failed"; "ok", "invalid-options", "not-found",
+// "internal-error".
+TURNSCOUT_API const char* to_string(Selection selection);
+TURNSCOUT_API const char* to_string(PeerErrorKind kind);
+TURNSCOUT_API const char* to_string(VerifyState state);
+TURNSCOUT_API const char* to_string(Status status);
+
+// One line: "127.0.0.1:3478 leaf-1 (depth 2): timeout: 5 attempts, no reply".
+TURNSCOUT_API std::string to_string(const PeerError& error);
+
+// The library's version, e.g. "0.1.0".
+TURNSCOUT_API const char* version();
+
+}  // namespace turnscout

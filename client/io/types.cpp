@@ -1,0 +1,81 @@
+// The functions declared in the public types header.
+#include <turnscout/types.hpp>
+
+#ifndef TURNSCOUT_VERSION
+#define TURNSCOUT_VERSION "unknown"
+#endif
+
+namespace turnscout {
+
+const char* to_string(Selection selection) {
+  switch (selection) {
+    case Selection::kFirst:
+      return "first";
+    case Selection::kLoadAware:
+      return "load-aware";
+  }
+  return "?";
+}
+
+const char* to_string(PeerErrorKind kind) {
+  switch (kind) {
+    case PeerErrorKind::kTimeout:
+      return "timeout";
+    case PeerErrorKind::kMalformed:
+      return "malformed";
+    case PeerErrorKind::kRateLimited:
+      return "rate-limited";
+    case PeerErrorKind::kErrorResponse:
+      return "error-response";
+    case PeerErrorKind::kBlacklisted:
+      return "blacklisted";
+    case PeerErrorKind::kUnreachable:
+      return "unreachable";
+    case PeerErrorKind::kEmpty:
+      return "empty";
+    case PeerErrorKind::kSkipped:
+      return "skipped";
+  }
+  return "?";
+}
+
+const char* to_string(VerifyState state) {
+  switch (state) {
+    case VerifyState::kNotRequested:
+      return "not-requested";
+    case VerifyState::kVerified:
+      return "verified";
+    case VerifyState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+const char* to_string(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kInvalidOptions:
+      return "invalid-options";
+    case Status::kNotFound:
+      return "not-found";
+    case Status::kInternalError:
+      return "internal-error";
+  }
+  return "?";
+}
+
+std::string to_string(const PeerError& error) {
+  std::string out = error.address.to_string();
+  if (!error.name.empty()) out += (out.empty() ? "" : " ") + error.name;
+  out += " (depth " + std::to_string(error.depth) + "): " + to_string(error.kind);
+  if (error.kind == PeerErrorKind::kErrorResponse) out += " " + std::to_string(error.error_code);
+  if (!error.detail.empty()) out += ": " + error.detail;
+  return out;
+}
+
+const char* version() {
+  return TURNSCOUT_VERSION;
+}
+
+}  // namespace turnscout

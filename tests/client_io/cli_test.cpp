@@ -1,0 +1,249 @@
+// The turnscout command against real turnscout-server processes on loopback: it finds a
+// leaf (and prints the path like traceroute), --json parses, a killed leaf is avoided, a
+// probe with no server fails with a one-line reason within its timeout, and stats and
+// --help work.
+#include <signal.h>
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/endpoint.hpp"
+#include "proto/base64url.hpp"
+#include "proto/capacity_token.hpp"
+#include "tests/client_io/tree.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/udp_client.hpp"
+#include "tests/support/wait.hpp"
+
+namespace turnscout::test {
+namespace {
+
+constexpr auto kCommandLimit = std::chrono::seconds{20};
+// Scheduling slack on a loaded machine (sanitizer builds, tests in parallel).
+constexpr auto kMargin = std::chrono::milliseconds{500};
+
+CommandResult turnscout(const TempDir& dir, std::vector<std::string> args) {
+  auto result = run_command(cli_binary(), args, dir.file("cli.out"), kCommandLimit);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error()));
+  INFO("output:\n" << result->output);
+  REQUIRE_FALSE(result->timed_out);
+  return *result;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+nlohmann::json probe_json(Tree& t, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"probe", t.root_address(), "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const CommandResult r = turnscout(t.dir, args);
+  INFO("output:\n" << r.output);
+  REQUIRE(r.status == ExitStatus{true, 0});
+  return nlohmann::json::parse(r.output);
+}
+
+}  // namespace
+
+TEST_CASE("cli: probe finds a leaf and prints the path, the TURN URI and its verification") {
+  Tree t;
+  t.start();
+  const CommandResult r = turnscout(t.dir, {"probe", t.root_address()});
+  INFO("output:\n" << r.output);
+  CHECK(r.status == ExitStatus{true, 0});
+  const auto lines = lines_of(r.output);
+  REQUIRE(lines.size() >= 4);
+  CHECK(starts_with(lines[0], " 1  root "));
+  CHECK(lines[0].find(to_string(t.root->udp())) != std::string::npos);
+  CHECK(lines[0].find("1/1 answered") != std::string::npos);
+  CHECK(starts_with(lines[1], " 2  region "));
+  CHECK(starts_with(lines[2], " 3  leaf-"));
+  CHECK(lines[2].find("/2 answered") != std::string::npos);
+  const bool leaf1 = starts_with(lines[2], " 3  leaf-1");
+  const ServerProcess& chosen = leaf1 ? *t.leaf1 : *t.leaf2;
+  CHECK(lines[2].find(to_string(chosen.udp())) != std::string::npos);
+  CHECK(r.output.find("TURN       " + Tree::service_of(chosen) + "  (verified") !=
+        std::string::npos);
+  CHECK(r.output.find("reflexive  127.0.0.1:") != std::string::npos);
+  CHECK(r.output.find("found in ") != std::string::npos);
+}
+
+TEST_CASE("cli: probe --json prints the whole result") {
+  Tree t;
+  t.start();
+  const nlohmann::json j = probe_json(t);
+  CHECK(j.at("ok") == true);
+  CHECK(j.at("status") == "ok");
+  CHECK_FALSE(j.contains("failure"));
+  const auto& path = j.at("path");
+  REQUIRE(path.size() == 3);
+  CHECK(path[0].at("name") == "root");
+  CHECK(path[0].at("depth") == 0);
+  CHECK(path[0].at("address") == to_string(t.root->udp()));
+  CHECK(path[1].at("name") == "region");
+  CHECK(path[2].at("depth") == 2);
+  CHECK(path[2].at("siblings_probed") == 2);
+  CHECK(path[2].at("rtt_us").get<int64_t>() >= 0);
+  const std::string leaf = path[2].at("name");
+  REQUIRE((leaf == "leaf-1" || leaf == "leaf-2"));
+  const ServerProcess& chosen = leaf == "leaf-1" ? *t.leaf1 : *t.leaf2;
+  CHECK(path[2].at("address") == to_string(chosen.udp()));
+  REQUIRE(j.at("services").size() == 1);
+  CHECK(j.at("services")[0].at("uri") == Tree::service_of(chosen));
+  CHECK(j.at("services")[0].at("node") == leaf);
+  CHECK(j.at("services")[0].at("transport") == "udp");
+  CHECK(j.at("verification").at("state") == "verified");
+  CHECK(j.at("verification").at("address") == to_string(chosen.udp()));
+  CHECK(j.at("reflexive").get<std::string>().starts_with("127.0.0.1:"));
+  CHECK(j.at("errors").is_array());
+  CHECK(j.at("warm") == false);
+  CHECK(j.at("probes_sent").get<int>() >= 3);
+  CHECK(j.at("total_time_us").is_number_integer());
+  CHECK(j.at("backups").is_array());
+
+  SUBCASE("--no-verify and --selection first") {
+    const nlohmann::json k = probe_json(t, {"--no-verify", "--selection", "first"});
+    CHECK(k.at("ok") == true);
+    CHECK(k.at("verification").at("state") == "not-requested");
+  }
+}
+
+TEST_CASE("cli: a killed leaf is avoided") {
+  Tree t;
+  t.start();
+  const nlohmann::json before = probe_json(t);
+  const std::string chosen_name = before.at("path")[2].at("name");
+  const bool leaf1 = chosen_name == "leaf-1";
+  ServerProcess& chosen = leaf1 ? *t.leaf1 : *t.leaf2;
+  ServerProcess& other = leaf1 ? *t.leaf2 : *t.leaf1;
+  const Endpoint dead = chosen.udp();
+  REQUIRE(chosen.process().send_signal(SIGKILL));
+
+  // At once: the dead leaf is still listed but never answers; the other one wins.
+  const nlohmann::json now = probe_json(t);
+  CHECK(now.at("path")[2].at("address") == to_string(other.udp()));
+  CHECK(now.at("services")[0].at("uri") == Tree::service_of(other));
+
+  // After interval × missed the region no longer lists it.
+  std::this_thread::sleep_for(kTreeInterval * kTreeMissed + kMargin);
+  auto client = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));
+  REQUIRE(client.ok());
+  CHECK(wait_until(std::chrono::seconds{5}, std::chrono::milliseconds{20},
+                   [&] { return !lists(listed_children(*client, t.region->udp()), dead); }));
+  const nlohmann::json later = probe_json(t);
+  CHECK(later.at("path")[2].at("address") == to_string(other.udp()));
+  CHECK(later.at("path")[2].at("siblings_probed") == 1);
+  CHECK(later.at("verification").at("state") == "verified");
+  for (const auto& e : later.at("errors"))
+    CHECK(e.at("address") != to_string(dead));
+}
+
+TEST_CASE("cli: with no server the probe fails within its timeout and says why in one line") {
+  TempDir dir{"turnscout-sdk-cli"};
+  // A bound socket that never answers: no ICMP either, so only the timeout ends the probe.
+  auto silent = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));
+  REQUIRE(silent.ok());
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult r =
+      turnscout(dir, {"probe", to_string(silent->local()), "--timeout", "500ms"});
+  const Duration took = since(start);
+  INFO("output:\n" << r.output);
+  CHECK(r.status == ExitStatus{true, 1});
+  CHECK(took >= std::chrono::milliseconds{500});
+  CHECK(took < std::chrono::milliseconds{500} + std::chrono::seconds{3});
+  int reason_lines = 0;
+  for (const std::string& line : lines_of(r.output)) {
+    if (starts_with(line, "turnscout: ")) {
+      ++reason_lines;
+      CHECK(starts_with(line, "turnscout: no TURN server found: "));
+    }
+  }
+  CHECK(reason_lines == 1);
+  CHECK(r.output.find("timeout") != std::string::npos);  // The root's error is listed.
+}
+
+TEST_CASE("cli: bad arguments exit 2 with a reason") {
+  TempDir dir{"turnscout-sdk-cli"};
+  CHECK(turnscout(dir, {"probe"}).status == ExitStatus{true, 2});
+  CHECK(turnscout(dir, {"probe", "127.0.0.1:1", "--timeout", "soon"}).status ==
+        ExitStatus{true, 2});
+  CHECK(turnscout(dir, {"probe", "127.0.0.1:1", "--selection", "best"}).status ==
+        ExitStatus{true, 2});
+  const CommandResult bad_root = turnscout(dir, {"probe", "not a root"});
+  CHECK(bad_root.status == ExitStatus{true, 2});
+  CHECK(bad_root.output.find("turnscout: root \"not a root\"") != std::string::npos);
+  CHECK(turnscout(dir, {"nonsense"}).status == ExitStatus{true, 2});
+}
+
+TEST_CASE("cli: every subcommand has --help with an example") {
+  TempDir dir{"turnscout-sdk-cli"};
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"probe", "--help"}, {"stats", "--help"}, {"token", "issue", "--help"}}) {
+    const CommandResult r = turnscout(dir, args);
+    CHECK(r.status == ExitStatus{true, 0});
+    CHECK(r.output.find("Examples:") != std::string::npos);
+    CHECK(r.output.find("turnscout ") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: stats prints the important metrics of a running server") {
+  TempDir dir{"turnscout-sdk-stats"};
+  NodeOptions options;
+  options.name = "stats-node";
+  options.metrics = true;
+  auto server = ServerProcess::start(dir, options);
+  REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error()));
+  REQUIRE((*server)->metrics().has_value());
+  const CommandResult r = turnscout(dir, {"stats", to_string(*(*server)->metrics())});
+  INFO("output:\n" << r.output);
+  CHECK(r.status == ExitStatus{true, 0});
+  CHECK(r.output.find("node         stats-node (turnscout-server ") != std::string::npos);
+  CHECK(r.output.find("requests     ") != std::string::npos);
+  CHECK(r.output.find("parents      none") != std::string::npos);
+  const CommandResult raw = turnscout(dir, {"stats", to_string(*(*server)->metrics()), "--raw"});
+  CHECK(raw.output.find("# TYPE turnscout_build_info gauge") != std::string::npos);
+  // The UDP port does not speak HTTP: a clear failure, bounded by the timeout.
+  const CommandResult wrong =
+      turnscout(dir, {"stats", to_string((*server)->udp()), "--timeout", "300ms"});
+  CHECK(wrong.status == ExitStatus{true, 1});
+  CHECK(wrong.output.find("turnscout stats: ") != std::string::npos);
+}
+
+TEST_CASE("cli: token issue prints a token that verifies with the cluster key") {
+  TempDir dir{"turnscout-sdk-token"};
+  const std::string key = dir.write("cluster.key", std::string(kTestClusterKey) + "\n");
+  const CommandResult r =
+      turnscout(dir, {"token", "issue", "--key-file", key, "--tier", "2", "--expires", "1h"});
+  INFO("output:\n" << r.output);
+  CHECK(r.status == ExitStatus{true, 0});
+  const std::string token = lines_of(r.output).at(0);
+  CHECK(token.size() > 20);
+  auto bytes = proto::base64url_decode(token);
+  REQUIRE(bytes.ok());
+  const std::string_view k = kTestClusterKey;
+  const auto now_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+  auto verified = proto::verify_capacity_token(
+      *bytes, {reinterpret_cast<const uint8_t*>(k.data()), k.size()}, now_s, "198.51.100.23");
+  REQUIRE(verified.ok());
+  CHECK(verified->tier == 2);
+  CHECK(verified->expiry_unix_s > now_s + 3500);
+  CHECK(turnscout(dir, {"token", "issue", "--key-file", key, "--tier", "0"}).status ==
+        ExitStatus{true, 2});
+}
+
+}  // namespace turnscout::test
