@@ -283,6 +283,7 @@ void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResp
     }
   }
   if (response.children.empty() && usable == 0) {
+    if (response.services.empty()) ++empty_replies_;
     fail_peer(index, now,
               response.services.empty() ? PeerErrorKind::kEmpty : PeerErrorKind::kMalformed,
               response.services.empty() ? "neither children nor services" : "no usable service");
@@ -513,6 +514,12 @@ std::string Descent::failure_text() const {
                                       [&](const AcceptedReply& r) { return r.peer != shortcut_; });
   if (probed == 0 && rate_limited_ > 0) return "every root is held back by a rate limit";
   if (probed == 0) return "no root to probe: every root is blacklisted or skipped";
+  if (answered == 0 && empty_replies_ > 0) {
+    return fmt::format(
+        "no live child listed: {} of {} servers answered with no child and no service "
+        "(everything below them is overloaded, draining or down)",
+        empty_replies_, probed);
+  }
   if (answered == 0) return fmt::format("no server answered ({} probed)", probed);
   return fmt::format("no leaf reached: every branch failed ({} servers probed, {} answered)",
                      probed, answered);

@@ -154,6 +154,7 @@ class Descent {
   std::string failure_;
   uint32_t probes_sent_ = 0;
   uint32_t rate_limited_ = 0;
+  uint32_t empty_replies_ = 0;  // Answers that listed no child and no service.
 };
 
 }  // namespace turnscout::client

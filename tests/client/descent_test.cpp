@@ -377,6 +377,16 @@ TEST_CASE("a reply with neither children nor services is an error, not a winner"
   CHECK(r.errors[0].detail == "neither children nor services");
 }
 
+TEST_CASE("when every server lists nothing, the failure says so instead of 'no answer'") {
+  Scenario s;
+  s.add(server(0, 1), branch("root", {}), 5ms);
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  CHECK_FALSE(r.ok);
+  CHECK(r.failure ==
+        "no live child listed: 1 of 1 servers answered with no child and no service "
+        "(everything below them is overloaded, draining or down)");
+}
+
 TEST_CASE("the driver reports a destination unreachable: that peer fails at once") {
   Scenario s;
   FakeServerConfig dead = leaf("dead", turn(9));
