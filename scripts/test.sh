@@ -11,7 +11,7 @@ ensure_packages
 log "clang-format check"
 git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs -r clang-format --dry-run -Werror
 
-build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_TESTS=ON
 log "tests (release)"
 ctest --no-tests=error --test-dir build/release --output-on-failure -j "$(nproc)"
 
