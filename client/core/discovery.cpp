@@ -91,6 +91,9 @@ void Discovery::advance_foreground(TimePoint now) {
   if (!answer_) {
     if (descent_.state() == Descent::State::kLeafFound) {
       answer_ = answer_from_descent();
+      // The walk may have met the cached leaf while its probe, sent at the start, was still
+      // out: then that one exchange answered both, in one round trip, and the answer is warm.
+      answer_->warm = descent_.shortcut_answer() == &descent_.leaf();
     } else if (descent_.shortcut_answer() != nullptr) {
       answer_ = answer_from_shortcut();
     } else if (descent_.state() == Descent::State::kFailed) {

@@ -65,6 +65,27 @@ TEST_CASE("a warm discovery answers from the cached leaf in one round trip, then
   CHECK(s.prober.poll_result() == std::nullopt);  // A refresh delivers nothing.
 }
 
+TEST_CASE("a slow cached leaf met by the walk: its one exchange answers both, warm") {
+  // root (RTT 20) ── eu (30) ── eu-1 (60): the walk reaches eu-1 at 50 ms, while the probe
+  // the warm discovery sent it at 0 ms is still out; no second probe, and the answer at 60 ms
+  // is the cached leaf's own round trip.
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1)}), 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 15ms);
+  s.add(server(2, 1), leaf("eu-1", turn(21)), 30ms);
+  REQUIRE(s.discover(s.options({server(0, 1)})).ok);
+  s.settle();
+  s.net.run_for(1s);
+  s.record_sends();
+  const TimePoint began = s.net.now();
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok);
+  CHECK(r.warm);
+  CHECK(r.total_time == 60ms);
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
+  CHECK(s.sends_to(server(2, 1), began) == std::vector<Duration>{0ms});
+}
+
 TEST_CASE("a silent cached leaf: the walk answers instead and the cache moves on") {
   Regions s;
   REQUIRE(s.cold().ok);
