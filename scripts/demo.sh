@@ -8,5 +8,60 @@ cd "$(dirname "$0")/.."
 ensure_packages
 build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_TESTS=OFF
 
-echo "not yet: the demo needs the server and the client, which are not built yet"
-exit 1
+cli=build/release/client/cli/turnscout
+work=$(mktemp -d "${TMPDIR:-/tmp}/turnscout-demo-XXXXXX")
+state=$work/state.json
+cluster_pid=
+
+# Whatever happens below, the cluster is stopped (by its PID) and the folder removed.
+cleanup() {
+  if [ -n "$cluster_pid" ] && kill -0 "$cluster_pid" 2>/dev/null; then
+    kill -TERM "$cluster_pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$cluster_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$cluster_pid" 2>/dev/null || true
+    wait "$cluster_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+log "start: turnscout cluster configs/demo.yaml"
+"$cli" cluster configs/demo.yaml --state-file "$state" >"$work/cluster.log" 2>&1 &
+cluster_pid=$!
+
+# The state file appears once every node is alive at its parents (at most 20 s).
+for _ in $(seq 200); do
+  [ -s "$state" ] && break
+  if ! kill -0 "$cluster_pid" 2>/dev/null; then
+    cat "$work/cluster.log" >&2
+    echo "the cluster exited before it converged" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ ! -s "$state" ]; then
+  cat "$work/cluster.log" >&2
+  echo "the cluster did not converge in 20 s" >&2
+  exit 1
+fi
+cat "$work/cluster.log"
+
+# The first root address: "roots": ["127.2.0.1:PORT", ...] in the state file.
+root=$(tr -d ' \n' <"$state" | grep -o '"roots":\["[^"]*"' | sed 's/.*\["//; s/"$//')
+
+log "probe: turnscout probe $root"
+"$cli" probe "$root"
+
+log "stop: SIGTERM to the cluster (pid $cluster_pid)"
+kill -TERM "$cluster_pid"
+status=0
+wait "$cluster_pid" || status=$?
+cluster_pid=
+if [ $status != 0 ]; then
+  echo "the cluster exited with status $status" >&2
+  exit 1
+fi
+echo "cluster stopped cleanly"

@@ -12,6 +12,7 @@
 #include "client/cli/probe_command.hpp"
 #include "client/cli/stats_command.hpp"
 #include "client/cli/token_command.hpp"
+#include "cluster/cluster_command.hpp"
 
 namespace {
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
   CLI::App* probe = add_probe_command(app, probe_args);
   CLI::App* stats = add_stats_command(app, stats_args);
   add_token_command(app, token_args);
+  turnscout::cluster::ClusterArgs cluster_args;
+  CLI::App* cluster = turnscout::cluster::add_cluster_command(app, cluster_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -46,5 +49,6 @@ int main(int argc, char** argv) {
   }
   if (probe->parsed()) return run_probe(probe_args);
   if (stats->parsed()) return run_stats(stats_args);
+  if (cluster->parsed()) return turnscout::cluster::run_cluster(cluster_args);
   return run_token_issue(token_args);
 }

@@ -1,0 +1,385 @@
+#include "cluster/cluster.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "common/duration.hpp"
+#include "common/endpoint.hpp"
+#include "common/random.hpp"
+
+namespace turnscout::cluster {
+namespace {
+
+// What each parent knows of its children, by name.
+using ChildTable = std::unordered_map<std::string, server::ChildStatus>;
+
+std::string format_link(const Link& link) {
+  std::string text = format_duration(link.delay);
+  if (link.jitter > Duration::zero()) text += " ±" + format_duration(link.jitter);
+  if (link.loss > 0) text += fmt::format(" {:g}% loss", link.loss * 100);
+  return text;
+}
+
+std::string format_load(uint16_t permille) {
+  return fmt::format("{:.2f}", permille / 1000.0);
+}
+
+double to_ms(Duration d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+impair::ImpairConfig impair_config(const Link& link) {
+  impair::ImpairConfig config;
+  for (impair::Direction d : impair::kDirections) {
+    config[d].delay = link.delay;
+    config[d].jitter = link.jitter;
+    config[d].loss = link.loss;
+  }
+  return config;
+}
+
+}  // namespace
+
+Cluster::Cluster(uv_loop_s* loop, Topology topology, ClusterOptions options)
+    : loop_(loop), topology_(std::move(topology)), options_(options) {}
+
+Cluster::~Cluster() {
+  stop();
+}
+
+Result<void, std::string> Cluster::open_sockets() {
+  nodes_.resize(topology_.nodes.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const TopologyNode& t = topology_.nodes[i];
+    auto node_at = nth_address(topology_.node_base, i);
+    auto proxy_at = nth_address(topology_.proxy_base, i);
+    if (!node_at || !proxy_at) return unexpected(std::string("out of loopback addresses"));
+    Running& r = nodes_[i];
+    r.node = std::make_unique<VirtualNode>(loop_);
+    auto bound = r.node->bind(*node_at);
+    if (!bound) return unexpected(fmt::format("node {}: {}", t.name, bound.error()));
+    impair::ProxyOptions proxy;
+    proxy.listen = *proxy_at;
+    proxy.upstream = *bound;
+    proxy.impair = impair_config(t.link);
+    proxy.seed = options_.seed * 1'000'003u + i;
+    r.proxy = std::make_unique<impair::UdpImpairProxy>(loop_, proxy);
+    if (auto started = r.proxy->start(); !started) {
+      return unexpected(fmt::format("proxy of {}: {}", t.name, started.error()));
+    }
+  }
+  return {};
+}
+
+server::ServerConfig Cluster::node_config(size_t index) const {
+  const TopologyNode& t = topology_.nodes[index];
+  const Running& r = nodes_[index];
+  server::ServerConfig c;
+  c.source_file = topology_.source;
+  c.name = t.name;
+  c.listen = {r.node->local()};
+  c.advertise = {r.proxy->local()};
+  for (size_t p : t.parents)
+    c.parents.push_back({nodes_[p].node->local()});
+  for (size_t child : t.children) {
+    c.children.push_back(
+        {topology_.nodes[child].name, nodes_[child].node->local(), topology_.nodes[child].weight});
+  }
+  c.heartbeat.interval = topology_.defaults.heartbeat;
+  c.heartbeat.missed = topology_.defaults.missed;
+  c.load.source = server::LoadSourceKind::kStatic;
+  c.load.static_permille = t.load_permille;
+  c.listing = t.listing;
+  c.admission.enabled = topology_.defaults.admission;
+  c.cluster.key = key_;
+  for (const std::string& s : t.services)
+    c.services.push_back(expand_service(s, r.proxy->local(), r.node->local()));
+  c.weight = t.weight;
+  return c;
+}
+
+Result<void, std::string> Cluster::start(std::function<void()> on_converged) {
+  if (!nodes_.empty() || stopping_) return unexpected(std::string("start() runs once"));
+  on_converged_ = std::move(on_converged);
+  std::array<uint8_t, 24> key{};
+  SystemRandom().fill(key);
+  key_ = fmt::format("{:02x}", fmt::join(key, ""));
+  if (auto opened = open_sockets(); !opened) {
+    stop();
+    return opened;
+  }
+  const TimePoint now = impair::hrtime_now();
+  const WallTime wall = SteadyClock().wall_now();
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    auto core =
+        std::make_unique<server::ServerCore>(node_config(i), now, wall, options_.seed * 7'919u + i);
+    if (auto started = nodes_[i].node->start(std::move(core)); !started) {
+      stop();
+      return unexpected(fmt::format("node {}: {}", topology_.nodes[i].name, started.error()));
+    }
+  }
+  check_timer_ = new uv_timer_t{};
+  uv_timer_init(loop_, check_timer_);
+  check_timer_->data = this;
+  const auto every = static_cast<uint64_t>(std::max<int64_t>(
+      1, std::chrono::duration_cast<std::chrono::milliseconds>(options_.check_interval).count()));
+  uv_timer_start(
+      check_timer_, [](uv_timer_t* t) { static_cast<Cluster*>(t->data)->check(); }, every, every);
+  return {};
+}
+
+void Cluster::stop(std::function<void()> on_closed) {
+  stopping_ = true;
+  // Shared by the proxies' close callbacks; the last one out calls `on_closed`.
+  auto pending = std::make_shared<size_t>(1);
+  auto done = [pending, on_closed = std::move(on_closed)]() {
+    if (--*pending == 0 && on_closed) on_closed();
+  };
+  if (check_timer_ != nullptr) {
+    uv_timer_t* timer = std::exchange(check_timer_, nullptr);
+    timer->data = nullptr;
+    ++*pending;
+    struct Box {
+      std::function<void()> done;
+    };
+    timer->data = new Box{done};
+    uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) {
+      auto* box = static_cast<Box*>(h->data);
+      auto finish = std::move(box->done);
+      delete box;
+      delete reinterpret_cast<uv_timer_t*>(h);
+      finish();
+    });
+  }
+  for (Running& r : nodes_) {
+    if (r.node) r.node->close();
+    if (r.proxy && r.proxy->running()) {
+      ++*pending;
+      r.proxy->stop(done);
+    }
+  }
+  done();
+}
+
+std::vector<Cluster::LinkStatus> Cluster::link_states() const {
+  std::vector<ChildTable> tables(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i].node || !nodes_[i].node->started()) continue;
+    for (server::ChildStatus& c : nodes_[i].node->core().children())
+      tables[i].emplace(c.name, std::move(c));
+  }
+  std::vector<LinkStatus> out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const TopologyNode& t = topology_.nodes[i];
+    for (size_t p : t.parents) {
+      LinkStatus s{i, p, false, server::ChildLiveness::kDead, false};
+      auto it = tables[p].find(t.name);
+      if (it != tables[p].end() && it->second.heard) {
+        s.heard = true;
+        s.liveness = it->second.liveness;
+        s.current = it->second.subtree == nodes_[i].node->core().subtree();
+      }
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+bool Cluster::settled(const LinkStatus& link) const {
+  if (topology_.nodes[link.child].state == NodeState::kActive) {
+    return link.heard && link.liveness == server::ChildLiveness::kAlive && link.current;
+  }
+  return nodes_[link.child].drain_started && link.heard &&
+         link.liveness == server::ChildLiveness::kLeft;
+}
+
+std::vector<std::string> Cluster::pending_links() const {
+  std::vector<std::string> out;
+  for (const LinkStatus& link : link_states()) {
+    if (settled(link)) continue;
+    const TopologyNode& t = topology_.nodes[link.child];
+    const char* note = "";
+    if (t.state == NodeState::kDraining) {
+      note = nodes_[link.child].drain_started ? " (Leave sent)" : " (drains once alive)";
+    }
+    if (link.heard && link.liveness == server::ChildLiveness::kAlive && !link.current) {
+      note = " (subtree summary not yet current)";
+    }
+    out.push_back(fmt::format("{} at {}: {}{}", t.name, topology_.nodes[link.parent].name,
+                              link.heard ? server::to_string(link.liveness) : "never heard", note));
+  }
+  return out;
+}
+
+bool Cluster::converged() const {
+  return !nodes_.empty() && pending_links().empty();
+}
+
+void Cluster::check() {
+  if (stopping_ || converged_) return;
+  std::vector<LinkStatus> links = link_states();
+  // A draining node first joins, then leaves: drain it once every parent has it alive.
+  std::vector<bool> joined(nodes_.size(), true);
+  for (const LinkStatus& link : links) {
+    if (!link.heard || link.liveness != server::ChildLiveness::kAlive) joined[link.child] = false;
+  }
+  bool drained_any = false;
+  const TimePoint now = impair::hrtime_now();
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Running& r = nodes_[i];
+    if (topology_.nodes[i].state != NodeState::kDraining || r.drain_started || !joined[i]) continue;
+    r.drain_started = true;
+    r.node->core().start_drain(now);
+    r.node->flush();
+    drained_any = true;
+  }
+  if (drained_any) return;
+  for (const LinkStatus& link : links) {
+    if (!settled(link)) return;
+  }
+  converged_ = true;
+  uv_timer_stop(check_timer_);
+  if (on_converged_) on_converged_();
+}
+
+std::string Cluster::state_of(size_t index) const {
+  const TopologyNode& t = topology_.nodes[index];
+  if (t.state == NodeState::kDraining) {
+    const Running& r = nodes_[index];
+    return r.node && r.node->started() && r.node->core().drained() ? "drained" : "draining";
+  }
+  if (t.listing.overload_permille != 0 && t.load_permille >= t.listing.overload_permille) {
+    return "overloaded";
+  }
+  return "active";
+}
+
+std::vector<NodeView> Cluster::nodes() const {
+  std::vector<NodeView> out;
+  std::vector<ChildTable> tables(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i].node || !nodes_[i].node->started()) continue;
+    for (server::ChildStatus& c : nodes_[i].node->core().children())
+      tables[i].emplace(c.name, std::move(c));
+  }
+  for (size_t i = 0; i < topology_.nodes.size(); ++i) {
+    const TopologyNode& t = topology_.nodes[i];
+    NodeView v;
+    v.name = t.name;
+    v.depth = t.depth;
+    for (size_t p : t.parents) {
+      v.parents.push_back(topology_.nodes[p].name);
+      if (p >= tables.size()) continue;
+      auto it = tables[p].find(t.name);
+      if (it != tables[p].end() && it->second.heard &&
+          it->second.liveness == server::ChildLiveness::kAlive) {
+        ++v.parents_seeing;
+      }
+    }
+    if (i < nodes_.size() && nodes_[i].node) v.node = nodes_[i].node->local();
+    if (i < nodes_.size() && nodes_[i].proxy) v.proxy = nodes_[i].proxy->local();
+    v.link = t.link;
+    v.load_permille = t.load_permille;
+    v.overload_permille = t.listing.overload_permille;
+    v.configured = t.state;
+    v.state = i < nodes_.size() ? state_of(i) : to_string(t.state);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<Endpoint> Cluster::root_addresses() const {
+  std::vector<Endpoint> out;
+  for (size_t i = 0; i < topology_.nodes.size() && i < nodes_.size(); ++i) {
+    if (topology_.nodes[i].depth == 0 && nodes_[i].proxy) out.push_back(nodes_[i].proxy->local());
+  }
+  return out;
+}
+
+std::string Cluster::table() const {
+  const std::vector<NodeView> views = nodes();
+  struct Row {
+    std::string name, node, proxy, link, load, state, parents;
+  };
+  std::vector<Row> rows;
+  rows.push_back(
+      {"NAME", "NODE", "PROXY (clients)", "DELAY (each way)", "LOAD", "STATE", "PARENTS"});
+  for (const NodeView& v : views) {
+    std::string parents;
+    for (const std::string& p : v.parents)
+      parents += (parents.empty() ? "" : ",") + p;
+    rows.push_back({std::string(2 * v.depth, ' ') + v.name, to_string(v.node), to_string(v.proxy),
+                    format_link(v.link), format_load(v.load_permille), v.state,
+                    parents.empty() ? "-" : parents});
+  }
+  std::array<size_t, 6> width{};
+  for (const Row& r : rows) {
+    const std::array<const std::string*, 6> cells = {&r.name, &r.node, &r.proxy,
+                                                     &r.link, &r.load, &r.state};
+    for (size_t c = 0; c < cells.size(); ++c)
+      width[c] = std::max(width[c], cells[c]->size());
+  }
+  std::string out;
+  for (const Row& r : rows) {
+    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>{}}  {:<{}}  {}\n", r.name, width[0],
+                       r.node, width[1], r.proxy, width[2], r.link, width[3], r.load, width[4],
+                       r.state, width[5], r.parents);
+  }
+  return out;
+}
+
+std::string Cluster::state_json() const {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const NodeView& v : this->nodes()) {
+    nodes.push_back({
+        {"name", v.name},
+        {"depth", v.depth},
+        {"parents", v.parents},
+        {"node", to_string(v.node)},
+        {"proxy", to_string(v.proxy)},
+        {"delay_ms", to_ms(v.link.delay)},
+        {"jitter_ms", to_ms(v.link.jitter)},
+        {"loss", v.link.loss},
+        {"load", v.load_permille / 1000.0},
+        {"overload", v.overload_permille / 1000.0},
+        {"state", v.state},
+        {"pid", nullptr},
+    });
+  }
+  nlohmann::json roots = nlohmann::json::array();
+  for (const Endpoint& e : root_addresses())
+    roots.push_back(to_string(e));
+  nlohmann::json doc = {{"converged", converged_},
+                        {"pid", static_cast<int64_t>(getpid())},
+                        {"roots", roots},
+                        {"nodes", nodes}};
+  return doc.dump(2) + "\n";
+}
+
+Result<uint64_t, std::string> raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return unexpected(fmt::format("getrlimit(RLIMIT_NOFILE): {}", std::strerror(errno)));
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      return unexpected(fmt::format("setrlimit(RLIMIT_NOFILE): {}", std::strerror(errno)));
+    }
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
+
+}  // namespace turnscout::cluster

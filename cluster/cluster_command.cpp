@@ -1,0 +1,199 @@
+#include "cluster/cluster_command.hpp"
+
+#include <unistd.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cluster/cluster.hpp"
+#include "cluster/topology.hpp"
+#include "common/duration.hpp"
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+
+namespace turnscout::cluster {
+namespace {
+
+constexpr const char* kFooter = R"(Example:
+  turnscout cluster configs/demo.yaml --state-file /tmp/demo-state.json &
+  turnscout probe 127.2.0.1:PORT      # a root address from the table or the state file
+  kill -TERM %1
+
+The topology format is described in configs/README.md, section "Topology files".)";
+
+constexpr size_t kPendingShown = 20;
+
+// Writes `content` to `path` through a temporary file and a rename, so a reader never
+// sees half of it.
+bool write_atomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// The loop's handles besides the cluster's; all closed by shut_down().
+struct Runner {
+  uv_loop_t loop{};
+  uv_signal_t sigint{};
+  uv_signal_t sigterm{};
+  uv_timer_t deadline{};
+  std::unique_ptr<Cluster> cluster;
+  const ClusterArgs* args = nullptr;
+  int exit_code = kClusterOk;
+  bool shutting_down = false;
+  TimePoint started{};
+
+  void shut_down(int code) {
+    if (shutting_down) return;
+    shutting_down = true;
+    exit_code = code;
+    cluster->stop();
+    for (uv_handle_t* h :
+         {reinterpret_cast<uv_handle_t*>(&sigint), reinterpret_cast<uv_handle_t*>(&sigterm),
+          reinterpret_cast<uv_handle_t*>(&deadline)}) {
+      uv_close(h, nullptr);
+    }
+  }
+
+  void converged() {
+    uv_timer_stop(&deadline);
+    const auto took = impair::hrtime_now() - started;
+    std::string roots;
+    for (const Endpoint& e : cluster->root_addresses())
+      roots += (roots.empty() ? "" : " ") + to_string(e);
+    std::fputs(cluster->table().c_str(), stdout);
+    std::printf(
+        "\nconverged in %s: %zu nodes; roots: %s\n",
+        format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)).c_str(),
+        cluster->topology().nodes.size(), roots.c_str());
+    std::printf("try: turnscout probe %s\nstop with Ctrl-C or SIGTERM (pid %d)\n", roots.c_str(),
+                static_cast<int>(getpid()));
+    std::fflush(stdout);
+    if (!args->state_file.empty() && !write_atomically(args->state_file, cluster->state_json())) {
+      std::fprintf(stderr, "turnscout cluster: cannot write %s\n", args->state_file.c_str());
+      shut_down(kClusterFailed);
+    }
+  }
+
+  void timed_out() {
+    const std::vector<std::string> pending = cluster->pending_links();
+    std::fprintf(stderr, "turnscout cluster: not converged after %s; %zu links missing:\n",
+                 args->timeout.c_str(), pending.size());
+    for (size_t i = 0; i < pending.size() && i < kPendingShown; ++i)
+      std::fprintf(stderr, "  %s\n", pending[i].c_str());
+    shut_down(kClusterFailed);
+  }
+};
+
+void on_signal(uv_signal_t* handle, int signum) {
+  auto* runner = static_cast<Runner*>(handle->data);
+  logger().info("signal {}: stopping the cluster", signum);
+  runner->shut_down(kClusterOk);
+}
+
+void on_deadline(uv_timer_t* handle) {
+  static_cast<Runner*>(handle->data)->timed_out();
+}
+
+int run_loop(Runner& runner, Topology topology, Duration timeout) {
+  runner.cluster = std::make_unique<Cluster>(&runner.loop, std::move(topology),
+                                             ClusterOptions{.seed = runner.args->seed});
+  runner.sigint.data = runner.sigterm.data = runner.deadline.data = &runner;
+  uv_signal_init(&runner.loop, &runner.sigint);
+  uv_signal_init(&runner.loop, &runner.sigterm);
+  uv_timer_init(&runner.loop, &runner.deadline);
+  uv_signal_start(&runner.sigint, on_signal, SIGINT);
+  uv_signal_start(&runner.sigterm, on_signal, SIGTERM);
+  runner.started = impair::hrtime_now();
+  auto started = runner.cluster->start([&runner] { runner.converged(); });
+  if (!started) {
+    std::fprintf(stderr, "turnscout cluster: %s\n", started.error().c_str());
+    runner.shut_down(kClusterFailed);
+  } else {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+    uv_timer_start(&runner.deadline, on_deadline, static_cast<uint64_t>(ms), 0);
+  }
+  uv_run(&runner.loop, UV_RUN_DEFAULT);
+  runner.cluster.reset();
+  uv_run(&runner.loop, UV_RUN_DEFAULT);  // Close callbacks of whatever the reset closed.
+  return runner.exit_code;
+}
+
+}  // namespace
+
+int run_cluster(const ClusterArgs& args) {
+  if (auto logging = init_logging(args.log_level); !logging) {
+    std::fprintf(stderr, "turnscout cluster: --log-level: %s\n", logging.error().c_str());
+    return kClusterUsage;
+  }
+  auto timeout = parse_duration(args.timeout);
+  if (!timeout || *timeout <= Duration::zero()) {
+    std::fprintf(stderr, "turnscout cluster: --timeout: expected a duration such as 30s, got %s\n",
+                 args.timeout.c_str());
+    return kClusterUsage;
+  }
+  auto topology = load_topology_file(args.topology);
+  if (!topology) {
+    for (const std::string& line : topology.error())
+      std::fprintf(stderr, "%s\n", line.c_str());
+    return kClusterUsage;
+  }
+  if (args.check) {
+    size_t roots = 0;
+    for (const TopologyNode& n : topology->nodes)
+      roots += n.depth == 0 ? 1 : 0;
+    std::printf("%s: OK, %zu nodes, %zu roots\n", args.topology.c_str(), topology->nodes.size(),
+                roots);
+    return kClusterOk;
+  }
+  if (auto limit = raise_fd_limit(); !limit) {
+    logger().warn("{}; many nodes may not fit", limit.error());
+  }
+  Runner runner;
+  runner.args = &args;
+  if (const int rc = uv_loop_init(&runner.loop); rc != 0) {
+    std::fprintf(stderr, "turnscout cluster: uv_loop_init: %s\n", uv_strerror(rc));
+    return kClusterFailed;
+  }
+  int code = run_loop(runner, std::move(*topology), *timeout);
+  if (const int rc = uv_loop_close(&runner.loop); rc != 0) {
+    std::fprintf(stderr, "turnscout cluster: handles left open: %s\n", uv_strerror(rc));
+    code = kClusterFailed;
+  }
+  if (!args.state_file.empty()) std::remove(args.state_file.c_str());
+  return code;
+}
+
+CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
+  CLI::App* cmd = app.add_subcommand(
+      "cluster",
+      "Run a whole tree of balance servers on this machine from a topology file: virtual "
+      "nodes on loopback, each behind a proxy that simulates its distance from the client");
+  cmd->add_option("topology", args.topology, "Topology file (YAML)")->required();
+  cmd->add_option("--state-file", args.state_file,
+                  "Write the nodes and root addresses as JSON here once converged (removed "
+                  "on exit)");
+  cmd->add_option("--timeout", args.timeout, "Give up when not converged by then")
+      ->capture_default_str();
+  cmd->add_option("--log-level", args.log_level,
+                  "trace, debug, info, warn, error, critical, off (info logs every node's "
+                  "state changes)")
+      ->capture_default_str();
+  cmd->add_option("--seed", args.seed, "Seed of the simulated loss and jitter")
+      ->capture_default_str();
+  cmd->add_flag("--check", args.check, "Only load the topology and print a summary");
+  cmd->footer(kFooter);
+  return cmd;
+}
+
+}  // namespace turnscout::cluster
