@@ -22,6 +22,7 @@
 #include "proto/binding.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
+#include "server/core/config_yaml.hpp"
 #include "server/core/responder.hpp"
 #include "tests/server/alloc_counter.hpp"
 
@@ -74,26 +75,6 @@ SnapshotPtr snapshot(int children, Strategy strategy) {
     s.children.push_back(c);
   }
   return std::make_shared<const Snapshot>(std::move(s));
-}
-
-const char* name_of(Strategy s) {
-  switch (s) {
-    case Strategy::kAll:
-      return "all";
-    case Strategy::kRoundRobin:
-      return "round-robin";
-    case Strategy::kWeighted:
-      return "weighted";
-    case Strategy::kLeastLoad:
-      return "least-load";
-    case Strategy::kRandom:
-      return "random";
-    case Strategy::kTwoChoice:
-      return "two-choice";
-    case Strategy::kIpHash:
-      return "ip-hash";
-  }
-  return "?";
 }
 
 Endpoint client(uint64_t i) {
@@ -157,7 +138,8 @@ int run(uint64_t iterations, int rounds) {
          {Strategy::kLeastLoad, Strategy::kAll, Strategy::kRoundRobin, Strategy::kWeighted,
           Strategy::kRandom, Strategy::kTwoChoice, Strategy::kIpHash}) {
       cases.push_back(responder_case(
-          "probe, " + std::to_string(children) + " children, " + name_of(s), probe, children, s));
+          "probe, " + std::to_string(children) + " children, " + std::string(strategy_name(s)),
+          probe, children, s));
     }
   }
   size_t sink = 0;
