@@ -51,10 +51,12 @@ constexpr std::string_view kMinimal =
     "  name: n1\n"
     "  listen: [\"127.0.0.1:3479\"]\n";
 
-TEST_CASE("every example config loads") {
+TEST_CASE("every example server config loads") {
   size_t loaded = 0;
   for (const auto& entry : fs::directory_iterator(kSourceDir + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
+    // demo.yaml is a topology for `turnscout cluster`; tests/cluster loads it.
+    if (entry.path().filename() == "demo.yaml") continue;
     CAPTURE(entry.path().string());
     auto cfg = load_server_config(entry.path().string());
     if (!cfg.ok()) {
