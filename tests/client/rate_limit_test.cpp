@@ -107,4 +107,32 @@ TEST_CASE("the global limiter spreads a fan-out; the per-server one spaces retra
   CHECK(q.total_time == 270ms);
 }
 
+TEST_CASE("discoveries held back by a mirrored bucket still end by their deadline") {
+  // 30 discoveries at once through root -> leaf, both announcing burst 20 and 5 tokens/s:
+  // many must wait for tokens, and whatever they do, each delivers a result by 2 s.
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1)});
+  root.flow = proto::FlowControl{20, 5000, 1, 1, 0};
+  root.enforce_flow = true;
+  FakeServerConfig solo = leaf("solo", turn(1));
+  solo.flow = proto::FlowControl{20, 5000, 1, 1, 0};
+  solo.enforce_flow = true;
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), solo, 10ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.use_last_path = false;
+  const TimePoint began = s.net.now();
+  for (int i = 0; i < 30; ++i)
+    REQUIRE(s.prober.start(s.net.now(), o).ok());
+  s.net.run_until(began + 2s + 1ms);
+  size_t delivered = 0;
+  while (auto r = s.prober.poll_result()) {
+    ++delivered;
+    CHECK(r->total_time <= 2s);
+    if (!r->ok) CHECK_FALSE(r->failure.empty());
+  }
+  CHECK(delivered == 30);
+  CHECK(s.prober.active() == 0);
+}
+
 }  // namespace turnscout::client::testing
