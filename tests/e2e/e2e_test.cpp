@@ -1,0 +1,293 @@
+// End to end on in-process clusters (loopback only, seeded impairments, bounded by loop
+// deadlines): a demo-like world where the nearest region always wins and every hop's RTT
+// matches the simulated round trip, and the same world with 10 % loss each way on every
+// link, where at least 99.9 % of 1,000 discoveries succeed within their 2 s deadline.
+#include <uv.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <turnscout/client.hpp>
+
+#include "cluster/cluster.hpp"
+#include "cluster/topology.hpp"
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+
+namespace turnscout::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+double ms_of(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double ms_of(std::chrono::microseconds d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+// The shape of configs/demo.yaml: admission off (no per-client rate limit while probing in
+// bulk) and short heartbeats. `link` overrides every node's link when not empty.
+std::string world_yaml(const std::string& link) {
+  auto l = [&link](const char* own) { return link.empty() ? std::string(own) : link; };
+  return fmt::format(
+      "defaults: {{heartbeat: 100ms, missed: 3, strategy: least-load, overload: 0.9, "
+      "admission: false}}\n"
+      "roots:\n"
+      "  - name: global\n"
+      "    link: {}\n"
+      "    load: 0.05\n"
+      "    children:\n"
+      "      - name: eu-west\n"
+      "        link: {}\n"
+      "        load: 0.1\n"
+      "        children:\n"
+      "          - {{name: eu-west-1, load: 0.35, services: [\"turn:${{proxy}}?transport=udp\"]}}\n"
+      "          - {{name: eu-west-2, load: 0.62, services: [\"turn:${{proxy}}?transport=udp\"]}}\n"
+      "          - {{name: eu-west-3, load: 0.2, state: draining,\n"
+      "             services: [\"turn:${{proxy}}?transport=udp\"]}}\n"
+      "      - name: us-east\n"
+      "        link: {}\n"
+      "        load: 0.15\n"
+      "        children:\n"
+      "          - {{name: us-east-1, load: 0.95, services: [\"turn:${{proxy}}?transport=udp\"]}}\n"
+      "          - {{name: us-east-2, load: 0.48, services: [\"turn:${{proxy}}?transport=udp\"]}}\n"
+      "      - name: sa-east\n"
+      "        link: {}\n"
+      "        load: 0.1\n"
+      "        children:\n"
+      "          - {{name: sa-east-1, load: 0.22, services: [\"turn:${{proxy}}?transport=udp\"]}}\n"
+      "          - {{name: sa-east-2, load: 0.71, services: "
+      "[\"turn:${{proxy}}?transport=udp\"]}}\n",
+      l("{delay: 10ms, jitter: 0.5ms}"), l("{delay: 15ms, jitter: 1ms}"),
+      l("{delay: 40ms, jitter: 2ms}"), l("{delay: 60ms, jitter: 3ms}"));
+}
+
+Topology parse_world(const std::string& yaml) {
+  auto t = parse_topology(yaml, "e2e.yaml");
+  REQUIRE_MESSAGE(t.ok(), (t ? "" : t.error().front()));
+  return std::move(*t);
+}
+
+// One loop with a seeded cluster on it; the tests put their clients on the same loop.
+struct World {
+  explicit World(Topology topology) {
+    REQUIRE(init_logging("warn").ok());
+    REQUIRE(uv_loop_init(&loop) == 0);
+    ClusterOptions options;
+    options.seed = 20240601;
+    cluster = std::make_unique<Cluster>(&loop, std::move(topology), options);
+  }
+  ~World() {
+    if (cluster) cluster->stop();
+    cluster.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+
+  // Runs the loop until `done()` or `limit` (real time) passed; true when done.
+  template <typename Done>
+  bool run_until(Clock::duration limit, Done&& done) {
+    const auto deadline = Clock::now() + limit;
+    while (!done()) {
+      if (Clock::now() >= deadline) return false;
+      uv_run(&loop, UV_RUN_ONCE);
+    }
+    return true;
+  }
+
+  void converge() {
+    bool converged = false;
+    const auto start = Clock::now();
+    auto started = cluster->start([&converged] { converged = true; });
+    REQUIRE_MESSAGE(started.ok(), (started ? "" : started.error()));
+    const bool ok = run_until(15s, [&] { return converged; });
+    if (!ok) {
+      for (const std::string& line : cluster->pending_links())
+        MESSAGE(line);
+    }
+    REQUIRE(ok);
+    MESSAGE("converged in " << ms_of(Clock::now() - start) << " ms");
+  }
+
+  std::vector<std::string> roots() const {
+    std::vector<std::string> out;
+    for (const Endpoint& e : cluster->root_addresses())
+      out.push_back(to_string(e));
+    return out;
+  }
+
+  uv_loop_t loop{};
+  std::unique_ptr<Cluster> cluster;
+};
+
+double median(std::vector<double> v) {
+  REQUIRE(!v.empty());
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+TEST_CASE("nearest wins: 100 discoveries pick eu-west, per-hop RTTs match the links") {
+  World w(parse_world(world_yaml("")));
+  w.converge();
+
+  // The draining leaf has left its parent, the overloaded one is alive but not offered.
+  for (const NodeView& n : w.cluster->nodes()) {
+    INFO(n.name << " state " << n.state);
+    if (n.name == "eu-west-3") {
+      CHECK(n.state == "drained");
+      CHECK(n.parents_seeing == 0);
+    }
+    if (n.name == "us-east-1") CHECK(n.state == "overloaded");
+  }
+
+  DiscoverOptions options;
+  options.roots = w.roots();
+  options.timeout = 2000ms;
+  options.verify = true;
+  options.use_last_path = false;  // A full descent every time.
+
+  // Round trip = 2 × delay + up to 2 × jitter (global, eu-west, its leaves).
+  const double low[] = {20.0, 30.0, 30.0};
+  const double high[] = {21.0, 32.0, 32.0};
+  const std::string names[] = {"global", "eu-west", "leaf"};
+  std::vector<double> rtts[3];
+  // Distance of a sample from the simulated window [low, high]; 0 inside it.
+  auto error_of = [&](size_t hop, double rtt) {
+    return rtt < low[hop] ? low[hop] - rtt : (rtt > high[hop] ? rtt - high[hop] : 0.0);
+  };
+
+  const auto start = Clock::now();
+  for (int i = 0; i < 100; ++i) {
+    std::optional<DiscoveryResult> result;
+    Client client(&w.loop);
+    client.discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
+    REQUIRE(w.run_until(options.timeout + 1s, [&] { return result.has_value(); }));
+    const DiscoveryResult& r = *result;
+    INFO("discovery " << i);
+    REQUIRE_MESSAGE(r.ok(), r.failure);
+    REQUIRE(r.path.size() == 3);
+    CHECK(r.path[0].name == "global");
+    CHECK(r.path[1].name == "eu-west");
+    const std::string& leaf = r.path[2].name;
+    CHECK((leaf == "eu-west-1" || leaf == "eu-west-2"));
+    CHECK(leaf != "us-east-1");
+    CHECK(leaf != "eu-west-3");
+    CHECK(r.verification.state == VerifyState::kVerified);
+    for (const Service& s : r.services)
+      CHECK((s.node_name == "eu-west-1" || s.node_name == "eu-west-2"));
+    for (const Service& s : r.backups) {
+      CHECK(s.node_name != "eu-west-3");
+      CHECK(s.node_name != "us-east-1");
+    }
+    for (size_t hop = 0; hop < 3; ++hop) {
+      const double rtt = ms_of(r.path[hop].rtt);
+      // Nothing arrives before the simulated delay has passed.
+      CHECK_MESSAGE(rtt >= low[hop] - 0.5, "hop " << hop << " rtt " << rtt << " ms");
+      rtts[hop].push_back(rtt);
+    }
+  }
+  MESSAGE("100 discoveries in " << ms_of(Clock::now() - start) << " ms");
+
+  for (size_t hop = 0; hop < 3; ++hop) {
+    const double med = median(rtts[hop]);
+    double max_error = 0.0;
+    for (double rtt : rtts[hop])
+      max_error = std::max(max_error, error_of(hop, rtt));
+    MESSAGE("hop " << hop << " (" << names[hop] << "): median rtt " << med << " ms, expected "
+                   << low[hop] << "-" << high[hop] << " ms, median error " << error_of(hop, med)
+                   << " ms, max error " << max_error << " ms");
+    // Single samples can be late on a loaded machine; the median must be within 2 ms.
+    CHECK(error_of(hop, med) <= 2.0);
+  }
+}
+
+TEST_CASE("loss: 10 % each way on every link, >= 99.9 % of 1,000 discoveries succeed") {
+  World w(parse_world(world_yaml("{delay: 3ms, jitter: 0ms, loss: 0.1}")));
+  w.converge();
+
+  DiscoverOptions options;
+  options.roots = w.roots();
+  options.timeout = 2000ms;
+  options.use_last_path = false;
+  // The root is the one server every discovery needs. A probe's round trip is lost with
+  // probability 1 - 0.9² = 0.19, so with the default 5 attempts a discovery fails at the
+  // root with probability 0.19⁵ ≈ 2.5e-4: 99.975 % expected, but 2 or more failures in
+  // 1,000 about 1 run in 40. Up to 10 attempts (the RTO schedule fits about 7 in the 2 s
+  // deadline: 0.19⁷ ≈ 9e-6) keeps the check about the system, not about sampling noise.
+  options.max_attempts = 10;
+
+  constexpr int kTotal = 1000;
+  constexpr size_t kConcurrent = 8;
+  // One Client per discovery: a Client mirrors the bucket each server announces and holds
+  // requests back to respect it, and the servers announce their free tier even with
+  // admission off, so one Client doing 1,000 discoveries would throttle itself.
+  struct Slot {
+    std::unique_ptr<Client> client;
+    std::optional<DiscoveryResult> result;
+  };
+  std::vector<Slot> slots(kConcurrent);
+  int started = 0;
+  int finished = 0;
+  int ok = 0;
+  double slowest = 0.0;
+  std::vector<std::string> failures;
+  auto record = [&](const DiscoveryResult& r) {
+    ++finished;
+    slowest = std::max(slowest, ms_of(r.total_time));
+    if (r.ok() && r.total_time <= options.timeout) {
+      ++ok;
+      CHECK(r.path.size() == 3);
+      return;
+    }
+    if (failures.size() >= 10) return;
+    std::string line = fmt::format("{} after {} ms", r.failure, ms_of(r.total_time));
+    for (const PeerError& e : r.errors)
+      line += "; " + to_string(e);
+    failures.push_back(line);
+  };
+
+  const auto start = Clock::now();
+  // Driven from the loop's runner: a finished slot is recorded, its Client destroyed and,
+  // while discoveries remain, a new one started in it.
+  const bool all = w.run_until(120s, [&] {
+    for (Slot& slot : slots) {
+      if (slot.client && slot.result) {
+        record(*slot.result);
+        slot.client.reset();
+        slot.result.reset();
+      }
+      if (!slot.client && started < kTotal) {
+        ++started;
+        slot.client = std::make_unique<Client>(&w.loop);
+        slot.client->discover(options, [&slot](DiscoveryResult r) { slot.result = std::move(r); });
+      }
+    }
+    return finished == kTotal;
+  });
+  const double took = ms_of(Clock::now() - start);
+  slots.clear();
+  MESSAGE(ok << " of " << kTotal << " discoveries succeeded (started " << started << ", finished "
+             << finished << ") in " << took << " ms; slowest " << slowest << " ms");
+  for (const std::string& f : failures)
+    MESSAGE("failure: " << f);
+  REQUIRE(all);
+  CHECK(ok >= 999);
+}
+
+}  // namespace
+}  // namespace turnscout::cluster
