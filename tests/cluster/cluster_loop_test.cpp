@@ -157,7 +157,7 @@ TEST_CASE("the demo topology converges and the nearest region wins") {
 // process.
 Topology scale_topology() {
   std::string yaml =
-      "defaults: {heartbeat: 100ms, missed: 5, admission: false}\n"
+      "defaults: {heartbeat: 1s, missed: 3, admission: false}\n"
       "roots:\n"
       "  - name: root\n"
       "    link: {delay: 1ms}\n"
