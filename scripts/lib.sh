@@ -43,11 +43,14 @@ ensure_packages() {
   return $status
 }
 
-# build DIR [cmake options...]: configures (once) and builds with every core.
+# build DIR [cmake options...]: configures and builds with every core; only the targets in
+# $BUILD_TARGETS when it is set (space-separated).
 build() {
   local dir=$1
   shift
   log "build $dir $*"
   cmake -S . -B "$dir" -G Ninja -DTURNSCOUT_WERROR=ON "$@" >/dev/null
-  cmake --build "$dir" -j "$(nproc)"
+  local targets=()
+  [ -n "${BUILD_TARGETS:-}" ] && read -r -a targets <<<"$BUILD_TARGETS" && targets=(--target "${targets[@]}")
+  cmake --build "$dir" -j "$(nproc)" "${targets[@]}"
 }

@@ -20,7 +20,7 @@ log "tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --no-tests=error --test-dir build/sanitize --output-on-failure -j "$(nproc)"
 
-CC=clang CXX=clang++ build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON \
-  -DTURNSCOUT_TESTS=OFF
+CC=clang CXX=clang++ BUILD_TARGETS=fuzz_proto_decode build build/fuzz \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON -DTURNSCOUT_TESTS=OFF
 log "fuzz (libFuzzer, ${TURNSCOUT_FUZZ_SECONDS:-60} s per target)"
 ctest --no-tests=error --test-dir build/fuzz --output-on-failure
