@@ -294,7 +294,8 @@ AdmissionControl::~AdmissionControl() {
 Admission AdmissionControl::admit(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                                   std::span<const uint8_t> capacity_token, uint16_t cost) {
   Impl& m = *impl_;
-  if (!m.config.enabled) return Admission{true, m.tiers[0].flow};
+  // No limit: an all-zero FLOW-CONTROL tells clients not to mirror a bucket (PROTOCOL.md).
+  if (!m.config.enabled) return Admission{true, proto::FlowControl{}};
   // A client counts once whether it reached an IPv4 or a dual-stack socket.
   const Endpoint key = unmap_v4(client);
   uint32_t i = m.find(key);

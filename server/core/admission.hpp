@@ -19,7 +19,9 @@ namespace turnscout::server {
 
 struct Admission {
   bool admitted = false;
-  proto::FlowControl flow;  // What applies to this client (its tier's bucket).
+  // What applies to this client: its tier's bucket, or all zeros (no limit) when admission
+  // control is disabled.
+  proto::FlowControl flow;
 };
 
 class AdmissionControl {

@@ -233,9 +233,8 @@ TEST_CASE("loss: 10 % each way on every link, >= 99.9 % of 1,000 discoveries suc
 
   constexpr int kTotal = 1000;
   constexpr size_t kConcurrent = 8;
-  // One Client per discovery: a Client mirrors the bucket each server announces and holds
-  // requests back to respect it, and the servers announce their free tier even with
-  // admission off, so one Client doing 1,000 discoveries would throttle itself.
+  // One Client per discovery, as 1,000 separate callers would be. (With admission off the
+  // servers announce no limit, so a shared Client would not hold requests back either.)
   struct Slot {
     std::unique_ptr<Client> client;
     std::optional<DiscoveryResult> result;

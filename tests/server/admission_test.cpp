@@ -195,12 +195,13 @@ TEST_CASE("an IPv4 client counts once on IPv4 and dual-stack sockets") {
   CHECK(ac.tracked_clients() == 1);
 }
 
-TEST_CASE("when disabled, everything is admitted and the free tier announced") {
+TEST_CASE("when disabled, everything is admitted and no limit announced") {
   AdmissionConfig c = free_only();
   c.enabled = false;
   AdmissionControl ac(c, "");
   CHECK(admitted_in_a_row(ac, kStart, client(1)) == 10000);
-  CHECK(ac.admit(kStart, kWall, client(1), {}, 1).flow == proto::FlowControl{20, 5000, 1, 1, 0});
+  // All zeros: "no limit", so clients keep no mirror and do not throttle themselves.
+  CHECK(ac.admit(kStart, kWall, client(1), {}, 1).flow == proto::FlowControl{});
   CHECK(ac.tracked_clients() == 0);
 }
 
