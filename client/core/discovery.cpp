@@ -32,8 +32,11 @@ void Discovery::start(TimePoint now) {
 }
 
 bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
-  const bool ours = (!walk_done_ && descent_.on_message(now, remote, view)) ||
-                    (verifier_ && !delivered_ && verifier_->on_message(now, remote, view));
+  // Once the walk has ended the descent still takes the replies to its last probes while
+  // the verifier runs: a sibling leaf that answers late is one more backup to check.
+  const bool ours =
+      ((!walk_done_ || collecting_late_leaves()) && descent_.on_message(now, remote, view)) ||
+      (verifier_ && !delivered_ && verifier_->on_message(now, remote, view));
   if (ours) advance(now);
   return ours;
 }
@@ -111,13 +114,32 @@ void Discovery::advance_foreground(TimePoint now) {
       candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
       verifier_.emplace(options_, deadline_, shared_);
       verifier_->start(now, std::move(candidates));
+      replies_seen_ = descent_.replies().size();
     }
   }
+  if (collecting_late_leaves()) add_late_leaves();
   if (verifier_ && !verifier_->done()) {
     if (now < deadline_) return;
     verifier_->expire();
   }
   deliver(now);
+}
+
+void Discovery::add_late_leaves() {
+  const std::vector<AcceptedReply>& replies = descent_.replies();
+  const size_t known = answer_->backups.size();
+  for (; replies_seen_ < replies.size(); ++replies_seen_) {
+    const AcceptedReply& reply = replies[replies_seen_];
+    if (!reply.response.children.empty()) continue;
+    append_unique(answer_->backups, services_of(reply, descent_.address_of(reply)),
+                  answer_->services, shared_.config.max_backups);
+  }
+  // The verifier's candidates are the services then the backups, in this order, so that
+  // verified_index() still points into them.
+  if (answer_->backups.size() > known) {
+    verifier_->add_candidates(
+        {answer_->backups.begin() + static_cast<long>(known), answer_->backups.end()});
+  }
 }
 
 // The descent as a source of the path to remember; it may outlive the foreground answer.

@@ -71,6 +71,9 @@ class Discovery {
   void advance(TimePoint now);
   void advance_foreground(TimePoint now);
   void advance_walk(TimePoint now);
+  // While verifying: replies from sibling leaves that came after the winner's.
+  bool collecting_late_leaves() const { return verifier_ && !delivered_ && !verifier_->done(); }
+  void add_late_leaves();
   Answer answer_from_descent() const;
   Answer answer_from_shortcut() const;
   void deliver(TimePoint now);
@@ -90,6 +93,7 @@ class Discovery {
   std::optional<Answer> answer_;
   std::optional<DiscoveryResult> result_;
   std::optional<PathUpdate> path_update_;
+  size_t replies_seen_ = 0;  // Replies of the descent already turned into candidates.
   bool delivered_ = false;
   bool walk_done_ = false;
 };

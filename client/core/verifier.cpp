@@ -1,6 +1,7 @@
 #include "client/core/verifier.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,12 @@ void Verifier::start(TimePoint now, std::vector<Service> candidates) {
   candidates_ = std::move(candidates);
   index_ = 0;
   next_candidate(now);
+}
+
+void Verifier::add_candidates(std::vector<Service> more) {
+  if (done_) return;
+  candidates_.insert(candidates_.end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
 }
 
 // Starts on candidates_[index_] or the first checkable one after it.

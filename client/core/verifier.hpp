@@ -34,6 +34,9 @@ class Verifier {
 
   // `candidates` in the order to try them: the chosen services, then the backups.
   void start(TimePoint now, std::vector<Service> candidates);
+  // More backups, tried after the others (e.g. sibling leaves whose replies came after the
+  // winner's). Ignored once done().
+  void add_candidates(std::vector<Service> more);
   // False when the transaction id is not one of ours.
   bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
   void on_unreachable(TimePoint now, const Endpoint& remote);

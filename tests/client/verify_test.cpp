@@ -79,6 +79,51 @@ TEST_CASE("verify: a silent TURN server gives way to the next candidate, which i
   CHECK(s.prober.peer(kTurn10, s.net.now())->health == HealthState::kSuspect);
 }
 
+TEST_CASE("verify: a sibling leaf that answers after the winner is a backup to check") {
+  // leaf-a wins at 40 ms; leaf-b's reply comes 30 ms later, while leaf-a's dead TURN server
+  // is being checked. Its service becomes a backup, checked once leaf-a's is given up.
+  const Endpoint kTurn11 = Endpoint::v4(192, 0, 2, 11, 3478);
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
+  s.add(server(1, 1), leaf("leaf-a", turn(10)), 10ms);
+  s.add(server(1, 2), leaf("leaf-b", turn(11)), 25ms);
+  FakeServerConfig dead = turn_server();
+  dead.silent = true;
+  FakeServer& turn10 = s.add(kTurn10, dead, 5ms);
+  FakeServer& turn11 = s.add(kTurn11, turn_server(), 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok);
+  CHECK(hop_names(r) == Names{"root", "leaf-a"});
+  CHECK(r.verification.state == VerifyState::kVerified);
+  CHECK(r.verification.service == turn(11));
+  CHECK(service_texts(r.services) == Names{turn(11), turn(10)});
+  CHECK(r.backups.empty());
+  REQUIRE(r.verification.tried.size() == 2);
+  CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
+  CHECK(r.verification.tried[1].service == turn(11));
+  CHECK(r.verification.tried[1].outcome == "answered");
+  CHECK(turn10.bindings.size() == 3);
+  CHECK(turn11.bindings.size() == 1);
+}
+
+TEST_CASE("verify: a sibling leaf that answers after the verification ended is not waited for") {
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
+  s.add(server(1, 1), leaf("leaf-a", turn(10)), 10ms);
+  s.add(server(1, 2), leaf("leaf-b", turn(99)), 200ms);
+  s.add(kTurn10, turn_server(), 5ms);
+  s.add(kTurn99, turn_server(), 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok);
+  CHECK(r.verification.service == turn(10));
+  CHECK(r.backups.empty());
+  CHECK(r.total_time == 20ms + 20ms + 10ms);
+}
+
 TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it found") {
   Scenario s;
   s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
