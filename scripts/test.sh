@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages
+# coturn: real TURN servers at the leaves of the end-to-end tests (not needed by the demo).
+ensure_packages coturn
 
 log "clang-format check"
 git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs -r clang-format --dry-run -Werror

@@ -2,42 +2,23 @@
 // deadlines): a demo-like world where the nearest region always wins and every hop's RTT
 // matches the simulated round trip, and the same world with 10 % loss each way on every
 // link, where at least 99.9 % of 1,000 discoveries succeed within their 2 s deadline.
-#include <uv.h>
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include <turnscout/client.hpp>
 
-#include "cluster/cluster.hpp"
-#include "cluster/topology.hpp"
-#include "common/endpoint.hpp"
-#include "common/logging.hpp"
+#include "tests/e2e/world.hpp"
 
-namespace turnscout::cluster {
+namespace turnscout::cluster::e2e {
 namespace {
-
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-double ms_of(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
-double ms_of(std::chrono::microseconds d) {
-  return static_cast<double>(d.count()) / 1000.0;
-}
 
 // The shape of configs/demo.yaml: admission off (no per-client rate limit while probing in
 // bulk) and short heartbeats. `link` overrides every node's link when not empty.
@@ -76,71 +57,6 @@ std::string world_yaml(const std::string& link) {
       l("{delay: 40ms, jitter: 2ms}"), l("{delay: 60ms, jitter: 3ms}"));
 }
 
-Topology parse_world(const std::string& yaml) {
-  auto t = parse_topology(yaml, "e2e.yaml");
-  REQUIRE_MESSAGE(t.ok(), (t ? "" : t.error().front()));
-  return std::move(*t);
-}
-
-// One loop with a seeded cluster on it; the tests put their clients on the same loop.
-struct World {
-  explicit World(Topology topology) {
-    REQUIRE(init_logging("warn").ok());
-    REQUIRE(uv_loop_init(&loop) == 0);
-    ClusterOptions options;
-    options.seed = 20240601;
-    cluster = std::make_unique<Cluster>(&loop, std::move(topology), options);
-  }
-  ~World() {
-    if (cluster) cluster->stop();
-    cluster.reset();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-  }
-
-  // Runs the loop until `done()` or `limit` (real time) passed; true when done.
-  template <typename Done>
-  bool run_until(Clock::duration limit, Done&& done) {
-    const auto deadline = Clock::now() + limit;
-    while (!done()) {
-      if (Clock::now() >= deadline) return false;
-      uv_run(&loop, UV_RUN_ONCE);
-    }
-    return true;
-  }
-
-  void converge() {
-    bool converged = false;
-    const auto start = Clock::now();
-    auto started = cluster->start([&converged] { converged = true; });
-    REQUIRE_MESSAGE(started.ok(), (started ? "" : started.error()));
-    const bool ok = run_until(15s, [&] { return converged; });
-    if (!ok) {
-      for (const std::string& line : cluster->pending_links())
-        MESSAGE(line);
-    }
-    REQUIRE(ok);
-    MESSAGE("converged in " << ms_of(Clock::now() - start) << " ms");
-  }
-
-  std::vector<std::string> roots() const {
-    std::vector<std::string> out;
-    for (const Endpoint& e : cluster->root_addresses())
-      out.push_back(to_string(e));
-    return out;
-  }
-
-  uv_loop_t loop{};
-  std::unique_ptr<Cluster> cluster;
-};
-
-double median(std::vector<double> v) {
-  REQUIRE(!v.empty());
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
 TEST_CASE("nearest wins: 100 discoveries pick eu-west, per-hop RTTs match the links") {
   World w(parse_world(world_yaml("")));
   w.converge();
@@ -173,11 +89,8 @@ TEST_CASE("nearest wins: 100 discoveries pick eu-west, per-hop RTTs match the li
 
   const auto start = Clock::now();
   for (int i = 0; i < 100; ++i) {
-    std::optional<DiscoveryResult> result;
     Client client(&w.loop);
-    client.discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
-    REQUIRE(w.run_until(options.timeout + 1s, [&] { return result.has_value(); }));
-    const DiscoveryResult& r = *result;
+    const DiscoveryResult r = w.discover(client, options);
     INFO("discovery " << i);
     REQUIRE_MESSAGE(r.ok(), r.failure);
     REQUIRE(r.path.size() == 3);
@@ -289,4 +202,4 @@ TEST_CASE("loss: 10 % each way on every link, >= 99.9 % of 1,000 discoveries suc
 }
 
 }  // namespace
-}  // namespace turnscout::cluster
+}  // namespace turnscout::cluster::e2e

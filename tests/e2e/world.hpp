@@ -1,0 +1,116 @@
+// Shared by the end-to-end tests: an in-process cluster on a libuv loop that the tests'
+// SDK clients share, and small helpers for measuring what they see.
+#pragma once
+
+#include <uv.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <turnscout/client.hpp>
+
+#include "cluster/cluster.hpp"
+#include "cluster/topology.hpp"
+#include "common/endpoint.hpp"
+#include "common/logging.hpp"
+
+namespace turnscout::cluster::e2e {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+inline double ms_of(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+inline double ms_of(std::chrono::microseconds d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+inline Topology parse_world(const std::string& yaml) {
+  auto t = parse_topology(yaml, "e2e.yaml");
+  REQUIRE_MESSAGE(t.ok(), (t ? "" : t.error().front()));
+  return std::move(*t);
+}
+
+inline double median(std::vector<double> v) {
+  REQUIRE(!v.empty());
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+// One loop with a seeded cluster on it; the tests put their clients on the same loop.
+struct World {
+  static ClusterOptions seeded() {
+    ClusterOptions options;
+    options.seed = 20240601;
+    return options;
+  }
+
+  explicit World(Topology topology, ClusterOptions options = seeded()) {
+    REQUIRE(init_logging("warn").ok());
+    REQUIRE(uv_loop_init(&loop) == 0);
+    cluster = std::make_unique<Cluster>(&loop, std::move(topology), options);
+  }
+  ~World() {
+    if (cluster) cluster->stop();
+    cluster.reset();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // Runs the loop until `done()` or `limit` (real time) passed; true when done.
+  template <typename Done>
+  bool run_until(Clock::duration limit, Done&& done) {
+    const auto deadline = Clock::now() + limit;
+    while (!done()) {
+      if (Clock::now() >= deadline) return false;
+      uv_run(&loop, UV_RUN_ONCE);
+    }
+    return true;
+  }
+
+  void converge() {
+    bool converged = false;
+    const auto start = Clock::now();
+    auto started = cluster->start([&converged] { converged = true; });
+    REQUIRE_MESSAGE(started.ok(), (started ? "" : started.error()));
+    const bool ok = run_until(15s, [&] { return converged; });
+    if (!ok) {
+      for (const std::string& line : cluster->pending_links())
+        MESSAGE(line);
+    }
+    REQUIRE(ok);
+    MESSAGE("converged in " << ms_of(Clock::now() - start) << " ms");
+  }
+
+  std::vector<std::string> roots() const {
+    std::vector<std::string> out;
+    for (const Endpoint& e : cluster->root_addresses())
+      out.push_back(to_string(e));
+    return out;
+  }
+
+  // One discovery by `client` on this loop, waited for up to its timeout and a second more.
+  DiscoveryResult discover(Client& client, const DiscoverOptions& options) {
+    std::optional<DiscoveryResult> result;
+    client.discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
+    REQUIRE(run_until(options.timeout + 1s, [&] { return result.has_value(); }));
+    return std::move(*result);
+  }
+
+  uv_loop_t loop{};
+  std::unique_ptr<Cluster> cluster;
+};
+
+}  // namespace turnscout::cluster::e2e
