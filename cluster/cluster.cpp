@@ -22,9 +22,6 @@
 namespace turnscout::cluster {
 namespace {
 
-// What each parent knows of its children, by name.
-using ChildTable = std::unordered_map<std::string, server::ChildStatus>;
-
 std::string format_link(const Link& link) {
   std::string text = format_duration(link.delay);
   if (link.jitter > Duration::zero()) text += " ±" + format_duration(link.jitter);
@@ -38,6 +35,23 @@ std::string format_load(uint16_t permille) {
 
 double to_ms(Duration d) {
   return static_cast<double>(d.count()) / 1000.0;
+}
+
+// Closes `timer` when open and frees it in its close callback, which then runs `done`.
+void close_timer(uv_timer_t*& timer, std::function<void()> done) {
+  uv_timer_t* t = std::exchange(timer, nullptr);
+  if (t == nullptr) return;
+  struct Box {
+    std::function<void()> done;
+  };
+  t->data = new Box{std::move(done)};
+  uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+    auto* box = static_cast<Box*>(h->data);
+    auto finish = std::move(box->done);
+    delete box;
+    delete reinterpret_cast<uv_timer_t*>(h);
+    if (finish) finish();
+  });
 }
 
 impair::ImpairConfig impair_config(const Link& link) {
@@ -57,6 +71,12 @@ Cluster::Cluster(uv_loop_s* loop, Topology topology, ClusterOptions options)
 
 Cluster::~Cluster() {
   stop();
+  // A stop still waiting for node processes ends here: NodeProcess kills (SIGKILL) what
+  // still runs, and the loop reaps it.
+  after_exits_.clear();
+  close_timer(kill_timer_, nullptr);
+  close_timer(check_timer_, nullptr);
+  remove_work_dir();
 }
 
 Result<void, std::string> Cluster::open_sockets() {
@@ -67,9 +87,15 @@ Result<void, std::string> Cluster::open_sockets() {
     auto proxy_at = nth_address(topology_.proxy_base, i);
     if (!node_at || !proxy_at) return unexpected(std::string("out of loopback addresses"));
     Running& r = nodes_[i];
-    r.node = std::make_unique<VirtualNode>(loop_);
-    auto bound = r.node->bind(*node_at);
+    auto bound = Result<Endpoint, std::string>(unexpected(std::string()));
+    if (process_mode()) {
+      bound = reserve_ports(i, *node_at);
+    } else {
+      r.node = std::make_unique<VirtualNode>(loop_);
+      bound = r.node->bind(*node_at);
+    }
     if (!bound) return unexpected(fmt::format("node {}: {}", t.name, bound.error()));
+    r.address = *bound;
     impair::ProxyOptions proxy;
     proxy.listen = *proxy_at;
     proxy.upstream = *bound;
@@ -89,13 +115,13 @@ server::ServerConfig Cluster::node_config(size_t index) const {
   server::ServerConfig c;
   c.source_file = topology_.source;
   c.name = t.name;
-  c.listen = {r.node->local()};
+  c.listen = {r.address};
   c.advertise = {r.proxy->local()};
   for (size_t p : t.parents)
-    c.parents.push_back({nodes_[p].node->local()});
+    c.parents.push_back({nodes_[p].address});
   for (size_t child : t.children) {
     c.children.push_back(
-        {topology_.nodes[child].name, nodes_[child].node->local(), topology_.nodes[child].weight});
+        {topology_.nodes[child].name, nodes_[child].address, topology_.nodes[child].weight});
   }
   c.heartbeat.interval = topology_.defaults.heartbeat;
   c.heartbeat.missed = topology_.defaults.missed;
@@ -105,7 +131,7 @@ server::ServerConfig Cluster::node_config(size_t index) const {
   c.admission.enabled = topology_.defaults.admission;
   c.cluster.key = key_;
   for (const std::string& s : t.services)
-    c.services.push_back(expand_service(s, r.proxy->local(), r.node->local()));
+    c.services.push_back(expand_service(s, r.proxy->local(), r.address));
   c.weight = t.weight;
   return c;
 }
@@ -116,18 +142,28 @@ Result<void, std::string> Cluster::start(std::function<void()> on_converged) {
   std::array<uint8_t, 24> key{};
   SystemRandom().fill(key);
   key_ = fmt::format("{:02x}", fmt::join(key, ""));
-  if (auto opened = open_sockets(); !opened) {
+  auto fail = [this](std::string error) -> Result<void, std::string> {
     stop();
-    return opened;
+    return unexpected(std::move(error));
+  };
+  if (process_mode()) {
+    if (auto opened = open_work_dir(); !opened) return fail(opened.error());
+    poller_ = std::make_unique<MetricsPoller>(loop_);
+    if (auto polling = poller_->start(); !polling) return fail(polling.error());
+    expected_leaves_ = expected_live_leaves(topology_);
   }
+  if (auto opened = open_sockets(); !opened) return fail(opened.error());
   const TimePoint now = impair::hrtime_now();
   const WallTime wall = SteadyClock().wall_now();
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (process_mode()) {
+      if (auto started = start_process(i); !started) return fail(started.error());
+      continue;
+    }
     auto core =
         std::make_unique<server::ServerCore>(node_config(i), now, wall, options_.seed * 7'919u + i);
     if (auto started = nodes_[i].node->start(std::move(core)); !started) {
-      stop();
-      return unexpected(fmt::format("node {}: {}", topology_.nodes[i].name, started.error()));
+      return fail(fmt::format("node {}: {}", topology_.nodes[i].name, started.error()));
     }
   }
   check_timer_ = new uv_timer_t{};
@@ -142,26 +178,27 @@ Result<void, std::string> Cluster::start(std::function<void()> on_converged) {
 
 void Cluster::stop(std::function<void()> on_closed) {
   stopping_ = true;
-  // Shared by the proxies' close callbacks; the last one out calls `on_closed`.
+  if (check_timer_ != nullptr) uv_timer_stop(check_timer_);
+  if (poller_) poller_->stop();
+  if (processes_running() == 0) {
+    close_all(std::move(on_closed));
+    return;
+  }
+  stop_processes(
+      [this, on_closed = std::move(on_closed)]() mutable { close_all(std::move(on_closed)); });
+}
+
+void Cluster::close_all(std::function<void()> on_closed) {
+  remove_work_dir();
+  // Shared by the close callbacks; the last one out calls `on_closed`.
   auto pending = std::make_shared<size_t>(1);
   auto done = [pending, on_closed = std::move(on_closed)]() {
     if (--*pending == 0 && on_closed) on_closed();
   };
-  if (check_timer_ != nullptr) {
-    uv_timer_t* timer = std::exchange(check_timer_, nullptr);
-    timer->data = nullptr;
+  for (uv_timer_t** timer : {&check_timer_, &kill_timer_}) {
+    if (*timer == nullptr) continue;
     ++*pending;
-    struct Box {
-      std::function<void()> done;
-    };
-    timer->data = new Box{done};
-    uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) {
-      auto* box = static_cast<Box*>(h->data);
-      auto finish = std::move(box->done);
-      delete box;
-      delete reinterpret_cast<uv_timer_t*>(h);
-      finish();
-    });
+    close_timer(*timer, done);
   }
   for (Running& r : nodes_) {
     if (r.node) r.node->close();
@@ -173,23 +210,44 @@ void Cluster::stop(std::function<void()> on_closed) {
   done();
 }
 
-std::vector<Cluster::LinkStatus> Cluster::link_states() const {
+std::vector<Cluster::ChildTable> Cluster::child_tables() const {
   std::vector<ChildTable> tables(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i].node || !nodes_[i].node->started()) continue;
-    for (server::ChildStatus& c : nodes_[i].node->core().children())
+    const Running& r = nodes_[i];
+    if (r.seen) {
+      for (const auto& [name, liveness] : r.seen->children) {
+        server::ChildStatus c;
+        c.name = name;
+        c.liveness = liveness;
+        c.heard = true;  // The metrics show a never-heard child as dead.
+        tables[i].emplace(name, std::move(c));
+      }
+    }
+    if (!r.node || !r.node->started()) continue;
+    for (server::ChildStatus& c : r.node->core().children())
       tables[i].emplace(c.name, std::move(c));
   }
+  return tables;
+}
+
+std::vector<Cluster::LinkStatus> Cluster::link_states() const {
+  const std::vector<ChildTable> tables = child_tables();
   std::vector<LinkStatus> out;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const TopologyNode& t = topology_.nodes[i];
     for (size_t p : t.parents) {
+      // A draining process exits once its Leave is out: links to it are gone, not pending.
+      if (process_mode() && nodes_[p].drain_started) continue;
       LinkStatus s{i, p, false, server::ChildLiveness::kDead, false};
       auto it = tables[p].find(t.name);
       if (it != tables[p].end() && it->second.heard) {
         s.heard = true;
         s.liveness = it->second.liveness;
-        s.current = it->second.subtree == nodes_[i].node->core().subtree();
+        // A process's view of its children's summaries is not in its metrics; its own
+        // live-leaf count is, and it is complete only once every summary below is current.
+        s.current = process_mode()
+                        ? nodes_[p].seen && nodes_[p].seen->live_leaves == expected_leaves_[p]
+                        : it->second.subtree == nodes_[i].node->core().subtree();
       }
       out.push_back(s);
     }
@@ -228,7 +286,15 @@ bool Cluster::converged() const {
 }
 
 void Cluster::check() {
-  if (stopping_ || converged_) return;
+  if (stopping_) return;
+  if (process_mode()) {
+    poll_metrics();
+  } else if (!converged_) {
+    evaluate();
+  }
+}
+
+void Cluster::evaluate() {
   std::vector<LinkStatus> links = link_states();
   // A draining node first joins, then leaves: drain it once every parent has it alive.
   std::vector<bool> joined(nodes_.size(), true);
@@ -241,8 +307,12 @@ void Cluster::check() {
     Running& r = nodes_[i];
     if (topology_.nodes[i].state != NodeState::kDraining || r.drain_started || !joined[i]) continue;
     r.drain_started = true;
-    r.node->core().start_drain(now);
-    r.node->flush();
+    if (process_mode()) {
+      drain_process(i);
+    } else {
+      r.node->core().start_drain(now);
+      r.node->flush();
+    }
     drained_any = true;
   }
   if (drained_any) return;
@@ -250,15 +320,20 @@ void Cluster::check() {
     if (!settled(link)) return;
   }
   converged_ = true;
-  uv_timer_stop(check_timer_);
+  // Process mode keeps reading the parents' metrics (at the heartbeat interval), so the
+  // views stay current when processes are killed or restarted.
+  if (!process_mode()) uv_timer_stop(check_timer_);
   if (on_converged_) on_converged_();
 }
 
 std::string Cluster::state_of(size_t index) const {
   const TopologyNode& t = topology_.nodes[index];
+  const Running& r = nodes_[index];
+  if (r.process && r.process->exit() && !r.drain_started) return "exited";
   if (t.state == NodeState::kDraining) {
-    const Running& r = nodes_[index];
-    return r.node && r.node->started() && r.node->core().drained() ? "drained" : "draining";
+    const bool drained =
+        process_mode() ? r.drained : r.node && r.node->started() && r.node->core().drained();
+    return drained ? "drained" : "draining";
   }
   if (t.listing.overload_permille != 0 && t.load_permille >= t.listing.overload_permille) {
     return "overloaded";
@@ -268,12 +343,7 @@ std::string Cluster::state_of(size_t index) const {
 
 std::vector<NodeView> Cluster::nodes() const {
   std::vector<NodeView> out;
-  std::vector<ChildTable> tables(nodes_.size());
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!nodes_[i].node || !nodes_[i].node->started()) continue;
-    for (server::ChildStatus& c : nodes_[i].node->core().children())
-      tables[i].emplace(c.name, std::move(c));
-  }
+  const std::vector<ChildTable> tables = child_tables();
   for (size_t i = 0; i < topology_.nodes.size(); ++i) {
     const TopologyNode& t = topology_.nodes[i];
     NodeView v;
@@ -288,8 +358,15 @@ std::vector<NodeView> Cluster::nodes() const {
         ++v.parents_seeing;
       }
     }
-    if (i < nodes_.size() && nodes_[i].node) v.node = nodes_[i].node->local();
-    if (i < nodes_.size() && nodes_[i].proxy) v.proxy = nodes_[i].proxy->local();
+    if (i < nodes_.size()) {
+      const Running& r = nodes_[i];
+      v.node = r.address;
+      if (r.proxy) v.proxy = r.proxy->local();
+      if (r.process && r.process->running()) v.pid = r.process->pid();
+      if (r.process && r.process->exit()) v.exit = to_string(*r.process->exit());
+      v.config = r.config_path;
+      v.command = r.command;
+    }
     v.link = t.link;
     v.load_permille = t.load_permille;
     v.overload_permille = t.listing.overload_permille;
@@ -310,32 +387,37 @@ std::vector<Endpoint> Cluster::root_addresses() const {
 
 std::string Cluster::table() const {
   const std::vector<NodeView> views = nodes();
-  struct Row {
-    std::string name, node, proxy, link, load, state, parents;
-  };
-  std::vector<Row> rows;
-  rows.push_back(
-      {"NAME", "NODE", "PROXY (clients)", "DELAY (each way)", "LOAD", "STATE", "PARENTS"});
+  // Process mode adds a PID column ("-" once the process ended).
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "NODE", "PROXY (clients)", "DELAY (each way)", "LOAD", "STATE"});
+  if (process_mode()) rows.back().push_back("PID");
+  rows.back().push_back("PARENTS");
   for (const NodeView& v : views) {
     std::string parents;
     for (const std::string& p : v.parents)
       parents += (parents.empty() ? "" : ",") + p;
     rows.push_back({std::string(2 * v.depth, ' ') + v.name, to_string(v.node), to_string(v.proxy),
-                    format_link(v.link), format_load(v.load_permille), v.state,
-                    parents.empty() ? "-" : parents});
+                    format_link(v.link), format_load(v.load_permille), v.state});
+    if (process_mode()) rows.back().push_back(v.pid ? std::to_string(*v.pid) : "-");
+    rows.back().push_back(parents.empty() ? "-" : parents);
   }
-  std::array<size_t, 6> width{};
-  for (const Row& r : rows) {
-    const std::array<const std::string*, 6> cells = {&r.name, &r.node, &r.proxy,
-                                                     &r.link, &r.load, &r.state};
-    for (size_t c = 0; c < cells.size(); ++c)
-      width[c] = std::max(width[c], cells[c]->size());
+  std::vector<size_t> width(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c)
+      width[c] = std::max(width[c], row[c].size());
   }
+  constexpr size_t kLoadColumn = 4;  // Numbers align right.
   std::string out;
-  for (const Row& r : rows) {
-    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>{}}  {:<{}}  {}\n", r.name, width[0],
-                       r.node, width[1], r.proxy, width[2], r.link, width[3], r.load, width[4],
-                       r.state, width[5], r.parents);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (c + 1 == row.size()) {
+        out += row[c] + "\n";
+      } else if (c == kLoadColumn) {
+        out += fmt::format("{:>{}}  ", row[c], width[c]);
+      } else {
+        out += fmt::format("{:<{}}  ", row[c], width[c]);
+      }
+    }
   }
   return out;
 }
@@ -355,7 +437,10 @@ std::string Cluster::state_json() const {
         {"load", v.load_permille / 1000.0},
         {"overload", v.overload_permille / 1000.0},
         {"state", v.state},
-        {"pid", nullptr},
+        {"pid", v.pid ? nlohmann::json(*v.pid) : nlohmann::json(nullptr)},
+        {"config", v.config.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.config)},
+        {"command", v.command.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.command)},
+        {"exit", v.exit.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.exit)},
     });
   }
   nlohmann::json roots = nlohmann::json::array();

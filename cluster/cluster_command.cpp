@@ -3,11 +3,15 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -20,10 +24,22 @@
 namespace turnscout::cluster {
 namespace {
 
-constexpr const char* kFooter = R"(Example:
+constexpr const char* kFooter = R"(Two ways to run the nodes:
+  virtual (default)  every node is a server core inside this process, on one event loop:
+                     light enough for thousands of nodes.
+  --processes        every node is a turnscout-server process with its own config file,
+                     log and metrics endpoint (in --work-dir, or a temporary directory
+                     removed on exit), so single nodes can be killed (kill -9 PID),
+                     restarted and inspected. The table and the state file show each
+                     node's pid, config and command.
+Either way each node listens on its own loopback address behind a proxy in this process
+that simulates its distance from the client.
+
+Examples:
   turnscout cluster configs/demo.yaml --state-file /tmp/demo-state.json &
   turnscout probe 127.2.0.1:PORT      # a root address from the table or the state file
   kill -TERM %1
+  turnscout cluster configs/demo.yaml --processes --work-dir /tmp/demo-nodes
 
 The topology format is described in configs/README.md, section "Topology files".)";
 
@@ -76,6 +92,9 @@ struct Runner {
         "\nconverged in %s: %zu nodes; roots: %s\n",
         format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)).c_str(),
         cluster->topology().nodes.size(), roots.c_str());
+    if (cluster->process_mode()) {
+      std::printf("node configs and logs: %s\n", cluster->work_dir().c_str());
+    }
     std::printf("try: turnscout probe %s\nstop with Ctrl-C or SIGTERM (pid %d)\n", roots.c_str(),
                 static_cast<int>(getpid()));
     std::fflush(stdout);
@@ -105,9 +124,12 @@ void on_deadline(uv_timer_t* handle) {
   static_cast<Runner*>(handle->data)->timed_out();
 }
 
-int run_loop(Runner& runner, Topology topology, Duration timeout) {
-  runner.cluster = std::make_unique<Cluster>(&runner.loop, std::move(topology),
-                                             ClusterOptions{.seed = runner.args->seed});
+int run_loop(Runner& runner, Topology topology, Duration timeout, std::string server_binary) {
+  ClusterOptions options;
+  options.seed = runner.args->seed;
+  options.server_binary = std::move(server_binary);
+  options.work_dir = runner.args->work_dir;
+  runner.cluster = std::make_unique<Cluster>(&runner.loop, std::move(topology), options);
   runner.sigint.data = runner.sigterm.data = runner.deadline.data = &runner;
   uv_signal_init(&runner.loop, &runner.sigint);
   uv_signal_init(&runner.loop, &runner.sigterm);
@@ -129,7 +151,33 @@ int run_loop(Runner& runner, Topology topology, Duration timeout) {
   return runner.exit_code;
 }
 
+std::string executable_path() {
+  std::array<char, 4096> buffer{};
+  size_t size = buffer.size();
+  if (uv_exepath(buffer.data(), &size) != 0) return {};
+  return std::string(buffer.data(), size);
+}
+
+bool is_executable_file(const std::filesystem::path& path) {
+  std::error_code ignored;
+  return std::filesystem::is_regular_file(path, ignored) && access(path.c_str(), X_OK) == 0;
+}
+
 }  // namespace
+
+Result<std::string, std::string> default_server_binary(const std::string& executable) {
+  const std::filesystem::path dir = std::filesystem::path(executable).parent_path();
+  const std::filesystem::path candidates[] = {
+      dir / "turnscout-server",
+      dir / ".." / ".." / "server" / "io" / "turnscout-server",
+  };
+  for (const std::filesystem::path& c : candidates) {
+    if (is_executable_file(c)) return c.lexically_normal().string();
+  }
+  return unexpected(fmt::format("no turnscout-server found at {} or {}; pass --server-binary PATH",
+                                candidates[0].lexically_normal().string(),
+                                candidates[1].lexically_normal().string()));
+}
 
 int run_cluster(const ClusterArgs& args) {
   if (auto logging = init_logging(args.log_level); !logging) {
@@ -156,6 +204,15 @@ int run_cluster(const ClusterArgs& args) {
                 roots);
     return kClusterOk;
   }
+  std::string server_binary = args.server_binary;
+  if (args.processes && server_binary.empty()) {
+    auto found = default_server_binary(executable_path());
+    if (!found) {
+      std::fprintf(stderr, "turnscout cluster: %s\n", found.error().c_str());
+      return kClusterUsage;
+    }
+    server_binary = std::move(*found);
+  }
   if (auto limit = raise_fd_limit(); !limit) {
     logger().warn("{}; many nodes may not fit", limit.error());
   }
@@ -165,7 +222,7 @@ int run_cluster(const ClusterArgs& args) {
     std::fprintf(stderr, "turnscout cluster: uv_loop_init: %s\n", uv_strerror(rc));
     return kClusterFailed;
   }
-  int code = run_loop(runner, std::move(*topology), *timeout);
+  int code = run_loop(runner, std::move(*topology), *timeout, std::move(server_binary));
   if (const int rc = uv_loop_close(&runner.loop); rc != 0) {
     std::fprintf(stderr, "turnscout cluster: handles left open: %s\n", uv_strerror(rc));
     code = kClusterFailed;
@@ -178,7 +235,8 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "cluster",
       "Run a whole tree of balance servers on this machine from a topology file: virtual "
-      "nodes on loopback, each behind a proxy that simulates its distance from the client");
+      "nodes (or, with --processes, turnscout-server processes) on loopback, each behind a "
+      "proxy that simulates its distance from the client");
   cmd->add_option("topology", args.topology, "Topology file (YAML)")->required();
   cmd->add_option("--state-file", args.state_file,
                   "Write the nodes and root addresses as JSON here once converged (removed "
@@ -192,6 +250,19 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
   cmd->add_option("--seed", args.seed, "Seed of the simulated loss and jitter")
       ->capture_default_str();
   cmd->add_flag("--check", args.check, "Only load the topology and print a summary");
+  CLI::Option* processes =
+      cmd->add_flag("--processes", args.processes,
+                    "Run every node as a turnscout-server process instead of a virtual node");
+  cmd->add_option("--server-binary", args.server_binary,
+                  "The turnscout-server to run (default: the one next to this turnscout, or "
+                  "in its build tree)")
+      ->type_name("PATH")
+      ->needs(processes);
+  cmd->add_option("--work-dir", args.work_dir,
+                  "Where the node configs and logs go, kept on exit (default: a temporary "
+                  "directory, removed on exit)")
+      ->type_name("DIR")
+      ->needs(processes);
   cmd->footer(kFooter);
   return cmd;
 }

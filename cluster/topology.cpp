@@ -1,8 +1,10 @@
 #include "cluster/topology.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <map>
+#include <numeric>
 #include <utility>
 
 #include <fmt/format.h>
@@ -261,6 +263,24 @@ std::optional<Endpoint> nth_address(const Endpoint& base, size_t index) {
   }
   return Endpoint::v4(static_cast<uint8_t>(value >> 24), static_cast<uint8_t>(value >> 16),
                       static_cast<uint8_t>(value >> 8), static_cast<uint8_t>(value), base.port);
+}
+
+std::vector<uint32_t> expected_live_leaves(const Topology& topology) {
+  // Every parent is above its children, so deepest first sees each child complete.
+  std::vector<size_t> order(topology.nodes.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return topology.nodes[a].depth > topology.nodes[b].depth;
+  });
+  std::vector<uint32_t> leaves(topology.nodes.size(), 0);
+  for (size_t i : order) {
+    const TopologyNode& n = topology.nodes[i];
+    leaves[i] = n.services.empty() ? 0 : 1;
+    for (size_t child : n.children) {
+      if (topology.nodes[child].state == NodeState::kActive) leaves[i] += leaves[child];
+    }
+  }
+  return leaves;
 }
 
 std::string expand_service(std::string_view service, const Endpoint& proxy, const Endpoint& node) {

@@ -84,6 +84,11 @@ Result<Topology, TopologyErrors> parse_topology(std::string_view yaml_text,
 // nullopt past the end of the IPv4 space or for IPv6 bases.
 std::optional<Endpoint> nth_address(const Endpoint& base, size_t index);
 
+// What each node reports as its live leaves once the tree has converged (the subtree
+// summary of server/core/snapshot_builder.hpp): 1 if it has services, plus the count of
+// each active child (a draining child has left by then). By node index.
+std::vector<uint32_t> expected_live_leaves(const Topology& topology);
+
 // `service` with the placeholders replaced.
 std::string expand_service(std::string_view service, const Endpoint& proxy, const Endpoint& node);
 

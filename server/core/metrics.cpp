@@ -94,9 +94,10 @@ void render_traffic(Writer& w, const Totals& t) {
 }
 
 void render_children(Writer& w, const ServerCore& core) {
+  const std::vector<ChildStatus> children = core.children();
   std::array<uint64_t, 4> by_state{};
   uint64_t draining = 0;
-  for (const ChildStatus& c : core.children()) {
+  for (const ChildStatus& c : children) {
     ++by_state[static_cast<size_t>(c.liveness)];
     if (c.draining && c.liveness != ChildLiveness::kDead && c.liveness != ChildLiveness::kLeft) {
       ++draining;
@@ -105,6 +106,15 @@ void render_children(Writer& w, const ServerCore& core) {
   w.family("turnscout_children", "gauge", "Children known to this node, by liveness state.");
   for (size_t i = 0; i < by_state.size(); ++i) {
     w.sample("turnscout_children", "state", to_string(static_cast<ChildLiveness>(i)), by_state[i]);
+  }
+  // Which child is in which state, so that a supervisor (an operator, the cluster runner)
+  // can tell which one is dead. One line per child: bounded as the child table is (static
+  // children plus at most RegistryPolicy::max_dynamic).
+  w.family("turnscout_child_state", "gauge",
+           "Each child by name, with its liveness state as a label; always 1.");
+  for (const ChildStatus& c : children) {
+    w.line("turnscout_child_state{{child=\"{}\",state=\"{}\"}} 1", escape_label_value(c.name),
+           to_string(c.liveness));
   }
   w.family("turnscout_children_draining", "gauge",
            "Alive or suspect children that announced they are draining.");

@@ -26,7 +26,7 @@ struct MetricsSources {
 // Call on the thread that owns `core`. Families: turnscout_build_info,
 // turnscout_requests_total{type}, turnscout_replies_total, turnscout_truncated_replies_total,
 // turnscout_drops_total{reason}, turnscout_reply_size_bytes (histogram),
-// turnscout_children{state}, turnscout_children_draining,
+// turnscout_children{state}, turnscout_child_state{child,state}, turnscout_children_draining,
 // turnscout_children_rejected_total, turnscout_parent_up{parent},
 // turnscout_parent_heartbeat_rtt_seconds{parent},
 // turnscout_parent_heartbeats_{sent,answered}_total{parent}, turnscout_load_ratio,

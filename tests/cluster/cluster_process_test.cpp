@@ -1,6 +1,13 @@
 // `turnscout cluster configs/demo.yaml --state-file` as a real process: it writes the state
-// once converged, and SIGTERM (sent by PID) stops it with exit code 0 and the file removed.
+// once converged, and SIGTERM (sent by PID) stops it with exit code 0 and the file removed;
+// with --processes (turnscout-server found in the build tree next to turnscout) the state
+// names every node's process, and SIGTERM ends all of them.
+#include <signal.h>
+
+#include <cerrno>
 #include <csignal>
+#include <filesystem>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -38,6 +45,59 @@ TEST_CASE("turnscout cluster runs the demo until SIGTERM") {
   CHECK(status->exited);
   CHECK(status->code == 0);
   CHECK(read_file(state).empty());  // Removed on exit.
+}
+
+TEST_CASE("turnscout cluster --processes runs every node as a process until SIGTERM") {
+  TempDir dir("turnscout-cluster");
+  const std::string state = dir.file("state.json");
+  auto process = ChildProcess::spawn(
+      TURNSCOUT_CLI_BIN,
+      {"cluster", TURNSCOUT_SOURCE_DIR "/configs/demo.yaml", "--processes", "--state-file", state},
+      dir.file("output.txt"));
+  REQUIRE_MESSAGE(bool(process), (process ? "" : process.error()));
+  const bool written = wait_until(30s, 20ms, [&] { return !read_file(state).empty(); });
+  INFO(process->output());
+  REQUIRE(written);
+  auto json = nlohmann::json::parse(read_file(state));
+  CHECK(json["converged"] == true);
+  REQUIRE(json["nodes"].size() == 15);
+  std::vector<int> pids;
+  std::string work_dir;
+  for (const auto& n : json["nodes"]) {
+    INFO(n.dump());
+    REQUIRE(n["command"].is_array());
+    CHECK(n["command"][0].get<std::string>().ends_with("/server/io/turnscout-server"));
+    work_dir = std::filesystem::path(n["config"].get<std::string>()).parent_path().string();
+    if (n["name"] == "eu-west-3") {
+      CHECK(n["state"] == "drained");
+      continue;
+    }
+    REQUIRE(n["pid"].is_number_integer());
+    pids.push_back(n["pid"].get<int>());
+  }
+  CHECK(pids.size() == 14);
+  CHECK(process->output().find("node configs and logs: " + work_dir) != std::string::npos);
+
+  REQUIRE(process->send_signal(SIGTERM));
+  auto status = process->wait(15s);
+  REQUIRE(status.has_value());
+  CHECK(status->exited);
+  CHECK(status->code == 0);
+  for (int pid : pids)  // Reaped by the runner: not even a zombie is left.
+    CHECK_MESSAGE((::kill(pid, 0) == -1 && errno == ESRCH), "pid " << pid << " is still there");
+  CHECK_FALSE(std::filesystem::exists(work_dir));
+}
+
+TEST_CASE("turnscout cluster --server-binary needs --processes") {
+  TempDir dir("turnscout-cluster");
+  auto result = run_command(
+      TURNSCOUT_CLI_BIN,
+      {"cluster", TURNSCOUT_SOURCE_DIR "/configs/demo.yaml", "--server-binary", "/bin/true"},
+      dir.file("output.txt"), 10s);
+  REQUIRE(bool(result));
+  CHECK(result->status.exited);
+  CHECK(result->status.code == 2);
+  CHECK(result->output.find("--processes") != std::string::npos);
 }
 
 TEST_CASE("turnscout cluster refuses a broken topology with its position") {

@@ -153,6 +153,32 @@ TEST_CASE("broken topologies: every error with its position") {
   }
 }
 
+TEST_CASE("expected live leaves: services count once, draining children not at all") {
+  auto t = parse_topology(R"(roots:
+  - name: root
+    children:
+      - name: a
+        children:
+          - {name: a1, services: ["turn:${proxy}"]}
+          - {name: a2, state: draining, services: ["turn:${proxy}"]}
+          - {name: a3, also_parents: [b, root], services: ["turn:${proxy}"]}
+      - name: b
+        services: ["turn:${proxy}"]
+        children:
+          - {name: b1, services: ["turn:${proxy}"]}
+)",
+                          "t.yaml");
+  REQUIRE_MESSAGE(t.ok(), (t ? "" : t.error().front()));
+  const std::vector<uint32_t> leaves = expected_live_leaves(*t);
+  REQUIRE(leaves.size() == t->nodes.size());
+  auto of = [&](std::string_view name) { return leaves[*t->find(name)]; };
+  CHECK(of("a1") == 1);
+  CHECK(of("a2") == 1);    // Its own count; its parent no longer adds it.
+  CHECK(of("a") == 2);     // a1 and a3.
+  CHECK(of("b") == 3);     // Itself (it has services), b1, and a3 (defined before b).
+  CHECK(of("root") == 6);  // a's 2, b's 3, and a3 once more as a direct child.
+}
+
 TEST_CASE("addresses are handed out in order, skipping .0 and .255") {
   const Endpoint base = Endpoint::v4(127, 1, 0, 1, 0);
   CHECK(nth_address(base, 0) == base);

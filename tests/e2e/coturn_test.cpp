@@ -20,13 +20,13 @@
 #include <turnscout/client.hpp>
 
 #include "proto/binding.hpp"
-#include "tests/e2e/world.hpp"
+#include "tests/cluster/world.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/udp_client.hpp"
 #include "tests/support/wait.hpp"
 
-namespace turnscout::cluster::e2e {
+namespace turnscout::cluster::testing {
 namespace {
 
 // The coturn binary, or a test failure that says how to get it.
@@ -237,4 +237,4 @@ TEST_CASE("coturn at the leaves: the CLI against `turnscout cluster` shows the v
 }
 
 }  // namespace
-}  // namespace turnscout::cluster::e2e
+}  // namespace turnscout::cluster::testing

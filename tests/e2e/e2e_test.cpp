@@ -15,9 +15,9 @@
 
 #include <turnscout/client.hpp>
 
-#include "tests/e2e/world.hpp"
+#include "tests/cluster/world.hpp"
 
-namespace turnscout::cluster::e2e {
+namespace turnscout::cluster::testing {
 namespace {
 
 // The shape of configs/demo.yaml: admission off (no per-client rate limit while probing in
@@ -202,4 +202,4 @@ TEST_CASE("loss: 10 % each way on every link, >= 99.9 % of 1,000 discoveries suc
 }
 
 }  // namespace
-}  // namespace turnscout::cluster::e2e
+}  // namespace turnscout::cluster::testing

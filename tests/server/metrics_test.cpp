@@ -83,6 +83,23 @@ TEST_CASE("metrics of a converged region: requests, children, parents, replies")
       has_line(text, "turnscout_snapshot_version " + std::to_string(c["r1"].snapshot()->version)));
 }
 
+TEST_CASE("metrics name each child with its liveness state") {
+  Cluster c;
+  build_tree(c);
+  c.net.run_until(kStart + 3s);
+  c.net.set_node_down(c.id("l11"), true);
+  c.net.run_for(10s);
+  const std::string text = render_metrics(c["r1"]);
+  CAPTURE(text);
+  CHECK(has_line(text, "# TYPE turnscout_child_state gauge"));
+  CHECK(has_line(text, "turnscout_child_state{child=\"l11\",state=\"dead\"} 1"));
+  CHECK(has_line(text, "turnscout_child_state{child=\"l12\",state=\"alive\"} 1"));
+  CHECK(has_line(text, "turnscout_child_state{child=\"l13\",state=\"alive\"} 1"));
+  CHECK(has_line(text, "turnscout_children{state=\"dead\"} 1"));
+  // A leaf has no children: the family is announced with no samples.
+  CHECK(render_metrics(c["l12"]).find("turnscout_child_state{") == std::string::npos);
+}
+
 TEST_CASE("metrics add the other workers' counters and build a cumulative histogram") {
   Cluster c;
   c.add(node_config("solo", kRoot, {}));

@@ -1,5 +1,6 @@
-// Shared by the end-to-end tests: an in-process cluster on a libuv loop that the tests'
-// SDK clients share, and small helpers for measuring what they see.
+// Shared by the cluster and end-to-end tests: a cluster (virtual nodes or node processes)
+// on a libuv loop that the tests' SDK clients share, and helpers for measuring what they
+// see.
 #pragma once
 
 #include <uv.h>
@@ -21,7 +22,7 @@
 #include "common/endpoint.hpp"
 #include "common/logging.hpp"
 
-namespace turnscout::cluster::e2e {
+namespace turnscout::cluster::testing {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -60,8 +61,10 @@ struct World {
     REQUIRE(uv_loop_init(&loop) == 0);
     cluster = std::make_unique<Cluster>(&loop, std::move(topology), options);
   }
+  // Stops the cluster as its runner does (node processes get SIGTERM, then the proxies
+  // close), then checks that nothing was left on the loop.
   ~World() {
-    if (cluster) cluster->stop();
+    if (cluster && !stopped) stop();
     cluster.reset();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
@@ -85,13 +88,34 @@ struct World {
     const auto start = Clock::now();
     auto started = cluster->start([&converged] { converged = true; });
     REQUIRE_MESSAGE(started.ok(), (started ? "" : started.error()));
-    const bool ok = run_until(15s, [&] { return converged; });
+    // Generous: a sanitizer build on a busy machine starts processes slowly.
+    const bool ok = run_until(30s, [&] { return converged; });
     if (!ok) {
       for (const std::string& line : cluster->pending_links())
         MESSAGE(line);
     }
     REQUIRE(ok);
     MESSAGE("converged in " << ms_of(Clock::now() - start) << " ms");
+  }
+
+  // stop(), with the loop run until the cluster says everything is closed.
+  void stop() {
+    bool closed = false;
+    const auto start = Clock::now();
+    stopped = true;
+    cluster->stop([&closed] { closed = true; });
+    // SIGTERM, at most kStopGrace until SIGKILL, then the proxies close.
+    CHECK(run_until(Cluster::kStopGrace + 5s, [&] { return closed; }));
+    MESSAGE("stopped in " << ms_of(Clock::now() - start) << " ms");
+  }
+
+  // The node called `name`; the test fails when there is none.
+  NodeView view(const std::string& name) const {
+    for (NodeView& v : cluster->nodes()) {
+      if (v.name == name) return v;
+    }
+    FAIL("no node " << name);
+    return {};
   }
 
   std::vector<std::string> roots() const {
@@ -111,6 +135,7 @@ struct World {
 
   uv_loop_t loop{};
   std::unique_ptr<Cluster> cluster;
+  bool stopped = false;
 };
 
-}  // namespace turnscout::cluster::e2e
+}  // namespace turnscout::cluster::testing
