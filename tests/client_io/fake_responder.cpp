@@ -61,7 +61,7 @@ void FakeResponder::answer(const Endpoint& from, const uint8_t* data, size_t siz
   size_t out_size = 0;
   if (view->method() == proto::Method::kBinding) {
     ++bindings;
-    if (config.silent) return;
+    if (config.silent || !admit(from, config.flow.binding_cost)) return;
     auto n = proto::encode_binding_response({view->transaction_id(), from, true}, out);
     if (!n) return;
     out_size = *n;
@@ -69,12 +69,12 @@ void FakeResponder::answer(const Endpoint& from, const uint8_t* data, size_t siz
     auto probe = proto::decode_probe_request(*view);
     if (!probe) return;
     ++probes;
-    if (config.silent) return;
+    if (config.silent || !admit(from, config.flow.probe_cost)) return;
     std::vector<proto::ChildEntry> children;
     for (const Endpoint& child : config.children)
       children.push_back({child, false, 100, 1});
-    const proto::ProbeReply reply{
-        probe->transaction_id, from, config.name, {100, 900}, {}, 0, children, config.services};
+    const proto::ProbeReply reply{probe->transaction_id, from, config.name, {100, 900},
+                                  config.flow,           0,    children,    config.services};
     auto n = proto::encode_probe_reply(reply, size, out);
     if (!n) return;
     out_size = n->size;
@@ -83,6 +83,19 @@ void FakeResponder::answer(const Endpoint& from, const uint8_t* data, size_t siz
   to_sockaddr(from, to);
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(out.data()), static_cast<unsigned>(out_size));
   uv_udp_try_send(&handle_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+}
+
+// The server side of flow control: a bucket per client address, created full on its first
+// request, on the loop's monotonic clock (the client's mirror uses the same one).
+bool FakeResponder::admit(const Endpoint& from, uint16_t cost) {
+  if (!config.enforce_flow || config.flow.burst_tokens == 0) return true;
+  const TimePoint now{Duration{static_cast<Duration::rep>(uv_hrtime() / 1000)}};
+  const double refill = config.flow.refill_millitokens_per_s / 1000.0;
+  TokenBucket& bucket =
+      buckets_.try_emplace(from, config.flow.burst_tokens, refill, now).first->second;
+  if (bucket.try_take(now, cost)) return true;
+  ++dropped_by_flow;
+  return false;
 }
 
 }  // namespace turnscout::test

@@ -1,16 +1,20 @@
 // A stand-in balance server on a libuv loop for the driver tests: it answers Probe
-// requests with a configured node name, children and services, and STUN Binding requests
-// like a TURN server would, or stays silent. Its handle does not keep the loop alive, so a
-// test's uv_run() ends exactly when the client under test stops waiting.
+// requests with a configured node name, children, services and flow control, and STUN
+// Binding requests like a TURN server would, or stays silent. Like a real server it may
+// enforce the bucket it announces, per client address. Its handle does not keep the loop
+// alive, so a test's uv_run() ends exactly when the client under test stops waiting.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "common/token_bucket.hpp"
 #include "proto/address.hpp"
+#include "proto/attributes.hpp"
 #include "proto/result.hpp"
 
 namespace turnscout::test {
@@ -20,6 +24,8 @@ struct FakeResponderConfig {
   std::vector<Endpoint> children{};
   std::vector<std::string> services{};
   bool silent = false;
+  proto::FlowControl flow{};  // Announced in every Probe reply; burst 0 = no limit.
+  bool enforce_flow = false;  // Drop requests (Probe and Binding) the bucket refuses.
 };
 
 class FakeResponder {
@@ -36,15 +42,18 @@ class FakeResponder {
   FakeResponderConfig config;
   uint32_t probes = 0;
   uint32_t bindings = 0;
+  uint32_t dropped_by_flow = 0;
 
  private:
   FakeResponder() = default;
   static void on_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
                          unsigned flags);
   void answer(const Endpoint& from, const uint8_t* data, size_t size);
+  bool admit(const Endpoint& from, uint16_t cost);
 
   uv_udp_t handle_{};
   Endpoint address_;
+  std::unordered_map<Endpoint, TokenBucket> buckets_;  // Per client address.
   char buffer_[4096];
 };
 
