@@ -200,6 +200,24 @@ bool MessageBuilder::add_weight(uint16_t weight) {
   return add_u32(attr::kWeight, uint32_t{weight} << 16);
 }
 
+bool MessageBuilder::add_encoded(const EncodedAttributes& attributes) {
+  if (error_) return false;
+  if (stage_ != Stage::kOpen) return fail(EncodeErrc::kBadState, "encoded attributes");
+  const std::span<const uint8_t> bytes = attributes.bytes();
+  if (attributes.count() > kMaxAttributes - attributes_) {
+    return fail(EncodeErrc::kValueOutOfRange, "attribute count");
+  }
+  if (size_ + bytes.size() - kHeaderSize > 0xFFFF) {
+    return fail(EncodeErrc::kValueOutOfRange, "header.length");
+  }
+  if (bytes.size() > remaining()) return fail(EncodeErrc::kBufferTooSmall, "encoded attributes");
+  std::copy(bytes.begin(), bytes.end(), out_.data() + size_);
+  size_ += bytes.size();
+  attributes_ += attributes.count();
+  store_u16(out_.data() + 2, static_cast<uint16_t>(size_ - kHeaderSize));
+  return true;
+}
+
 bool MessageBuilder::add_integrity_sha256(std::span<const uint8_t> key) {
   if (key.empty()) return fail(EncodeErrc::kValueOutOfRange, "MESSAGE-INTEGRITY-SHA256.key");
   auto v = reserve(attr::kMessageIntegritySha256, kIntegritySha256Size);
@@ -227,6 +245,17 @@ Result<size_t, EncodeError> MessageBuilder::finish() const {
   if (error_) return unexpected(*error_);
   if (stage_ == Stage::kIdle) return unexpected(EncodeError{EncodeErrc::kBadState, "header"});
   return size_;
+}
+
+Result<EncodedAttributes, EncodeError> MessageBuilder::attributes() const {
+  if (error_) return unexpected(*error_);
+  if (stage_ != Stage::kOpen) {
+    return unexpected(EncodeError{EncodeErrc::kBadState, "encoded attributes"});
+  }
+  EncodedAttributes out;
+  out.bytes_.assign(out_.data() + kHeaderSize, out_.data() + size_);
+  out.count_ = attributes_;
+  return out;
 }
 
 }  // namespace turnscout::proto

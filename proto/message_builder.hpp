@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "proto/address.hpp"
 #include "proto/attributes.hpp"
@@ -18,6 +19,21 @@
 #include "proto/result.hpp"
 
 namespace turnscout::proto {
+
+// Attributes checked and written once by a MessageBuilder (see MessageBuilder::attributes),
+// then copied whole into many messages with MessageBuilder::add_encoded: text that is the
+// same in every reply pays its checks once instead of once per message.
+class EncodedAttributes {
+ public:
+  std::span<const uint8_t> bytes() const { return bytes_; }
+  size_t count() const { return count_; }
+  friend bool operator==(const EncodedAttributes&, const EncodedAttributes&) = default;
+
+ private:
+  friend class MessageBuilder;
+  std::vector<uint8_t> bytes_;  // Whole attributes: headers, values and padding.
+  size_t count_ = 0;
+};
 
 class MessageBuilder {
  public:
@@ -50,6 +66,8 @@ class MessageBuilder {
   bool add_node_state(NodeState state);
   bool add_timestamp(uint64_t unix_ms);
   bool add_weight(uint16_t weight);  // 1..65535.
+  // Copies attributes another builder checked and wrote; only the size limits are checked.
+  bool add_encoded(const EncodedAttributes& attributes);
 
   // MESSAGE-INTEGRITY-SHA256 over everything so far; afterwards only FINGERPRINT may follow.
   bool add_integrity_sha256(std::span<const uint8_t> key);
@@ -64,6 +82,10 @@ class MessageBuilder {
 
   // The size of the message, or the first error.
   Result<size_t, EncodeError> finish() const;
+  // A copy of the attributes written since start(), for add_encoded (it allocates). Only for
+  // attributes whose bytes do not depend on the rest of the message: not the XOR-ed
+  // addresses, and fails after MESSAGE-INTEGRITY-SHA256 or FINGERPRINT.
+  Result<EncodedAttributes, EncodeError> attributes() const;
 
  private:
   enum class Stage : uint8_t { kIdle, kOpen, kSigned, kSealed };

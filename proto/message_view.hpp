@@ -31,6 +31,10 @@ class MessageView {
   // At most this many distinct unknown comprehension-required types are remembered.
   static constexpr size_t kMaxUnknownReported = 16;
 
+  // Leaves the attribute slots unset: parse_message fills the ones it lists, and only those
+  // are ever read.
+  MessageView() {}  // Not "= default": value-initialisation would then zero the slots.
+
   uint16_t type() const { return type_; }
   Method method() const { return method_of(type_); }
   MessageClass message_class() const { return class_of(type_); }
@@ -65,16 +69,18 @@ class MessageView {
   };
   static constexpr size_t kNone = ~size_t{0};
 
+  // parse_message's work, on a view built in place.
+  Result<void, DecodeError> index(std::span<const uint8_t> bytes);
   void note_unknown(uint16_t type, uint32_t offset);
 
   std::span<const uint8_t> bytes_;
   uint16_t type_ = 0;
   TransactionId transaction_id_{};
-  std::array<Slot, kMaxAttributes> slots_{};
+  std::array<Slot, kMaxAttributes> slots_;
   size_t count_ = 0;
   size_t integrity_sha256_index_ = kNone;
   bool has_fingerprint_ = false;
-  std::array<uint16_t, kMaxUnknownReported> unknown_{};
+  std::array<uint16_t, kMaxUnknownReported> unknown_;
   size_t unknown_count_ = 0;
   uint32_t first_unknown_offset_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "proto/probe.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "proto/field_reader.hpp"
 #include "proto/message_builder.hpp"
@@ -16,22 +17,48 @@ size_t probe_request_size(const ProbeRequest& r) {
   return size;
 }
 
+// NODE-NAME and SERVICE from text, checked as they are written.
+struct CheckedText {
+  std::string_view node_name;
+  std::span<const std::string> services;
+
+  size_t size() const {
+    size_t size = attribute_size(node_name.size());
+    for (const auto& s : services)
+      size += attribute_size(s.size());
+    return size;
+  }
+  size_t service_count() const { return services.size(); }
+  void add_node_name(MessageBuilder& b) const { b.add_node_name(node_name); }
+  void add_services(MessageBuilder& b) const {
+    for (const auto& s : services)
+      b.add_service(s);
+  }
+};
+
+// NODE-NAME and SERVICE already checked and encoded by ProbeReplyText::make.
+struct EncodedText {
+  const ProbeReplyText& text;
+
+  size_t size() const { return text.node_name().bytes().size() + text.services().bytes().size(); }
+  size_t service_count() const { return text.services().count(); }
+  void add_node_name(MessageBuilder& b) const { b.add_encoded(text.node_name()); }
+  void add_services(MessageBuilder& b) const { b.add_encoded(text.services()); }
+};
+
 // Everything but the children.
-size_t probe_reply_fixed_size(const ProbeReply& r) {
-  size_t size = kHeaderSize + attribute_size(address_value_size(r.reflexive)) +
-                attribute_size(r.node_name.size()) + attribute_size(kLoadSize) +
-                attribute_size(kFlowControlSize) + attribute_size(kU32ValueSize) +
-                attribute_size(kFingerprintSize);
-  for (const auto& s : r.services)
-    size += attribute_size(s.size());
-  return size;
+template <typename Text>
+size_t probe_reply_fixed_size(const ProbeReply& r, const Text& text) {
+  return kHeaderSize + attribute_size(address_value_size(r.reflexive)) + text.size() +
+         attribute_size(kLoadSize) + attribute_size(kFlowControlSize) +
+         attribute_size(kU32ValueSize) + attribute_size(kFingerprintSize);
 }
 
 // How many of the first children fit after `used` bytes, within `budget` bytes and within
 // kMaxAttributes next to the other attributes (XOR-MAPPED-ADDRESS, NODE-NAME, LOAD,
 // FLOW-CONTROL, REPLY-FLAGS, FINGERPRINT and the services).
-size_t children_that_fit(const ProbeReply& r, size_t used, size_t budget) {
-  const size_t others = 6 + r.services.size();
+size_t children_that_fit(const ProbeReply& r, size_t service_count, size_t used, size_t budget) {
+  const size_t others = 6 + service_count;
   const size_t max_children = kMaxAttributes > others ? kMaxAttributes - others : 0;
   size_t n = 0;
   for (; n < std::min(r.children.size(), max_children); ++n) {
@@ -42,13 +69,14 @@ size_t children_that_fit(const ProbeReply& r, size_t used, size_t budget) {
   return n;
 }
 
-Result<ProbeReplySize, EncodeError> write_probe_reply(const ProbeReply& r, size_t max_size,
-                                                      bool allow_truncation,
+template <typename Text>
+Result<ProbeReplySize, EncodeError> write_probe_reply(const ProbeReply& r, const Text& text,
+                                                      size_t max_size, bool allow_truncation,
                                                       std::span<uint8_t> out) {
   const size_t budget = std::min(max_size, out.size());
-  const size_t fixed = probe_reply_fixed_size(r);
+  const size_t fixed = probe_reply_fixed_size(r, text);
   if (fixed > budget) return unexpected(EncodeError{EncodeErrc::kBufferTooSmall, "probe reply"});
-  const size_t n = children_that_fit(r, fixed, budget);
+  const size_t n = children_that_fit(r, text.service_count(), fixed, budget);
   const bool truncated = n < r.children.size();
   if (truncated && !allow_truncation) {
     return unexpected(EncodeError{EncodeErrc::kBufferTooSmall, "CHILD"});
@@ -56,18 +84,27 @@ Result<ProbeReplySize, EncodeError> write_probe_reply(const ProbeReply& r, size_
   MessageBuilder b(out.first(budget));
   b.start(Method::kProbe, MessageClass::kSuccess, r.transaction_id);
   b.add_xor_mapped_address(r.reflexive);
-  b.add_node_name(r.node_name);
+  text.add_node_name(b);
   b.add_load(r.load);
   b.add_flow_control(r.flow_control);
   b.add_reply_flags(r.reply_flags | (truncated ? reply_flag::kTruncated : 0));
   for (size_t i = 0; i < n; ++i)
     b.add_child(r.children[i]);
-  for (const auto& s : r.services)
-    b.add_service(s);
+  text.add_services(b);
   b.add_fingerprint();
   auto size = b.finish();
   if (!size) return unexpected(size.error());
   return ProbeReplySize{*size, n, truncated};
+}
+
+// The attributes `add` writes, encoded on their own; `size` is their total encoded size.
+template <typename Add>
+Result<EncodedAttributes, EncodeError> encode_attributes(size_t size, Add add) {
+  std::vector<uint8_t> buf(kHeaderSize + size);
+  MessageBuilder b(buf);
+  b.start(Method::kProbe, MessageClass::kSuccess, TransactionId{});
+  add(b);
+  return b.attributes();
 }
 
 }  // namespace
@@ -101,9 +138,31 @@ Result<ProbeRequest, DecodeError> decode_probe_request(const MessageView& view) 
   return r;
 }
 
+Result<ProbeReplyText, EncodeError> ProbeReplyText::make(std::string_view node_name,
+                                                         std::span<const std::string> services) {
+  const CheckedText checked{node_name, services};
+  auto name = encode_attributes(attribute_size(node_name.size()),
+                                [&](MessageBuilder& b) { checked.add_node_name(b); });
+  if (!name) return unexpected(name.error());
+  auto listed = encode_attributes(checked.size() - attribute_size(node_name.size()),
+                                  [&](MessageBuilder& b) { checked.add_services(b); });
+  if (!listed) return unexpected(listed.error());
+  ProbeReplyText text;
+  text.node_name_ = std::move(*name);
+  text.services_ = std::move(*listed);
+  return text;
+}
+
 Result<ProbeReplySize, EncodeError> encode_probe_reply(const ProbeReply& reply, size_t max_size,
                                                        std::span<uint8_t> out) {
-  return write_probe_reply(reply, max_size, true, out);
+  return write_probe_reply(reply, CheckedText{reply.node_name, reply.services}, max_size, true,
+                           out);
+}
+
+Result<ProbeReplySize, EncodeError> encode_probe_reply(const ProbeReply& reply,
+                                                       const ProbeReplyText& text, size_t max_size,
+                                                       std::span<uint8_t> out) {
+  return write_probe_reply(reply, EncodedText{text}, max_size, true, out);
 }
 
 Result<size_t, EncodeError> encode_probe_response(const ProbeResponse& response,
@@ -111,7 +170,8 @@ Result<size_t, EncodeError> encode_probe_response(const ProbeResponse& response,
   const ProbeReply reply{response.transaction_id, response.reflexive,    response.node_name,
                          response.load,           response.flow_control, response.reply_flags,
                          response.children,       response.services};
-  auto written = write_probe_reply(reply, out.size(), false, out);
+  auto written = write_probe_reply(reply, CheckedText{reply.node_name, reply.services}, out.size(),
+                                   false, out);
   if (!written) return unexpected(written.error());
   return written->size;
 }

@@ -12,6 +12,7 @@
 #include "proto/attributes.hpp"
 #include "proto/constants.hpp"
 #include "proto/errors.hpp"
+#include "proto/message_builder.hpp"
 #include "proto/message_view.hpp"
 #include "proto/result.hpp"
 
@@ -53,6 +54,25 @@ struct ProbeReply {
   std::span<const std::string> services;
 };
 
+// NODE-NAME and the SERVICE attributes of a node's Probe replies, checked and encoded once:
+// they are the same in every reply, so a server copies these bytes instead of checking its
+// configured text again for each Probe.
+class ProbeReplyText {
+ public:
+  // Fails, as encode_probe_reply would, on an invalid node name or service.
+  static Result<ProbeReplyText, EncodeError> make(std::string_view node_name,
+                                                  std::span<const std::string> services);
+
+  const EncodedAttributes& node_name() const { return node_name_; }
+  const EncodedAttributes& services() const { return services_; }
+
+ private:
+  ProbeReplyText() = default;
+
+  EncodedAttributes node_name_;
+  EncodedAttributes services_;
+};
+
 struct ProbeReplySize {
   size_t size = 0;              // Bytes written.
   size_t children_written = 0;  // A prefix of ProbeReply::children.
@@ -68,6 +88,11 @@ Result<ProbeRequest, DecodeError> decode_probe_request(const MessageView& view);
 // kMaxAttributes) and setting the truncated flag if any was left out. Fails with kBufferTooSmall if
 // not even zero children fit.
 Result<ProbeReplySize, EncodeError> encode_probe_reply(const ProbeReply& reply, size_t max_size,
+                                                       std::span<uint8_t> out);
+// The same bytes, with NODE-NAME and SERVICE copied from `text`: reply.node_name and
+// reply.services are not read.
+Result<ProbeReplySize, EncodeError> encode_probe_reply(const ProbeReply& reply,
+                                                       const ProbeReplyText& text, size_t max_size,
                                                        std::span<uint8_t> out);
 
 // Writes the whole response or fails: never truncates.

@@ -42,7 +42,11 @@ ProbeResponder::ProbeResponder(const AdmissionConfig& admission, std::string clu
 
 void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
   snapshot_ = std::move(snapshot);
+  reply_text_.reset();
   if (!snapshot_) return;
+  if (auto text = proto::ProbeReplyText::make(snapshot_->node_name, snapshot_->services)) {
+    reply_text_ = std::move(*text);
+  }
   const size_t n = snapshot_->children.size();
   order_.reserve(n);
   listed_.reserve(n);
@@ -104,7 +108,11 @@ Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const 
 
   const proto::ProbeReply answer{request.transaction_id(), client, s.node_name, s.load,
                                  admission.flow,           0,      listed_,     s.services};
-  const auto written = proto::encode_probe_reply(answer, request.size(), out);
+  // Text that does not encode (a snapshot not built from a checked config) fails the
+  // checked encoder, and the probe is dropped.
+  const auto written = reply_text_
+                           ? proto::encode_probe_reply(answer, *reply_text_, request.size(), out)
+                           : proto::encode_probe_reply(answer, request.size(), out);
   if (!written) return drop(DropReason::kAmplification);
   if (written->truncated) counters_.truncated_replies.add();
   return reply(written->size);

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "proto/address.hpp"
 #include "proto/attributes.hpp"
 #include "proto/message_view.hpp"
+#include "proto/probe.hpp"
 #include "server/core/admission.hpp"
 #include "server/core/counters.hpp"
 #include "server/core/snapshot.hpp"
@@ -54,7 +56,8 @@ class ProbeResponder {
   ProbeResponder(const AdmissionConfig& admission, std::string cluster_key, uint64_t seed);
 
   // Called on the responder's own thread; the pointer is kept until the next call. Sizes
-  // the scratch space for the snapshot's children, so the probes that follow allocate nothing.
+  // the scratch space for the snapshot's children and encodes its node name and services,
+  // so the probes that follow allocate nothing and copy that text unchecked.
   void set_snapshot(SnapshotPtr snapshot);
   void reconfigure(const AdmissionConfig& admission, std::string cluster_key, TimePoint now);
 
@@ -86,6 +89,8 @@ class ProbeResponder {
   StrategyState strategy_;
   std::vector<uint32_t> order_;
   std::vector<proto::ChildEntry> listed_;
+  // The snapshot's NODE-NAME and SERVICE attributes; empty if they do not encode.
+  std::optional<proto::ProbeReplyText> reply_text_;
 };
 
 }  // namespace turnscout::server

@@ -246,6 +246,85 @@ TEST_CASE("Probe reply: never larger than the budget, children cut from the end"
         EncodeErrc::kBufferTooSmall);
 }
 
+TEST_CASE("Probe reply from pre-encoded text: the same result as the checked encoder") {
+  ProbeReply reply = golden::branch_reply();
+  const std::vector<std::string> services{"turn:192.0.2.10:3478?transport=udp",
+                                          "turns:turn.example.com:5349?transport=tcp"};
+  reply.services = services;
+  const auto text = ProbeReplyText::make(reply.node_name, services);
+  REQUIRE(text.ok());
+  CHECK(text->node_name().count() == 1);
+  CHECK(text->services().count() == 2);
+
+  std::array<uint8_t, 1024> checked{};
+  std::array<uint8_t, 1024> copied{};
+  const auto all = encode_probe_reply(reply, checked.size(), checked);
+  REQUIRE(all.ok());
+  for (size_t budget = 0; budget <= all->size + 8; ++budget) {
+    CAPTURE(budget);
+    const auto a = encode_probe_reply(reply, budget, checked);
+    // The text comes from `text` alone.
+    ProbeReply without_text = reply;
+    without_text.node_name = "";
+    without_text.services = {};
+    const auto b = encode_probe_reply(without_text, *text, budget, copied);
+    REQUIRE(a.ok() == b.ok());
+    if (!a.ok()) {
+      CHECK(a.error().code == b.error().code);
+      continue;
+    }
+    CHECK(a->size == b->size);
+    CHECK(a->children_written == b->children_written);
+    CHECK(a->truncated == b->truncated);
+    CHECK(test::to_hex(std::span(checked).first(a->size)) ==
+          test::to_hex(std::span(copied).first(b->size)));
+  }
+}
+
+TEST_CASE("pre-encoded Probe reply text: checked once, copied within the builder's limits") {
+  const std::vector<std::string> good{"turn:192.0.2.10:3478?transport=udp"};
+  const std::vector<std::string> bad{"turn:a b"};
+  CHECK(ProbeReplyText::make("", good).error().code == EncodeErrc::kValueOutOfRange);
+  CHECK(ProbeReplyText::make("eu west", good).error().code == EncodeErrc::kValueOutOfRange);
+  CHECK(ProbeReplyText::make("eu-west", bad).error().code == EncodeErrc::kValueOutOfRange);
+  const std::vector<std::string> too_many(kMaxAttributes + 1, good[0]);
+  CHECK(ProbeReplyText::make("eu-west", too_many).error().code == EncodeErrc::kValueOutOfRange);
+  const auto text = ProbeReplyText::make("eu-west", good);
+  REQUIRE(text.ok());
+  const EncodedAttributes& service = text->services();
+  REQUIRE(service.bytes().size() == 4 + good[0].size() + 2);  // Padded to 4 bytes.
+
+  std::vector<uint8_t> buf(8192);
+  MessageBuilder b(buf);
+  // The buffer must hold the attributes.
+  const std::span<uint8_t> short_buffer(buf.data(), kHeaderSize + service.bytes().size() - 1);
+  MessageBuilder small(short_buffer);
+  small.start(Method::kProbe, MessageClass::kSuccess, kTid);
+  CHECK_FALSE(small.add_encoded(service));
+  CHECK(small.finish().error().code == EncodeErrc::kBufferTooSmall);
+  // They count towards kMaxAttributes.
+  b.start(Method::kProbe, MessageClass::kSuccess, kTid);
+  for (size_t i = 0; i < kMaxAttributes; ++i)
+    REQUIRE(b.add_encoded(service));
+  CHECK_FALSE(b.add_encoded(service));
+  CHECK(b.finish().error().code == EncodeErrc::kValueOutOfRange);
+  // Nothing follows FINGERPRINT, and a sealed message gives no attributes to copy.
+  b.start(Method::kProbe, MessageClass::kSuccess, kTid);
+  REQUIRE(b.add_encoded(service));
+  REQUIRE(b.add_fingerprint());
+  CHECK(b.attributes().error().code == EncodeErrc::kBadState);
+  CHECK_FALSE(b.add_encoded(service));
+  CHECK(b.finish().error().code == EncodeErrc::kBadState);
+  // What a builder copies is what it wrote.
+  b.start(Method::kProbe, MessageClass::kSuccess, kTid);
+  REQUIRE(b.add_encoded(text->node_name()));
+  REQUIRE(b.add_encoded(service));
+  const auto copy = b.attributes();
+  REQUIRE(copy.ok());
+  CHECK(copy->count() == 2);
+  CHECK(copy->bytes().size() == text->node_name().bytes().size() + service.bytes().size());
+}
+
 }  // namespace
 }  // namespace turnscout::proto
 

@@ -187,6 +187,31 @@ TEST_CASE("a padded Probe gets the node, its children, services and flow control
   CHECK(h.responder.counters().reply_bytes.get() == o.size);
 }
 
+TEST_CASE("a new snapshot's node name and services are in the next reply") {
+  Harness h;
+  Snapshot first = base_snapshot(0);
+  first.services = {kService};
+  h.responder.set_snapshot(snapshot_of(first));
+  const auto in = probe(proto::kRecommendedRequestSize);
+  const auto before = h.probe_reply(h.send(in));
+  CHECK(before.node_name == "eu-west");
+  CHECK(before.services == std::vector<std::string>{kService});
+
+  Snapshot second = base_snapshot(0);
+  second.node_name = "us-east.2";
+  second.services = {"turns:198.51.100.22:5349?transport=tcp", kService};
+  h.responder.set_snapshot(snapshot_of(second));
+  const auto after = h.probe_reply(h.send(in));
+  CHECK(after.node_name == "us-east.2");
+  CHECK(after.services == second.services);
+
+  // Text that a checked config would have refused is never sent.
+  Snapshot bad = base_snapshot(0);
+  bad.node_name = "us east";
+  h.responder.set_snapshot(snapshot_of(bad));
+  CHECK(h.send(in).what == Disposition::kDrop);
+}
+
 TEST_CASE("children are given in the client's address family when they have it") {
   Harness h;
   Snapshot s = base_snapshot(3);
