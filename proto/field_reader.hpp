@@ -3,7 +3,6 @@
 // decoder lists its fields and checks once.
 #pragma once
 
-#include <optional>
 #include <vector>
 
 #include "proto/attributes.hpp"
@@ -19,19 +18,19 @@ class FieldReader {
   // The first attribute of `type` must be present; `read` turns it into a value.
   template <typename T, typename Read>
   void required(uint16_t type, T& out, Read read) {
-    if (error_) return;
+    if (failed_) return;
     if (auto a = view_.find(type)) {
       take(out, read(*a));
     } else {
-      error_ = DecodeError{DecodeErrc::kMissingAttribute, static_cast<uint32_t>(view_.size()),
-                           attribute_name(type)};
+      set(DecodeError{DecodeErrc::kMissingAttribute, static_cast<uint32_t>(view_.size()),
+                      attribute_name(type)});
     }
   }
 
   // Leaves `out` untouched if the attribute is absent.
   template <typename T, typename Read>
   void optional(uint16_t type, T& out, Read read) {
-    if (error_) return;
+    if (failed_) return;
     if (auto a = view_.find(type)) take(out, read(*a));
   }
 
@@ -39,22 +38,22 @@ class FieldReader {
   template <typename T, typename Read>
   void repeated(uint16_t type, std::vector<T>& out, Read read) {
     for (const Attribute a : view_) {
-      if (error_) return;
+      if (failed_) return;
       if (a.type != type) continue;
       auto value = read(a);
       if (value) {
         out.emplace_back(*value);
       } else {
-        error_ = value.error();
+        set(value.error());
       }
     }
   }
 
   void fail(const DecodeError& error) {
-    if (!error_) error_ = error;
+    if (!failed_) set(error);
   }
-  bool ok() const { return !error_.has_value(); }
-  const DecodeError& error() const { return *error_; }
+  bool ok() const { return !failed_; }
+  const DecodeError& error() const { return error_; }
 
  private:
   template <typename T, typename R>
@@ -62,12 +61,20 @@ class FieldReader {
     if (value) {
       out = *value;
     } else {
-      error_ = value.error();
+      set(value.error());
     }
   }
 
+  void set(const DecodeError& error) {
+    error_ = error;
+    failed_ = true;
+  }
+
   const MessageView& view_;
-  std::optional<DecodeError> error_;
+  // A flag rather than std::optional: g++ 12 at -O3 warns (falsely) that an optional's
+  // payload may be used uninitialized once it is copied into a Result.
+  bool failed_ = false;
+  DecodeError error_;
 };
 
 }  // namespace turnscout::proto

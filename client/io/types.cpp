@@ -57,11 +57,25 @@ const char* to_string(Status status) {
 }
 
 std::string to_string(const PeerError& error) {
+  // Appended piece by piece: g++ 12 at -O3 warns (falsely, -Wrestrict) about
+  // "literal" + std::string temporaries.
   std::string out = error.address.to_string();
-  if (!error.name.empty()) out += (out.empty() ? "" : " ") + error.name;
-  out += " (depth " + std::to_string(error.depth) + "): " + to_string(error.kind);
-  if (error.kind == PeerErrorKind::kErrorResponse) out += " " + std::to_string(error.error_code);
-  if (!error.detail.empty()) out += ": " + error.detail;
+  if (!error.name.empty()) {
+    if (!out.empty()) out += ' ';
+    out += error.name;
+  }
+  out += " (depth ";
+  out += std::to_string(error.depth);
+  out += "): ";
+  out += to_string(error.kind);
+  if (error.kind == PeerErrorKind::kErrorResponse) {
+    out += ' ';
+    out += std::to_string(error.error_code);
+  }
+  if (!error.detail.empty()) {
+    out += ": ";
+    out += error.detail;
+  }
   return out;
 }
 
