@@ -22,64 +22,12 @@
 #include "cluster/topology.hpp"
 #include "common/endpoint.hpp"
 #include "common/logging.hpp"
+#include "tests/cluster/world.hpp"
 
-namespace turnscout::cluster {
+namespace turnscout::cluster::testing {
 namespace {
 
 using std::chrono::milliseconds;
-
-// A loop with one cluster and one client on it, run until a condition holds or a deadline.
-struct Fixture {
-  explicit Fixture(Topology topology) {
-    REQUIRE(init_logging("warn").ok());  // info logs every node's state changes.
-    REQUIRE(uv_loop_init(&loop) == 0);
-    cluster = std::make_unique<Cluster>(&loop, std::move(topology));
-  }
-  ~Fixture() {
-    client.reset();
-    if (cluster) cluster->stop();
-    cluster.reset();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-  }
-
-  // Runs the loop until `done()` or `limit` (real time) passed; true when done.
-  template <typename Done>
-  bool run_until(Duration limit, Done&& done) {
-    const TimePoint deadline = impair::hrtime_now() + limit;
-    while (!done()) {
-      if (impair::hrtime_now() >= deadline) return false;
-      uv_run(&loop, UV_RUN_ONCE);
-    }
-    return true;
-  }
-
-  Duration converge(Duration limit) {
-    bool converged = false;
-    const TimePoint start = impair::hrtime_now();
-    auto started = cluster->start([&converged] { converged = true; });
-    REQUIRE_MESSAGE(started.ok(), (started ? "" : started.error()));
-    const bool ok = run_until(limit, [&] { return converged; });
-    if (!ok) {
-      for (const std::string& line : cluster->pending_links())
-        MESSAGE(line);
-    }
-    REQUIRE(ok);
-    return impair::hrtime_now() - start;
-  }
-
-  DiscoveryResult discover(DiscoverOptions options) {
-    if (!client) client = std::make_unique<Client>(&loop);
-    std::optional<DiscoveryResult> result;
-    client->discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
-    REQUIRE(run_until(options.timeout + 1s, [&] { return result.has_value(); }));
-    return std::move(*result);
-  }
-
-  uv_loop_t loop{};
-  std::unique_ptr<Cluster> cluster;
-  std::unique_ptr<Client> client;
-};
 
 Topology load_demo() {
   auto t = load_topology_file(TURNSCOUT_SOURCE_DIR "/configs/demo.yaml");
@@ -87,21 +35,9 @@ Topology load_demo() {
   return std::move(*t);
 }
 
-std::vector<std::string> roots_of(const Cluster& cluster) {
-  std::vector<std::string> roots;
-  for (const Endpoint& e : cluster.root_addresses())
-    roots.push_back(to_string(e));
-  return roots;
-}
-
-double ms(std::chrono::microseconds d) {
-  return static_cast<double>(d.count()) / 1000.0;
-}
-
 TEST_CASE("the demo topology converges and the nearest region wins") {
-  Fixture f(load_demo());
-  const Duration took = f.converge(10s);
-  MESSAGE("converged in " << ms(took) << " ms");
+  World f(load_demo(), ClusterOptions{});
+  const auto took = f.converge(10s);
   CHECK(took < 5s);
   CHECK(f.cluster->converged());
 
@@ -122,7 +58,7 @@ TEST_CASE("the demo topology converges and the nearest region wins") {
   }
 
   DiscoverOptions options;
-  options.roots = roots_of(*f.cluster);
+  options.roots = f.roots();
   options.timeout = 3000ms;
   options.verify = true;
   options.use_last_path = false;
@@ -141,7 +77,7 @@ TEST_CASE("the demo topology converges and the nearest region wins") {
     CHECK((leaf == "eu-west-1" || leaf == "eu-west-2"));
     CHECK(r.verification.state == VerifyState::kVerified);
     for (size_t hop = 0; hop < 3; ++hop) {
-      const double rtt = ms(r.path[hop].rtt);
+      const double rtt = ms_of(r.path[hop].rtt);
       INFO("hop " << hop << " " << r.path[hop].name << " rtt " << rtt << " ms");
       CHECK(rtt >= expected[hop] - 0.5);
       best[hop] = std::min(best[hop], rtt);
@@ -180,13 +116,12 @@ Topology scale_topology() {
 
 TEST_CASE("scale smoke: 1 root, 20 regions, 1,000 leaves converge; a discovery succeeds") {
   REQUIRE(raise_fd_limit().ok());
-  Fixture f(scale_topology());
+  World f(scale_topology(), ClusterOptions{});
   REQUIRE(f.cluster->topology().nodes.size() == 1021);
-  const Duration took = f.converge(40s);
-  MESSAGE("1,021 nodes converged in " << ms(took) << " ms");
+  const auto took = f.converge(40s);
 
   DiscoverOptions options;
-  options.roots = roots_of(*f.cluster);
+  options.roots = f.roots();
   options.timeout = 5000ms;
   DiscoveryResult r = f.discover(options);
   REQUIRE_MESSAGE(r.ok(), r.failure);
@@ -197,4 +132,4 @@ TEST_CASE("scale smoke: 1 root, 20 regions, 1,000 leaves converge; a discovery s
 }
 
 }  // namespace
-}  // namespace turnscout::cluster
+}  // namespace turnscout::cluster::testing

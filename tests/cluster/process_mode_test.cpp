@@ -49,7 +49,7 @@ bool gone(int pid) {
   return ::kill(pid, 0) == -1 && errno == ESRCH;
 }
 
-// World in process mode, with a client for the test to set.
+// World in process mode.
 struct Fixture : World {
   static ClusterOptions with_server(ClusterOptions options) {
     if (options.server_binary.empty()) options.server_binary = TURNSCOUT_SERVER_BIN;
@@ -57,11 +57,6 @@ struct Fixture : World {
   }
   explicit Fixture(Topology topology, ClusterOptions options = {})
       : World(std::move(topology), with_server(std::move(options))) {}
-  ~Fixture() { client.reset(); }  // Before the loop is closed.
-  Fixture(const Fixture&) = delete;
-  Fixture& operator=(const Fixture&) = delete;
-
-  std::unique_ptr<Client> client;
 };
 
 TEST_CASE("process mode: a tree of turnscout-server processes converges and stops clean") {
@@ -102,17 +97,13 @@ TEST_CASE("process mode: a tree of turnscout-server processes converges and stop
   CHECK(f.view("leaf-3").parents_seeing == 0);
 
   // Through the proxies to the only leaf that is neither overloaded nor drained.
-  f.client = std::make_unique<Client>(&f.loop);
   DiscoverOptions options;
-  for (const Endpoint& e : f.cluster->root_addresses())
-    options.roots.push_back(to_string(e));
+  options.roots = f.roots();
   options.timeout = 2000ms;
-  std::optional<DiscoveryResult> result;
-  f.client->discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
-  REQUIRE(f.run_until(5s, [&] { return result.has_value(); }));
-  REQUIRE_MESSAGE(result->ok(), result->failure);
-  REQUIRE(result->path.size() == 3);
-  CHECK(result->path[2].name == "leaf-1");
+  const DiscoveryResult result = f.discover(options);
+  REQUIRE_MESSAGE(result.ok(), result.failure);
+  REQUIRE(result.path.size() == 3);
+  CHECK(result.path[2].name == "leaf-1");
 
   f.stop();
   for (int pid : pids)

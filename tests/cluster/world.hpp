@@ -64,6 +64,7 @@ struct World {
   // Stops the cluster as its runner does (node processes get SIGTERM, then the proxies
   // close), then checks that nothing was left on the loop.
   ~World() {
+    client.reset();
     if (cluster && !stopped) stop();
     cluster.reset();
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -83,19 +84,23 @@ struct World {
     return true;
   }
 
-  void converge() {
+  // Starts the cluster and runs the loop until it has converged; returns how long it took.
+  // The default limit is generous: a sanitizer build on a busy machine starts processes
+  // slowly.
+  Clock::duration converge(Clock::duration limit = 30s) {
     bool converged = false;
     const auto start = Clock::now();
     auto started = cluster->start([&converged] { converged = true; });
     REQUIRE_MESSAGE(started.ok(), (started ? "" : started.error()));
-    // Generous: a sanitizer build on a busy machine starts processes slowly.
-    const bool ok = run_until(30s, [&] { return converged; });
+    const bool ok = run_until(limit, [&] { return converged; });
     if (!ok) {
       for (const std::string& line : cluster->pending_links())
         MESSAGE(line);
     }
     REQUIRE(ok);
-    MESSAGE("converged in " << ms_of(Clock::now() - start) << " ms");
+    const auto took = Clock::now() - start;
+    MESSAGE("converged in " << ms_of(took) << " ms");
+    return took;
   }
 
   // stop(), with the loop run until the cluster says everything is closed.
@@ -125,16 +130,23 @@ struct World {
     return out;
   }
 
-  // One discovery by `client` on this loop, waited for up to its timeout and a second more.
-  DiscoveryResult discover(Client& client, const DiscoverOptions& options) {
+  // One discovery by `by` on this loop, waited for up to its timeout and a second more.
+  DiscoveryResult discover(Client& by, const DiscoverOptions& options) {
     std::optional<DiscoveryResult> result;
-    client.discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
+    by.discover(options, [&result](DiscoveryResult r) { result = std::move(r); });
     REQUIRE(run_until(options.timeout + 1s, [&] { return result.has_value(); }));
     return std::move(*result);
   }
 
+  // The same with the world's own Client, made on first use and kept between discoveries.
+  DiscoveryResult discover(const DiscoverOptions& options) {
+    if (!client) client = std::make_unique<Client>(&loop);
+    return discover(*client, options);
+  }
+
   uv_loop_t loop{};
   std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<Client> client;
   bool stopped = false;
 };
 
