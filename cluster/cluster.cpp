@@ -259,8 +259,11 @@ bool Cluster::settled(const LinkStatus& link) const {
   if (topology_.nodes[link.child].state == NodeState::kActive) {
     return link.heard && link.liveness == server::ChildLiveness::kAlive && link.current;
   }
-  return nodes_[link.child].drain_started && link.heard &&
-         link.liveness == server::ChildLiveness::kLeft;
+  const Running& r = nodes_[link.child];
+  // A node process that sent Leave exits after its parents answer; until it has, the
+  // tree is still changing (and its state file would show it running).
+  const bool gone = !r.process || r.process->exit().has_value();
+  return r.drain_started && gone && link.heard && link.liveness == server::ChildLiveness::kLeft;
 }
 
 std::vector<std::string> Cluster::pending_links() const {
@@ -270,7 +273,14 @@ std::vector<std::string> Cluster::pending_links() const {
     const TopologyNode& t = topology_.nodes[link.child];
     const char* note = "";
     if (t.state == NodeState::kDraining) {
-      note = nodes_[link.child].drain_started ? " (Leave sent)" : " (drains once alive)";
+      const Running& r = nodes_[link.child];
+      if (!r.drain_started) {
+        note = " (drains once alive)";
+      } else if (link.liveness != server::ChildLiveness::kLeft) {
+        note = " (Leave sent)";
+      } else {
+        note = " (left; its process has not exited)";
+      }
     }
     if (link.heard && link.liveness == server::ChildLiveness::kAlive && !link.current) {
       note = " (subtree summary not yet current)";

@@ -93,7 +93,8 @@ class Cluster {
   // Every active node is alive at each of its parents, which know its current subtree
   // summary (so the roots can list every branch with live leaves), and every draining
   // node has been dropped by each of them after its Leave. In process mode this is what
-  // the last reading of the parents' metrics said.
+  // the last reading of the parents' metrics said, and a draining node's process has
+  // also exited.
   bool converged() const;
   bool process_mode() const { return !options_.server_binary.empty(); }
   // The parent/child pairs that are not there yet, e.g. "eu-west-1 at eu-west: suspect".

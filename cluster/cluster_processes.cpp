@@ -189,7 +189,11 @@ void Cluster::process_exited(size_t index, const ProcessExit& exit) {
     logger().warn("node {} (pid {}) exited: {}; its output is in {}/{}.log", name, r.process->pid(),
                   to_string(exit), work_dir_, name);
   }
-  if (!stopping_) return;
+  if (!stopping_) {
+    // A draining node's exit may be the last thing convergence waits for.
+    if (r.drain_started && !converged_) evaluate();
+    return;
+  }
   if (processes_running() > 0) {
     terminate_deepest();
     return;
