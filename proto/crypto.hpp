@@ -19,7 +19,7 @@ bool hmac_sha256(std::span<const uint8_t> key,
 // Compares in time that depends only on the sizes, for MAC checks.
 bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b);
 
-// ISO-HDLC CRC-32 (zlib's crc32).
+// ISO-HDLC CRC-32 (the one of zlib's crc32 and gzip), computed by ISA-L.
 uint32_t crc32(std::span<const uint8_t> data);
 
 }  // namespace turnscout::proto
