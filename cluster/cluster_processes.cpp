@@ -111,7 +111,10 @@ Result<void, std::string> Cluster::start_process(size_t index) {
     return unexpected(fmt::format("node {}: invalid server config:\n{}", name, yaml.error()));
   }
   if (auto written = write_private_file(r.config_path, *yaml); !written) return written;
-  r.command = {command_path(options_.server_binary), "--config", r.config_path};
+  // --exit-with-parent: the kernel stops the node when the thread that spawned it ends, so
+  // no node outlives a runner killed by SIGKILL (it cannot run stop() then).
+  r.command = {command_path(options_.server_binary), "--config", r.config_path,
+               "--exit-with-parent"};
   r.process = std::make_unique<NodeProcess>(loop_);
   auto spawned =
       r.process->spawn(r.command, work_dir_ + "/" + name + ".log",

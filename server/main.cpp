@@ -1,6 +1,8 @@
 // turnscout-server: one balance server of the tree. Runs a node from a YAML config, checks
 // a config, or issues a capacity token signed with the cluster key.
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -30,7 +32,9 @@ constexpr const char* kExamples = R"(Examples:
   turnscout-server token issue --key-file cluster.key --tier 2 --expires 30m --client-id 198.51.100.23
 
 Signals: SIGHUP reloads the config (a bad one is refused and the running one kept);
-SIGTERM or SIGINT sends Leave to the parents and exits within 2 s.)";
+SIGTERM or SIGINT sends Leave to the parents and exits within 2 s.
+With --exit-with-parent the server also gets SIGTERM when the process that started it ends,
+even by SIGKILL (how `turnscout cluster --processes` makes sure no node outlives it).)";
 
 constexpr size_t kMaxKeyFile = 4096;
 
@@ -75,6 +79,21 @@ int run_server(const ServerOptions& options) {
     return 1;
   }
   return node.run();
+}
+
+// Asks the kernel for SIGTERM (handled like an operator's: Leave, then exit) when the parent
+// ends. A parent that ended before the request took effect is seen as a changed parent pid.
+bool exit_with_parent() {
+  const pid_t parent = ::getppid();
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+    std::perror("--exit-with-parent: prctl(PR_SET_PDEATHSIG)");
+    return false;
+  }
+  if (parent == 1 || ::getppid() != parent) {
+    std::fprintf(stderr, "--exit-with-parent: the parent process has already ended\n");
+    return false;
+  }
+  return true;
 }
 
 // The key file as the config loader reads it: raw bytes, trailing line breaks removed.
@@ -152,6 +171,10 @@ int main(int argc, char** argv) {
   app.add_option("--ready-file", options.ready_file,
                  "Once listening, write the bound addresses here (\"udp ADDR\", \"metrics ADDR\")")
       ->type_name("PATH");
+  bool with_parent = false;
+  app.add_flag("--exit-with-parent", with_parent,
+               "Stop (as on SIGTERM) when the process that started this one ends, even if it "
+               "is killed; for supervisors and test harnesses (Linux)");
   TokenOptions token;
   add_token_commands(app, token);
   try {
@@ -164,5 +187,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--config FILE is required (see --help)\n");
     return 2;
   }
-  return check_only ? check_config(options.config_path) : run_server(options);
+  if (check_only) return check_config(options.config_path);
+  if (with_parent && !exit_with_parent()) return 1;
+  return run_server(options);
 }

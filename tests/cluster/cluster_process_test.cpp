@@ -88,6 +88,52 @@ TEST_CASE("turnscout cluster --processes runs every node as a process until SIGT
   CHECK_FALSE(std::filesystem::exists(work_dir));
 }
 
+// A process that is gone, or a zombie nobody has reaped yet (it no longer runs).
+bool ended(int pid) {
+  if (::kill(pid, 0) == -1) return errno == ESRCH;
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+}
+
+TEST_CASE("turnscout cluster --processes killed with SIGKILL: its nodes end too") {
+  TempDir dir("turnscout-cluster");
+  const std::string state = dir.file("state.json");
+  auto process =
+      ChildProcess::spawn(TURNSCOUT_CLI_BIN,
+                          {"cluster", TURNSCOUT_SOURCE_DIR "/configs/demo.yaml", "--processes",
+                           "--state-file", state, "--work-dir", dir.file("nodes")},
+                          dir.file("output.txt"));
+  REQUIRE_MESSAGE(bool(process), (process ? "" : process.error()));
+  const bool written = wait_until(30s, 20ms, [&] { return !read_file(state).empty(); });
+  INFO(process->output());
+  REQUIRE(written);
+  const auto json = nlohmann::json::parse(read_file(state));
+  std::vector<int> pids;
+  for (const auto& n : json["nodes"]) {
+    if (n["pid"].is_number_integer()) pids.push_back(n["pid"].get<int>());
+  }
+  REQUIRE(pids.size() == 14);
+  for (int pid : pids)
+    REQUIRE_FALSE(ended(pid));
+
+  const ExitStatus status = process->kill_and_reap();
+  CHECK(status.signal == SIGKILL);
+  // Each node gets SIGTERM from the kernel, sends Leave and exits within its 2 s.
+  const bool all_ended = wait_until(10s, 20ms, [&] {
+    for (int pid : pids)
+      if (!ended(pid)) return false;
+    return true;
+  });
+  std::vector<int> left;
+  for (int pid : pids) {
+    if (ended(pid)) continue;
+    left.push_back(pid);
+    ::kill(pid, SIGKILL);  // Leave nothing behind, even when the check fails.
+  }
+  CHECK_MESSAGE(all_ended, left.size() << " node processes still run after the runner died");
+}
+
 TEST_CASE("turnscout cluster --server-binary needs --processes") {
   TempDir dir("turnscout-cluster");
   auto result = run_command(

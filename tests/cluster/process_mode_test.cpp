@@ -76,7 +76,8 @@ TEST_CASE("process mode: a tree of turnscout-server processes converges and stop
     const std::string name = n["name"];
     REQUIRE(n["config"].is_string());
     CHECK(std::filesystem::exists(n["config"].get<std::string>()));
-    CHECK(n["command"] == nlohmann::json::array({TURNSCOUT_SERVER_BIN, "--config", n["config"]}));
+    CHECK(n["command"] == nlohmann::json::array({TURNSCOUT_SERVER_BIN, "--config", n["config"],
+                                                 "--exit-with-parent"}));
     if (name == "leaf-3") {
       // Drained: SIGTERM once its parent had it, Leave sent, process ended by itself.
       CHECK(n["state"] == "drained");
