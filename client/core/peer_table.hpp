@@ -23,6 +23,11 @@ namespace turnscout::client {
 struct Mirror {
   proto::FlowControl flow;
   TokenBucket bucket;
+  // The bucket as its last change (a charge, a new announcement) left it, and when: it
+  // only earns tokens from then on, so this tells when it last came back to a request's
+  // cost, and the send gate keeps a margin after that instant.
+  TokenBucket last_change;
+  TimePoint changed_at;
 };
 
 struct PeerRecord {

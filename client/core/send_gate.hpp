@@ -22,7 +22,12 @@ class SendGate {
   SendGate(const ProberConfig& config, TimePoint now);
 
   // The earliest time at or after `now` when a request of `kind` to `peer` passes every
-  // bucket; kNever when one of them can never pass it (cost above its burst).
+  // bucket; kNever when one of them can never pass it (cost above its burst). A request
+  // that needs tokens the mirror earned since its last charge leaves a margin after the
+  // instant it earned them (twice the peer's RTTVAR, 1 to 20 ms, at most a quarter of one
+  // token's refill time): the server charges a request when it arrives, and drops one
+  // that jitter brings in early. A request the tokens left by the last charge cover (the
+  // rest of a burst) is not delayed.
   TimePoint when_allowed(TimePoint now, PeerRecord& peer, RequestKind kind);
   // Charges the request to every bucket. Call when when_allowed() returned `now`.
   void charge(TimePoint now, PeerRecord& peer, RequestKind kind);
