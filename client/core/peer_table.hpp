@@ -22,11 +22,10 @@ namespace turnscout::client {
 // The server's FLOW-CONTROL for us, and our copy of its bucket.
 struct Mirror {
   proto::FlowControl flow;
+  // Changed only by a charge or an announcement, at `changed_at`; read through copies, so
+  // it stays as that change left it and tells when it earned a request's cost again (the
+  // send gate keeps a margin after that instant).
   TokenBucket bucket;
-  // The bucket as its last change (a charge, a new announcement) left it, and when: it
-  // only earns tokens from then on, so this tells when it last came back to a request's
-  // cost, and the send gate keeps a margin after that instant.
-  TokenBucket last_change;
   TimePoint changed_at;
 };
 

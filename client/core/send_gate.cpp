@@ -44,18 +44,13 @@ Duration mirror_margin(const RttEstimator& rtt, double refill_per_second) {
 // instant or inside the margin, where it would otherwise overtake the requests waiting.
 TimePoint mirror_allows(TimePoint now, const PeerRecord& peer, double cost) {
   const Mirror& mirror = *peer.mirror;
-  TokenBucket left = mirror.last_change;
+  TokenBucket left = mirror.bucket;
   const TimePoint refilled = left.when_available(mirror.changed_at, cost);
   if (refilled == kNever) return kNever;
   if (refilled <= mirror.changed_at) return now;
   const Duration margin = mirror_margin(peer.rtt, left.refill_per_second());
   if (kNever - refilled <= margin) return kNever;
   return std::max(now, refilled + margin);
-}
-
-void note_change(Mirror& mirror, TimePoint now) {
-  mirror.last_change = mirror.bucket;
-  mirror.changed_at = now;
 }
 
 }  // namespace
@@ -78,7 +73,7 @@ TimePoint SendGate::when_allowed(TimePoint now, PeerRecord& peer, RequestKind ki
 void SendGate::charge(TimePoint now, PeerRecord& peer, RequestKind kind) {
   if (peer.mirror) {
     peer.mirror->bucket.try_take(now, mirror_cost(*peer.mirror, kind));
-    note_change(*peer.mirror, now);
+    peer.mirror->changed_at = now;
   } else if (peer.unmirrored_requests < UINT32_MAX) {
     ++peer.unmirrored_requests;
   }
@@ -96,16 +91,15 @@ void SendGate::on_flow_control(TimePoint now, PeerRecord& peer, const proto::Flo
     if (peer.mirror->flow != flow) {
       peer.mirror->bucket.reconfigure(flow.burst_tokens, refill_per_second(flow), now);
       peer.mirror->flow = flow;
-      note_change(*peer.mirror, now);
+      peer.mirror->changed_at = now;
     }
     return;
   }
-  TokenBucket bucket(flow.burst_tokens, refill_per_second(flow), now);
-  peer.mirror.emplace(Mirror{flow, bucket, bucket, now});
+  peer.mirror.emplace(
+      Mirror{flow, TokenBucket(flow.burst_tokens, refill_per_second(flow), now), now});
   // The server charged every request it saw; assume it saw all of ours.
   const double spent = static_cast<double>(peer.unmirrored_requests) * flow.probe_cost;
   peer.mirror->bucket.try_take(now, std::min(spent, static_cast<double>(flow.burst_tokens)));
-  note_change(*peer.mirror, now);
   peer.unmirrored_requests = 0;
 }
 
