@@ -42,10 +42,11 @@
 #include <CLI/CLI.hpp>
 #include <turnscout/client.hpp>
 
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/topology.hpp"
-#include "common/endpoint.hpp"
 #include "common/logging.hpp"
+#include "common/sockaddr.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
 

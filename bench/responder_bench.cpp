@@ -22,7 +22,7 @@
 #include "proto/binding.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
-#include "server/core/config_yaml.hpp"
+#include "server/config/config_yaml.hpp"
 #include "server/core/responder.hpp"
 #include "tests/server/alloc_counter.hpp"
 

@@ -38,7 +38,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 #include "proto/binding.hpp"
 #include "proto/byte_order.hpp"
 #include "proto/crypto.hpp"

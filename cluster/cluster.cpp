@@ -15,9 +15,11 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/random.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "base/random.hpp"
+#include "common/format.hpp"
+#include "server/io/log_events.hpp"
 
 namespace turnscout::cluster {
 namespace {
@@ -160,8 +162,8 @@ Result<void, std::string> Cluster::start(std::function<void()> on_converged) {
       if (auto started = start_process(i); !started) return fail(started.error());
       continue;
     }
-    auto core =
-        std::make_unique<server::ServerCore>(node_config(i), now, wall, options_.seed * 7'919u + i);
+    auto core = std::make_unique<server::ServerCore>(
+        node_config(i), now, wall, options_.seed * 7'919u + i, server::log_events());
     if (auto started = nodes_[i].node->start(std::move(core)); !started) {
       return fail(fmt::format("node {}: {}", topology_.nodes[i].name, started.error()));
     }

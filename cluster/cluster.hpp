@@ -19,13 +19,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "cluster/metrics_poller.hpp"
 #include "cluster/node_process.hpp"
 #include "cluster/topology.hpp"
 #include "cluster/virtual_node.hpp"
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 
 struct uv_loop_s;

@@ -15,10 +15,11 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/topology.hpp"
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
 
 namespace turnscout::cluster {

@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "proto/result.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::cluster {
 

@@ -17,10 +17,11 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/server_yaml.hpp"
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
 
 namespace turnscout::cluster {

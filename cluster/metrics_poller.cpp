@@ -8,10 +8,11 @@
 
 #include <fmt/format.h>
 
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
 #include "client/cli/http_get.hpp"
 #include "client/cli/prometheus.hpp"
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::cluster {
 namespace {

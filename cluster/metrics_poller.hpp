@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "server/core/child_registry.hpp"
 
 struct uv_loop_s;

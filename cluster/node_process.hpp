@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 
 struct uv_loop_s;
 

@@ -7,9 +7,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "server/core/config_yaml.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
+#include "server/config/config_yaml.hpp"
 
 namespace turnscout::cluster {
 namespace {

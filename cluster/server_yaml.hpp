@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "proto/result.hpp"
+#include "base/result.hpp"
 #include "server/core/config.hpp"
 
 namespace turnscout::cluster {

@@ -9,8 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 #include "common/yaml.hpp"
 #include "proto/attributes.hpp"
 #include "proto/turn_uri.hpp"

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "server/core/config.hpp"
 
 namespace turnscout::cluster {

@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
+#include "common/sockaddr.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::cluster {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 #include "server/core/server_core.hpp"
 
 struct uv_loop_s;

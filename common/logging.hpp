@@ -10,7 +10,7 @@
 
 #include <spdlog/logger.h>
 
-#include "proto/result.hpp"
+#include "base/result.hpp"
 
 namespace turnscout {
 

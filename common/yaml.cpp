@@ -14,9 +14,10 @@
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 
 namespace turnscout {
 

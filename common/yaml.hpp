@@ -31,9 +31,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace turnscout {
 

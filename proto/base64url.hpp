@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "proto/errors.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

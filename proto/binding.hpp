@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <span>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 #include "proto/constants.hpp"
 #include "proto/errors.hpp"
 #include "proto/message_view.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
 #include "proto/errors.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

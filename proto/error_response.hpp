@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "proto/constants.hpp"
 #include "proto/errors.hpp"
 #include "proto/message_view.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

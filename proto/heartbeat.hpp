@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 #include "proto/attributes.hpp"
 #include "proto/constants.hpp"
 #include "proto/errors.hpp"
 #include "proto/message_view.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

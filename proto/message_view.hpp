@@ -9,9 +9,9 @@
 #include <optional>
 #include <span>
 
+#include "base/result.hpp"
 #include "proto/constants.hpp"
 #include "proto/errors.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

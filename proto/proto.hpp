@@ -1,7 +1,8 @@
 // Everything in the wire-format library, for callers that want one include.
 #pragma once
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 #include "proto/attributes.hpp"
 #include "proto/base64url.hpp"
 #include "proto/binding.hpp"
@@ -13,5 +14,4 @@
 #include "proto/message_builder.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
-#include "proto/result.hpp"
 #include "proto/turn_uri.hpp"

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
 #include "proto/errors.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::proto {
 

@@ -12,11 +12,11 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "common/duration.hpp"
+#include "base/duration.hpp"
 #include "common/logging.hpp"
 #include "proto/base64url.hpp"
 #include "proto/capacity_token.hpp"
-#include "server/core/config_yaml.hpp"
+#include "server/config/config_yaml.hpp"
 #include "server/io/control_plane.hpp"
 #include "server/io/load_sampler.hpp"
 

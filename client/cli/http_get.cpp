@@ -16,8 +16,10 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
+#include "common/sockaddr.hpp"
 
 namespace turnscout::cli {
 namespace {

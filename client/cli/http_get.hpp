@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/clock.hpp"
-#include "proto/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::cli {
 

@@ -7,9 +7,9 @@
 
 #include <turnscout/client.hpp>
 
+#include "base/duration.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/result_json.hpp"
-#include "common/duration.hpp"
 
 namespace turnscout::cli {
 namespace {

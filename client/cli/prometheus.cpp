@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "common/quote.hpp"
+#include "base/quote.hpp"
 
 namespace turnscout::cli {
 namespace {

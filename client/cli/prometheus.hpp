@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "proto/result.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::cli {
 

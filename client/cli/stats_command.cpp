@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/http_get.hpp"
-#include "common/duration.hpp"
 
 namespace turnscout::cli {
 namespace {

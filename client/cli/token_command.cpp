@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
 #include "client/cli/exit_codes.hpp"
-#include "common/duration.hpp"
 #include "proto/base64url.hpp"
 #include "proto/capacity_token.hpp"
 #include "proto/constants.hpp"

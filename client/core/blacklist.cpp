@@ -5,8 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::client {
 namespace {

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::client {
 

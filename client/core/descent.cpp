@@ -5,9 +5,10 @@
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 #include "proto/error_response.hpp"
 #include "proto/turn_uri.hpp"
 

@@ -24,12 +24,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "client/core/blacklist.hpp"
 #include "client/core/exchange.hpp"
 #include "client/core/options.hpp"
 #include "client/core/result.hpp"
 #include "client/core/shared.hpp"
-#include "common/clock.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
 

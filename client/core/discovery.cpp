@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "client/core/answer.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::client {
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "client/core/blacklist.hpp"
 #include "client/core/descent.hpp"
 #include "client/core/last_path.hpp"
@@ -21,7 +22,6 @@
 #include "client/core/result.hpp"
 #include "client/core/shared.hpp"
 #include "client/core/verifier.hpp"
-#include "common/clock.hpp"
 #include "proto/message_view.hpp"
 
 namespace turnscout::client {

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/backoff.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
 #include "client/core/options.hpp"
-#include "common/backoff.hpp"
-#include "common/clock.hpp"
-#include "common/random.hpp"
 #include "proto/constants.hpp"
 
 namespace turnscout::client {

@@ -5,10 +5,10 @@
 
 #include <cstdint>
 
+#include "base/backoff.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
 #include "client/core/options.hpp"
-#include "common/backoff.hpp"
-#include "common/clock.hpp"
-#include "common/random.hpp"
 
 namespace turnscout::client {
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/address.hpp"
+#include "base/clock.hpp"
 #include "client/core/result.hpp"
-#include "common/clock.hpp"
-#include "proto/address.hpp"
 
 namespace turnscout::client {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 
 namespace turnscout::client {
 

@@ -9,12 +9,12 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/ewma.hpp"
+#include "base/token_bucket.hpp"
 #include "client/core/health.hpp"
 #include "client/core/options.hpp"
-#include "common/clock.hpp"
-#include "common/ewma.hpp"
-#include "common/token_bucket.hpp"
-#include "proto/address.hpp"
 #include "proto/attributes.hpp"
 
 namespace turnscout::client {

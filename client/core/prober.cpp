@@ -4,8 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "proto/message_view.hpp"
 
 namespace turnscout::client {

@@ -27,14 +27,14 @@
 #include <string_view>
 #include <vector>
 
+#include "base/random.hpp"
+#include "base/result.hpp"
+#include "base/sans_io.hpp"
 #include "client/core/discovery.hpp"
 #include "client/core/last_path.hpp"
 #include "client/core/options.hpp"
 #include "client/core/result.hpp"
 #include "client/core/shared.hpp"
-#include "common/random.hpp"
-#include "common/sans_io.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::client {
 

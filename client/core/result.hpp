@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
 #include "proto/turn_uri.hpp"
 
 namespace turnscout::client {

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/clock.hpp"
+#include "base/token_bucket.hpp"
 #include "client/core/options.hpp"
 #include "client/core/peer_table.hpp"
-#include "common/clock.hpp"
-#include "common/token_bucket.hpp"
 #include "proto/attributes.hpp"
 
 namespace turnscout::client {

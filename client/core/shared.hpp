@@ -9,12 +9,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/random.hpp"
+#include "base/sans_io.hpp"
 #include "client/core/options.hpp"
 #include "client/core/peer_table.hpp"
 #include "client/core/result.hpp"
 #include "client/core/send_gate.hpp"
-#include "common/random.hpp"
-#include "common/sans_io.hpp"
 #include "proto/constants.hpp"
 
 namespace turnscout::client {

@@ -5,8 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 #include "proto/binding.hpp"
 #include "proto/error_response.hpp"
 

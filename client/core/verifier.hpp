@@ -18,11 +18,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "client/core/exchange.hpp"
 #include "client/core/options.hpp"
 #include "client/core/result.hpp"
 #include "client/core/shared.hpp"
-#include "common/clock.hpp"
 #include "proto/message_view.hpp"
 
 namespace turnscout::client {

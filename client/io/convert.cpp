@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "proto/base64url.hpp"
 #include "proto/errors.hpp"
 

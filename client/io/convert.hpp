@@ -6,10 +6,10 @@
 
 #include <turnscout/types.hpp>
 
+#include "base/address.hpp"
+#include "base/result.hpp"
 #include "client/core/result.hpp"
 #include "client/io/driver.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::client {
 

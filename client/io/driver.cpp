@@ -5,10 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
 #include "client/core/blacklist.hpp"
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::client {
 

@@ -26,10 +26,10 @@
 #include <string>
 #include <vector>
 
+#include "base/random.hpp"
 #include "client/core/prober.hpp"
 #include "client/io/name_lookup.hpp"
 #include "client/io/udp_channel.hpp"
-#include "common/random.hpp"
 
 namespace turnscout::client {
 

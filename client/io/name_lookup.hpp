@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::client {
 

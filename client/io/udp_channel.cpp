@@ -4,7 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 
 namespace turnscout::client {
 

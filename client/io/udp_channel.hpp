@@ -17,8 +17,8 @@
 #include <memory>
 #include <span>
 
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::client {
 

@@ -1,14 +1,13 @@
 #include "server/core/admission.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "common/endpoint.hpp"
-#include "common/token_bucket.hpp"
+#include "base/endpoint.hpp"
+#include "base/hash.hpp"
+#include "base/token_bucket.hpp"
 #include "proto/capacity_token.hpp"
 
 namespace turnscout::server {
@@ -16,15 +15,6 @@ namespace {
 
 constexpr uint32_t kNil = ~uint32_t{0};
 constexpr size_t kMinChains = 64;
-
-uint64_t fmix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
 
 uint32_t saturate_u32(double v) {
   if (!(v > 0)) return 0;
@@ -237,9 +227,9 @@ uint8_t AdmissionControl::Impl::resolve_tier(TokenMemo& memo, std::span<const ui
 
 void AdmissionControl::Impl::verify(TokenMemo& memo, std::span<const uint8_t> token,
                                     uint64_t wall_unix_s, const Endpoint& client) const {
-  // Tokens name their client by IP address in canonical text form (inet_ntop's).
-  char ip[INET6_ADDRSTRLEN] = {};
-  inet_ntop(client.family == Family::kV6 ? AF_INET6 : AF_INET, client.ip.data(), ip, sizeof ip);
+  // Tokens name their client by IP address in canonical text form (inet_ntop's). Verdicts
+  // are memoised, so this text is built once per token, not per request.
+  const std::string ip = ip_to_string(client);
   const std::span<const uint8_t> k(reinterpret_cast<const uint8_t*>(key.data()), key.size());
   const auto verified = proto::verify_capacity_token(token, k, wall_unix_s, ip);
   memo = TokenMemo{};

@@ -10,8 +10,8 @@
 #include <span>
 #include <string>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
 #include "proto/attributes.hpp"
 #include "server/core/config.hpp"
 

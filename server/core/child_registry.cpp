@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/logging.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::server {
 namespace {
@@ -37,8 +37,9 @@ const char* to_string(ChildLiveness state) {
   return "unknown";
 }
 
-ChildRegistry::ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children)
-    : policy_(policy) {
+ChildRegistry::ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children,
+                             EventLog& events)
+    : policy_(policy), events_(events) {
   for (const StaticChildConfig& c : children)
     add_static(c);
 }
@@ -95,7 +96,7 @@ void ChildRegistry::reconfigure(TimePoint now, RegistryPolicy policy,
     }
   }
   for (Id id : gone) {
-    logger().info("child {} removed by reload", children_.at(id).status.name);
+    events_.info("child {} removed by reload", children_.at(id).status.name);
     erase(id);
   }
   for (const StaticChildConfig& c : children)
@@ -141,7 +142,7 @@ ChildRegistry::Found ChildRegistry::lookup(const Endpoint& source, const std::st
   if (!create) return {.why = Admit::kUnknown};
   if (dynamic_count_ >= policy_.max_dynamic) {
     if (!full_logged_) {
-      logger().warn("children table full ({} dynamic): refusing new children", dynamic_count_);
+      events_.warn("children table full ({} dynamic): refusing new children", dynamic_count_);
       full_logged_ = true;
     }
     ++rejected_full_;
@@ -186,12 +187,12 @@ Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
   s.heard = true;
 
   if (!before.heard) {
-    logger().info("child {} alive (first heartbeat, from {})", s.name, source);
+    events_.info("child {} alive (first heartbeat, from {})", s.name, source);
   } else if (before.liveness != ChildLiveness::kAlive) {
-    logger().info("child {} alive again (was {})", s.name, to_string(before.liveness));
+    events_.info("child {} alive again (was {})", s.name, to_string(before.liveness));
   }
   if (before.heard && before.draining != s.draining) {
-    logger().info("child {} {}", s.name, s.draining ? "draining" : "active again");
+    events_.info("child {} {}", s.name, s.draining ? "draining" : "active again");
   }
   set_liveness(now, child, ChildLiveness::kAlive);
   set_deadline(found.id, child, next_deadline(child));
@@ -209,7 +210,7 @@ Admit ChildRegistry::on_leave(TimePoint now, const Endpoint& source,
   }
   child.last_timestamp_ms = leave.timestamp_ms;
   if (child.status.liveness != ChildLiveness::kLeft) {
-    logger().info("child {} left", child.status.name);
+    events_.info("child {} left", child.status.name);
     set_liveness(now, child, ChildLiveness::kLeft);
     set_deadline(found.id, child, next_deadline(child));
     ++generation_;
@@ -254,8 +255,8 @@ void ChildRegistry::advance(TimePoint now, Id id, Child& child) {
       const auto missed = static_cast<Duration::rep>(std::max<uint32_t>(policy_.missed, 1));
       const bool dead = now >= s.last_heard + policy_.interval * missed;
       const ChildLiveness next = dead ? ChildLiveness::kDead : ChildLiveness::kSuspect;
-      logger().warn("child {} {} (no heartbeat for {})", s.name, to_string(next),
-                    format_duration(silent));
+      events_.warn("child {} {} (no heartbeat for {})", s.name, to_string(next),
+                   format_duration(silent));
       set_liveness(now, child, next);
       set_deadline(id, child, next_deadline(child));
       ++generation_;
@@ -263,8 +264,8 @@ void ChildRegistry::advance(TimePoint now, Id id, Child& child) {
     }
     case ChildLiveness::kDead:
     case ChildLiveness::kLeft:
-      logger().info("child {} forgotten ({} for {})", s.name, to_string(s.liveness),
-                    format_duration(now - child.since));
+      events_.info("child {} forgotten ({} for {})", s.name, to_string(s.liveness),
+                   format_duration(now - child.since));
       erase(id);
       return;
   }

@@ -27,11 +27,12 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
 #include "proto/attributes.hpp"
 #include "proto/heartbeat.hpp"
 #include "server/core/config.hpp"
+#include "server/core/events.hpp"
 
 namespace turnscout::server {
 
@@ -75,7 +76,9 @@ enum class Admit : uint8_t {
 
 class ChildRegistry {
  public:
-  ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children);
+  // `events` receives one line per state change and must outlive the registry.
+  ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children,
+                EventLog& events);
 
   // Static children whose address stays keep their state (name and weight may change);
   // new ones start dead and never heard; removed ones vanish. Dynamic children stay only
@@ -140,6 +143,7 @@ class ChildRegistry {
   std::set<std::pair<TimePoint, Id>> deadlines_;
   size_t dynamic_count_ = 0;
   uint64_t rejected_full_ = 0;
+  EventLog& events_;
   bool full_logged_ = false;  // Logged once until a new child fits again.
   uint64_t generation_ = 0;
 };

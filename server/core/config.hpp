@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
 
 namespace turnscout::server {
 

@@ -5,4 +5,4 @@ add_library(turnscout_server_dataplane STATIC
   ${CMAKE_CURRENT_LIST_DIR}/strategy.cpp
   ${CMAKE_CURRENT_LIST_DIR}/responder.cpp
 )
-target_link_libraries(turnscout_server_dataplane PUBLIC turnscout_common turnscout_proto)
+target_link_libraries(turnscout_server_dataplane PUBLIC turnscout_format turnscout_proto)

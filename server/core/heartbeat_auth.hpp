@@ -9,7 +9,7 @@
 #include <span>
 #include <string_view>
 
-#include "common/clock.hpp"
+#include "base/clock.hpp"
 #include "proto/message_view.hpp"
 
 namespace turnscout::server {

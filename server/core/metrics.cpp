@@ -8,7 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 
 #ifndef TURNSCOUT_VERSION
 #define TURNSCOUT_VERSION "unknown"

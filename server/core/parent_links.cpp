@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/logging.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "proto/error_response.hpp"
 
 namespace turnscout::server {
@@ -31,8 +31,8 @@ bool key_ok(const proto::MessageView& view, const std::string& key) {
 
 }  // namespace
 
-ParentLinks::ParentLinks(ParentLinksConfig config, TimePoint now)
-    : config_(std::move(config)), buffer_(kBufferSize) {
+ParentLinks::ParentLinks(ParentLinksConfig config, TimePoint now, EventLog& events)
+    : config_(std::move(config)), events_(events), buffer_(kBufferSize) {
   for (const Endpoint& p : config_.parents)
     links_.push_back(make_link(p, now));
 }
@@ -45,7 +45,7 @@ ParentLinks::Link ParentLinks::make_link(const Endpoint& address, TimePoint now)
   link.leave_next = now;
   link.leave_done = !link.local;  // Nothing can be sent to it: no Leave to wait for.
   if (!link.local) {
-    logger().warn("parent {}: no listen address of its family, no heartbeats to it", address);
+    events_.warn("parent {}: no listen address of its family, no heartbeats to it", address);
   }
   return link;
 }
@@ -68,7 +68,7 @@ void ParentLinks::reconfigure(TimePoint now, ParentLinksConfig config) {
   for (const Link& l : links_) {
     if (std::none_of(next.begin(), next.end(),
                      [&](const Link& n) { return n.address == l.address; }))
-      logger().info("parent {} removed by reload", l.address);
+      events_.info("parent {} removed by reload", l.address);
   }
   links_ = std::move(next);
 }
@@ -87,7 +87,7 @@ void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
                                  const proto::HeartbeatRequest& content, Random& random,
                                  std::vector<Datagram>& out) {
   if (link.unanswered >= config_.missed && link.state != State::kSilent) {
-    logger().warn("parent {} silent ({} heartbeats unanswered)", link.address, link.unanswered);
+    events_.warn("parent {} silent ({} heartbeats unanswered)", link.address, link.unanswered);
     link.state = State::kSilent;
   }
   proto::HeartbeatRequest request = content;
@@ -96,7 +96,7 @@ void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
   auto size = proto::encode_heartbeat_request(request, key_bytes(config_.key), buffer_);
   if (!size) {
     if (!encode_error_logged_) {
-      logger().error("cannot encode a heartbeat: {}", proto::to_string(size.error()));
+      events_.error("cannot encode a heartbeat: {}", proto::to_string(size.error()));
       encode_error_logged_ = true;
     }
     return;
@@ -117,7 +117,7 @@ void ParentLinks::send_leave(TimePoint now, WallTime wall, Link& link, const std
   auto size = proto::encode_leave_request(request, key_bytes(config_.key), buffer_);
   link.leave_next = now + kLeaveRetry;
   if (!size) {
-    logger().error("cannot encode a Leave: {}", proto::to_string(size.error()));
+    events_.error("cannot encode a Leave: {}", proto::to_string(size.error()));
     link.leave_done = true;
     return;
   }
@@ -131,7 +131,7 @@ void ParentLinks::on_timeout(TimePoint now, WallTime wall, const proto::Heartbea
     if (leave_expired_) return;
     if (now >= leave_deadline_) {
       for (const Link& l : links_) {
-        if (!l.leave_done) logger().warn("parent {} did not acknowledge our Leave", l.address);
+        if (!l.leave_done) events_.warn("parent {} did not acknowledge our Leave", l.address);
       }
       leave_expired_ = true;
       return;
@@ -202,8 +202,8 @@ void ParentLinks::note_error(Link& link, const proto::MessageView& view, const c
   auto error = proto::decode_error_response(view);
   const uint16_t code = error ? error->code : proto::error_code::kServerError;
   if (code != link.last_error) {
-    logger().warn("parent {} rejects our {}: {} {}", link.address, what, code,
-                  error ? error->reason : std::string());
+    events_.warn("parent {} rejects our {}: {} {}", link.address, what, code,
+                 error ? error->reason : std::string());
   }
   link.last_error = code;
 }
@@ -231,9 +231,9 @@ ResponseMatch ParentLinks::on_heartbeat_answer(TimePoint now, Link& link,
   link.unanswered = 0;
   ++link.heartbeats_answered;
   if (link.state == State::kSilent) {
-    logger().info("parent {} back (rtt {})", link.address, format_duration(link.last_rtt));
+    events_.info("parent {} back (rtt {})", link.address, format_duration(link.last_rtt));
   } else if (link.state == State::kUnknown) {
-    logger().info("parent {} up (rtt {})", link.address, format_duration(link.last_rtt));
+    events_.info("parent {} up (rtt {})", link.address, format_duration(link.last_rtt));
   }
   link.state = State::kUp;
   return ResponseMatch::kMatched;
@@ -256,7 +256,7 @@ ResponseMatch ParentLinks::on_leave_answer(Link& link, const proto::MessageView&
   if (error) {
     note_error(link, view, "Leave");
   } else {
-    logger().info("parent {} acknowledged our Leave", link.address);
+    events_.info("parent {} acknowledged our Leave", link.address);
   }
   link.leave_done = true;
   return ResponseMatch::kMatched;

@@ -17,12 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
-#include "common/sans_io.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "base/sans_io.hpp"
 #include "proto/heartbeat.hpp"
 #include "proto/message_view.hpp"
+#include "server/core/events.hpp"
 
 namespace turnscout::server {
 
@@ -60,7 +61,8 @@ class ParentLinks {
   static constexpr size_t kTracked = 8;
 
   // The first heartbeats are due at `now`.
-  ParentLinks(ParentLinksConfig config, TimePoint now);
+  // `events` receives one line per state change and must outlive the links.
+  ParentLinks(ParentLinksConfig config, TimePoint now, EventLog& events);
 
   // Parents that stay keep their state; new ones get a heartbeat at once (or a Leave, when
   // leaving).
@@ -126,6 +128,7 @@ class ParentLinks {
   bool leaving_ = false;
   bool leave_expired_ = false;
   TimePoint leave_deadline_ = kNever;
+  EventLog& events_;
   bool encode_error_logged_ = false;
   std::vector<uint8_t> buffer_;
 };

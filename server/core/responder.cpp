@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "proto/binding.hpp"
 #include "proto/error_response.hpp"
 #include "proto/probe.hpp"

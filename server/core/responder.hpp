@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
 #include "proto/attributes.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"

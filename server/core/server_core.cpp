@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <optional>
 
-#include "common/endpoint.hpp"
-#include "common/logging.hpp"
-#include "common/random.hpp"
+#include "base/endpoint.hpp"
+#include "base/random.hpp"
+#include "common/format.hpp"
 #include "proto/error_response.hpp"
 #include "proto/heartbeat.hpp"
 #include "proto/message_view.hpp"
@@ -87,8 +87,8 @@ Rejection rejection_for(Admit admit) {
   return {proto::error_code::kServerError, "server error"};
 }
 
-void warn_unauthenticated() {
-  logger().warn(
+void warn_unauthenticated(EventLog& events) {
+  events.warn(
       "no cluster key: heartbeats are unauthenticated, children are accepted by source "
       "address only");
 }
@@ -96,10 +96,11 @@ void warn_unauthenticated() {
 }  // namespace
 
 struct ServerCore::Impl {
-  Impl(ServerConfig c, TimePoint now, WallTime wall, uint64_t seed)
+  Impl(ServerConfig c, TimePoint now, WallTime wall, uint64_t seed, EventLog& log)
       : config(std::move(c)),
-        registry(registry_policy(config), config.children),
-        parents(links_config(config), now),
+        events(log),
+        registry(registry_policy(config), config.children, events),
+        parents(links_config(config), now, events),
         responder(config.admission, config.cluster.key, seed ^ 0x9e3779b97f4a7c15ull),
         random(seed),
         own_load(config.load.source == LoadSourceKind::kStatic ? config.load.static_permille : 0),
@@ -108,6 +109,7 @@ struct ServerCore::Impl {
         buffer(kBufferSize) {}
 
   ServerConfig config;
+  EventLog& events;
   ChildRegistry registry;
   ParentLinks parents;
   ProbeResponder responder;
@@ -177,7 +179,7 @@ void ServerCore::Impl::send_due(TimePoint now) {
 void ServerCore::Impl::answer(const Endpoint& local, const Endpoint& remote,
                               const Result<size_t, proto::EncodeError>& size) {
   if (!size) {
-    logger().error("cannot encode a response: {}", proto::to_string(size.error()));
+    events.error("cannot encode a response: {}", proto::to_string(size.error()));
     return;
   }
   outbox.push_back({local, remote, {buffer.begin(), buffer.begin() + *size}});
@@ -187,9 +189,9 @@ void ServerCore::Impl::answer(const Endpoint& local, const Endpoint& remote,
 void ServerCore::Impl::reject(const Endpoint& local, const Endpoint& remote,
                               const proto::MessageView& request, Rejection why) {
   counters.drop(DropReason::kAuth);
-  logger().debug("{} from {} rejected: {} {}",
-                 request.method() == proto::Method::kLeave ? "Leave" : "heartbeat", remote,
-                 why.code, why.reason);
+  events.debug("{} from {} rejected: {} {}",
+               request.method() == proto::Method::kLeave ? "Leave" : "heartbeat", remote, why.code,
+               why.reason);
   // Never larger than the request: otherwise, silence.
   auto size = proto::make_error_response(request, why.code, why.reason, request.size(), buffer);
   if (size) answer(local, remote, size);
@@ -257,9 +259,10 @@ void ServerCore::Impl::handle_response(TimePoint now, const Endpoint& remote,
   }
 }
 
-ServerCore::ServerCore(ServerConfig config, TimePoint now, WallTime wall_at_now, uint64_t seed)
-    : impl_(std::make_unique<Impl>(std::move(config), now, wall_at_now, seed)) {
-  if (impl_->config.cluster.key.empty()) warn_unauthenticated();
+ServerCore::ServerCore(ServerConfig config, TimePoint now, WallTime wall_at_now, uint64_t seed,
+                       EventLog& events)
+    : impl_(std::make_unique<Impl>(std::move(config), now, wall_at_now, seed, events)) {
+  if (impl_->config.cluster.key.empty()) warn_unauthenticated(impl_->events);
   impl_->refresh_snapshot();
 }
 
@@ -340,7 +343,7 @@ void ServerCore::set_wall_time(TimePoint now, WallTime wall) {
 Result<void, std::string> ServerCore::reload(TimePoint now, ServerConfig config) {
   Impl& d = *impl_;
   if (auto problem = config_problem(config)) {
-    logger().error("reload rejected, keeping the current config: {}", *problem);
+    d.events.error("reload rejected, keeping the current config: {}", *problem);
     return unexpected(*problem);
   }
   const bool had_key = !d.config.cluster.key.empty();
@@ -349,10 +352,10 @@ Result<void, std::string> ServerCore::reload(TimePoint now, ServerConfig config)
   d.responder.reconfigure(config.admission, config.cluster.key, now);
   if (config.load.source == LoadSourceKind::kStatic) d.own_load = config.load.static_permille;
   d.config = std::move(config);
-  if (had_key && d.config.cluster.key.empty()) warn_unauthenticated();
+  if (had_key && d.config.cluster.key.empty()) warn_unauthenticated(d.events);
   d.dirty = true;
   d.refresh_snapshot();
-  logger().info("config reloaded: {} static children, {} parents", d.config.children.size(),
+  d.events.info("config reloaded: {} static children, {} parents", d.config.children.size(),
                 d.config.parents.size());
   d.send_due(now);
   return {};
@@ -364,7 +367,7 @@ void ServerCore::start_drain(TimePoint now) {
   d.draining = true;
   d.dirty = true;
   d.refresh_snapshot();
-  logger().info("draining: no more probe answers, Leave to {} parents", d.config.parents.size());
+  d.events.info("draining: no more probe answers, Leave to {} parents", d.config.parents.size());
   d.parents.start_leave(now);
   d.send_due(now);
 }

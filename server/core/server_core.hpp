@@ -7,8 +7,9 @@
 // Control datagrams: a Heartbeat or Leave from a child is checked (heartbeat_auth.hpp, then
 // the registry) and answered; a rejected one is counted as DropReason::kAuth and gets a
 // 401/403/438 error response only when that is not larger than the request. Responses to
-// our own heartbeats and Leaves go to the parent links. Logs: one line per state change
-// (child alive/suspect/dead/left, parent up/silent/back, reload, drain), never per probe.
+// our own heartbeats and Leaves go to the parent links. Events (the EventLog it is given):
+// one line per state change (child alive/suspect/dead/left, parent up/silent/back, reload,
+// drain), never per probe.
 #pragma once
 
 #include <cstdint>
@@ -17,14 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/sans_io.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
+#include "base/sans_io.hpp"
 #include "proto/attributes.hpp"
-#include "proto/result.hpp"
 #include "server/core/child_registry.hpp"
 #include "server/core/config.hpp"
 #include "server/core/counters.hpp"
+#include "server/core/events.hpp"
 #include "server/core/parent_links.hpp"
 #include "server/core/responder.hpp"
 #include "server/core/snapshot.hpp"
@@ -36,7 +38,9 @@ class ServerCore final : public SansIoNode {
   // `wall_at_now` anchors wall time (heartbeat timestamps, token expiry) to `now`; the
   // driver may re-anchor with set_wall_time(). `seed` feeds transaction ids and the
   // strategies' randomness: tests pass a fixed seed, production one from SystemRandom.
-  ServerCore(ServerConfig config, TimePoint now, WallTime wall_at_now, uint64_t seed);
+  // `events` gets one line per state change (server/core/events.hpp) and must outlive the core.
+  ServerCore(ServerConfig config, TimePoint now, WallTime wall_at_now, uint64_t seed,
+             EventLog& events);
   ~ServerCore() override;
 
   // SansIoNode: the whole server in one object (what tests drive). Probes and Bindings go

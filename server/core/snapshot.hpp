@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
 #include "proto/attributes.hpp"
 #include "server/core/config.hpp"
 

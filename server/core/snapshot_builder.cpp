@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 
 namespace turnscout::server {
 namespace {

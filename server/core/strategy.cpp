@@ -3,21 +3,11 @@
 #include <algorithm>
 #include <functional>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "base/hash.hpp"
 
 namespace turnscout::server {
 namespace {
-
-// The finaliser of MurmurHash3: a bijection on 64 bits in which every input bit affects
-// every output bit, so related inputs (neighbouring addresses) get unrelated scores.
-uint64_t fmix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
 
 // The first `count` positions of `order` hold the `count` best by `before`, sorted.
 template <typename T, typename Before = std::less<T>>

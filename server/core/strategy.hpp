@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
 #include "server/core/config.hpp"
 #include "server/core/snapshot.hpp"
 

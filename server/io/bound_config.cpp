@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::server {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
 #include "server/core/config.hpp"
 
 namespace turnscout::server {

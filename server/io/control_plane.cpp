@@ -8,13 +8,15 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "base/random.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
-#include "common/random.hpp"
-#include "server/core/config_yaml.hpp"
+#include "server/config/config_yaml.hpp"
 #include "server/core/metrics.hpp"
 #include "server/io/bound_config.hpp"
 #include "server/io/io_metrics.hpp"
+#include "server/io/log_events.hpp"
 
 namespace turnscout::server {
 namespace {
@@ -87,7 +89,7 @@ Result<void, std::string> ControlPlane::start_worker0() {
     bound_.push_back(s.local);
   SystemRandom random;
   core_ = std::make_unique<ServerCore>(with_bound_ports(loaded_, bound_), clock_.now(),
-                                       clock_.wall_now(), random.next_u64());
+                                       clock_.wall_now(), random.next_u64(), log_events());
   published_version_ = core_->snapshot() ? core_->snapshot()->version : 0;
   data_ = std::make_unique<DataPlane>(&loop_, core_->responder(), *this, io_counters_, clock_);
   return data_->add_ports(*sockets, bound_);

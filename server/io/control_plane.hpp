@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/sans_io.hpp"
-#include "proto/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
+#include "base/sans_io.hpp"
 #include "server/core/config.hpp"
 #include "server/core/server_core.hpp"
 #include "server/io/data_plane.hpp"

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "server/core/responder.hpp"
 #include "server/io/io_counters.hpp"
 #include "server/io/udp_port.hpp"

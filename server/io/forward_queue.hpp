@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
 
 namespace turnscout::server {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "server/core/config.hpp"
 #include "server/core/load_parse.hpp"
 

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
+#include "common/sockaddr.hpp"
 #include "server/io/http_request.hpp"
 
 namespace turnscout::server {

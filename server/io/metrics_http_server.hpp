@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::server {
 

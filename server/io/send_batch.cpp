@@ -3,7 +3,8 @@
 #include <cassert>
 #include <cerrno>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 
 namespace turnscout::server {
 

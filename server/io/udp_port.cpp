@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
+#include "common/sockaddr.hpp"
 
 namespace turnscout::server {
 namespace {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 #include "server/io/io_counters.hpp"
 #include "server/io/send_batch.hpp"
 #include "server/io/udp_socket.hpp"

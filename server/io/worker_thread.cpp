@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/format.hpp"
 #include "common/logging.hpp"
 
 namespace turnscout::server {

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "server/core/config.hpp"
 #include "server/core/responder.hpp"
 #include "server/core/snapshot.hpp"

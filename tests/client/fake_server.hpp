@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/sans_io.hpp"
-#include "common/token_bucket.hpp"
+#include "base/clock.hpp"
+#include "base/sans_io.hpp"
+#include "base/token_bucket.hpp"
 #include "proto/binding.hpp"
 #include "proto/error_response.hpp"
 #include "proto/message_builder.hpp"

@@ -11,6 +11,7 @@
 #include "client/core/prober.hpp"
 #include "common/logging.hpp"
 #include "server/core/server_core.hpp"
+#include "server/io/log_events.hpp"
 #include "tests/client/scenario.hpp"
 
 namespace turnscout::client::testing {
@@ -57,7 +58,8 @@ struct LossyTree {
       config.children.push_back({name, address, 1});
     }
     const std::vector<Endpoint> listen = config.listen;
-    cores.push_back(std::make_unique<ServerCore>(std::move(config), net.now(), kWall, ++core_seed));
+    cores.push_back(std::make_unique<ServerCore>(std::move(config), net.now(), kWall, ++core_seed,
+                                                 server::log_events()));
     net.add_node(*cores.back(), listen);
   }
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/random.hpp"
 #include "client/core/prober.hpp"
-#include "common/random.hpp"
 #include "tests/client/fake_server.hpp"
 #include "tests/sim/sim_network.hpp"
 

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "proto/base64url.hpp"
 #include "proto/capacity_token.hpp"
 #include "tests/client_io/tree.hpp"

@@ -2,7 +2,8 @@
 
 #include <span>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 #include "proto/binding.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"

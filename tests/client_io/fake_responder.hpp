@@ -12,10 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/token_bucket.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
+#include "base/token_bucket.hpp"
 #include "proto/attributes.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::test {
 

@@ -23,7 +23,8 @@
 
 #include <turnscout/client.hpp>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "tests/client_io/fake_responder.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 

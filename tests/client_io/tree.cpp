@@ -6,7 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "tests/support/udp_client.hpp"
 #include "tests/support/wait.hpp"
 

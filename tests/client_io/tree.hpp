@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "proto/address.hpp"
+#include "base/address.hpp"
 #include "tests/server/process/server_process.hpp"
 #include "tests/support/temp_dir.hpp"
 

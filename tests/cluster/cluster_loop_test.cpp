@@ -18,9 +18,10 @@
 
 #include <turnscout/client.hpp>
 
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/topology.hpp"
-#include "common/endpoint.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
 #include "tests/cluster/world.hpp"
 

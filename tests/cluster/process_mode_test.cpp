@@ -21,9 +21,9 @@
 
 #include <turnscout/client.hpp>
 
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/topology.hpp"
-#include "common/endpoint.hpp"
 #include "common/logging.hpp"
 #include "tests/cluster/world.hpp"
 #include "tests/support/temp_dir.hpp"

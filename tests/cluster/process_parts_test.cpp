@@ -11,12 +11,13 @@
 #include <filesystem>
 #include <string>
 
+#include "base/endpoint.hpp"
 #include "cluster/cluster_command.hpp"
 #include "cluster/metrics_poller.hpp"
 #include "cluster/node_process.hpp"
 #include "cluster/server_yaml.hpp"
-#include "common/endpoint.hpp"
-#include "server/core/config_yaml.hpp"
+#include "common/sockaddr.hpp"
+#include "server/config/config_yaml.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace turnscout::cluster {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "base/endpoint.hpp"
 #include "cluster/topology.hpp"
-#include "common/endpoint.hpp"
 
 namespace turnscout::cluster {
 namespace {

@@ -17,9 +17,9 @@
 
 #include <turnscout/client.hpp>
 
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/topology.hpp"
-#include "common/endpoint.hpp"
 #include "common/logging.hpp"
 
 namespace turnscout::cluster::testing {

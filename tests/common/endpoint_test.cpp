@@ -1,4 +1,6 @@
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
+#include "common/sockaddr.hpp"
 
 #include <arpa/inet.h>
 #include <sys/un.h>

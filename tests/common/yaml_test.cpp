@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 
 namespace turnscout {
 namespace {

@@ -19,6 +19,7 @@
 
 #include <turnscout/client.hpp>
 
+#include "common/format.hpp"
 #include "proto/binding.hpp"
 #include "tests/cluster/world.hpp"
 #include "tests/support/child_process.hpp"

@@ -21,10 +21,11 @@
 
 #include <turnscout/client.hpp>
 
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
 #include "cluster/cluster.hpp"
 #include "cluster/topology.hpp"
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "common/format.hpp"
 #include "proto/constants.hpp"
 #include "tests/cluster/world.hpp"
 #include "tests/support/child_process.hpp"

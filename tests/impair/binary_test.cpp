@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "tests/impair/process_fixture.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 

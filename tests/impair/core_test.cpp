@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
 #include "tests/impair/impair_core.hpp"
 
 namespace turnscout::impair {

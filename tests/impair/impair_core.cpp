@@ -6,7 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
+#include "base/duration.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::impair {
 namespace {

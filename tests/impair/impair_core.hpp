@@ -14,10 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::impair {
 

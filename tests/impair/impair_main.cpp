@@ -13,8 +13,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 

@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::impair::test {

@@ -16,7 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 
 extern char** environ;
 

@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 #include "tests/impair/loop_fixture.hpp"
 #include "tests/impair/udp_impair_proxy.hpp"
 

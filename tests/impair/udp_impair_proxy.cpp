@@ -11,8 +11,10 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
+#include "common/sockaddr.hpp"
 
 namespace turnscout::impair {
 namespace {

@@ -17,10 +17,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "base/result.hpp"
 #include "tests/impair/impair_core.hpp"
 
 struct uv_loop_s;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/logging.hpp"
+#include "server/io/log_events.hpp"
 #include "tests/server/control_test_util.hpp"
 
 namespace turnscout::server {
@@ -61,7 +62,7 @@ void run_until(ChildRegistry& r, TimePoint until) {
 }
 
 TEST_CASE("static children start dead and unheard, and come alive on their first heartbeat") {
-  ChildRegistry r(RegistryPolicy{}, two_static());
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
   CHECK(r.size() == 2);
   CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
   CHECK_FALSE(find(r.status(), "leaf-a")->heard);
@@ -81,7 +82,7 @@ TEST_CASE("liveness: suspect after 1.5 intervals, dead after missed intervals, a
   RegistryPolicy policy;
   policy.interval = 1s;
   policy.missed = 3;
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
   LogCapture log;
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
   CHECK(r.next_timeout() == kT0 + 1500ms);
@@ -107,7 +108,7 @@ TEST_CASE("liveness: suspect after 1.5 intervals, dead after missed intervals, a
 }
 
 TEST_CASE("regular heartbeats keep a child alive, with no log line per heartbeat") {
-  ChildRegistry r(RegistryPolicy{}, two_static());
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
   LogCapture log;
   for (int i = 0; i < 20; ++i) {
     const TimePoint t = kT0 + i * 1s + (i % 2) * 300ms;  // 300 ms of jitter.
@@ -121,7 +122,7 @@ TEST_CASE("regular heartbeats keep a child alive, with no log line per heartbeat
 TEST_CASE("missed = 1 goes straight from alive to dead") {
   RegistryPolicy policy;
   policy.missed = 1;
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
   LogCapture log;
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
   run_until(r, kT0 + 1500ms);
@@ -130,7 +131,7 @@ TEST_CASE("missed = 1 goes straight from alive to dead") {
 }
 
 TEST_CASE("Leave marks a child left at once; its next heartbeat re-admits it") {
-  ChildRegistry r(RegistryPolicy{}, two_static());
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
   LogCapture log;
   const uint64_t before = r.generation();
@@ -150,7 +151,7 @@ TEST_CASE("Leave marks a child left at once; its next heartbeat re-admits it") {
 TEST_CASE("without a key only static children, from their configured address, are accepted") {
   RegistryPolicy policy;
   policy.accept_dynamic = true;  // Ignored without authentication.
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
   CHECK(r.on_heartbeat(kT0, addr(5, 5), heartbeat("leaf-a")) == Admit::kUnknown);
   CHECK(r.on_heartbeat(kT0, addr(1, 11, 9999), heartbeat("leaf-a")) == Admit::kUnknown);
   CHECK(r.on_leave(kT0, addr(5, 5), leave("leaf-a")) == Admit::kUnknown);
@@ -165,7 +166,7 @@ TEST_CASE("authenticated: dynamic children by name, replay protection, bounded t
   policy.authenticated = true;
   policy.accept_dynamic = true;
   policy.max_dynamic = 2;
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
 
   CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
   CHECK(r.dynamic_count() == 1);
@@ -199,7 +200,7 @@ TEST_CASE("authenticated: dynamic children by name, replay protection, bounded t
 TEST_CASE("authenticated without accept_dynamic: unknown names are refused") {
   RegistryPolicy policy;
   policy.authenticated = true;
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
   CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kUnknown);
   CHECK(r.size() == 2);
 }
@@ -209,7 +210,7 @@ TEST_CASE("a dead or left dynamic child is forgotten after forget_after, a stati
   policy.authenticated = true;
   policy.accept_dynamic = true;
   policy.forget_after = 10min;
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
   REQUIRE(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
   REQUIRE(r.on_heartbeat(kT0, addr(5, 2), heartbeat("dyn-2", 10)) == Admit::kAccepted);
   REQUIRE(r.on_leave(kT0 + 1s, addr(5, 2), leave("dyn-2", 11)) == Admit::kAccepted);
@@ -234,7 +235,7 @@ TEST_CASE("a dead or left dynamic child is forgotten after forget_after, a stati
 }
 
 TEST_CASE("weight: the configured one unless the child asks for another") {
-  ChildRegistry r(RegistryPolicy{}, two_static());
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 1, 100, 1)) == Admit::kAccepted);
   CHECK(find(r.status(), "leaf-a")->weight == 2);
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 2, 100, 5)) == Admit::kAccepted);
@@ -242,7 +243,7 @@ TEST_CASE("weight: the configured one unless the child asks for another") {
 }
 
 TEST_CASE("generation changes only when something visible changes") {
-  ChildRegistry r(RegistryPolicy{}, two_static());
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 1, 100)) == Admit::kAccepted);
   uint64_t g = r.generation();
   REQUIRE(r.on_heartbeat(kT0 + 1s, kStaticA, heartbeat("leaf-a", 2, 100)) == Admit::kAccepted);
@@ -263,7 +264,7 @@ TEST_CASE("reconfigure keeps surviving children's state, adds and removes static
   RegistryPolicy policy;
   policy.authenticated = true;
   policy.accept_dynamic = true;
-  ChildRegistry r(policy, two_static());
+  ChildRegistry r(policy, two_static(), log_events());
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 10, 300)) == Admit::kAccepted);
   REQUIRE(r.on_heartbeat(kT0, kStaticB, heartbeat("leaf-b", 10)) == Admit::kAccepted);
   REQUIRE(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
@@ -295,7 +296,7 @@ TEST_CASE("reconfigure: a dynamic child gives its name up to a new static child"
   RegistryPolicy policy;
   policy.authenticated = true;
   policy.accept_dynamic = true;
-  ChildRegistry r(policy, {});
+  ChildRegistry r(policy, {}, log_events());
   REQUIRE(r.on_heartbeat(kT0, addr(5, 1), heartbeat("edge", 10)) == Admit::kAccepted);
   r.reconfigure(kT0, policy, {{"edge", kStaticA, 1}});
   REQUIRE(r.size() == 1);
@@ -306,7 +307,7 @@ TEST_CASE("reconfigure: a dynamic child gives its name up to a new static child"
 }
 
 TEST_CASE("reconfigure with a shorter interval applies overdue transitions at once") {
-  ChildRegistry r(RegistryPolicy{}, two_static());
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
   REQUIRE(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
   RegistryPolicy fast;
   fast.interval = 100ms;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/core/server_core.hpp"
+#include "server/io/log_events.hpp"
 #include "tests/server/control_test_util.hpp"
 #include "tests/sim/sim_network.hpp"
 
@@ -43,7 +44,8 @@ struct Cluster {
     const std::vector<Endpoint> listen = config.listen;
     const WallTime wall =
         kWallStart + std::chrono::duration_cast<std::chrono::milliseconds>(net.now() - kStart);
-    auto core = std::make_unique<ServerCore>(std::move(config), net.now(), wall, ++seed);
+    auto core =
+        std::make_unique<ServerCore>(std::move(config), net.now(), wall, ++seed, log_events());
     ServerCore& ref = *core;
     cores[name] = std::move(core);
     ids[name] = net.add_node(ref, listen);

@@ -6,8 +6,8 @@
 
 #include <doctest/doctest.h>
 
-#include "common/endpoint.hpp"
-#include "server/core/config_yaml.hpp"
+#include "base/endpoint.hpp"
+#include "server/config/config_yaml.hpp"
 
 namespace turnscout::server {
 namespace {

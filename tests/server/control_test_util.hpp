@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/sans_io.hpp"
+#include "base/clock.hpp"
+#include "base/sans_io.hpp"
 #include "proto/error_response.hpp"
 #include "proto/heartbeat.hpp"
 #include "proto/message_view.hpp"

@@ -8,6 +8,6 @@ add_executable(server_control_tests
   ${CMAKE_CURRENT_LIST_DIR}/probe_scenario_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tree_scenario_test.cpp
 )
-target_link_libraries(server_control_tests PRIVATE turnscout_server_core turnscout_sim
+target_link_libraries(server_control_tests PRIVATE turnscout_server_log turnscout_sim
                                                    turnscout_doctest_main)
 add_test(NAME server_control_tests COMMAND server_control_tests)

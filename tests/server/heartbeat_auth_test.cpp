@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "common/format.hpp"
 #include "common/logging.hpp"
 #include "server/core/server_core.hpp"
+#include "server/io/log_events.hpp"
 #include "tests/server/control_test_util.hpp"
 
 namespace turnscout::server {
@@ -26,7 +28,7 @@ const uint64_t kWallMs = static_cast<uint64_t>(FakeClock::kDefaultWallStartMs);
 
 struct Parent {
   explicit Parent(std::string key, bool dynamic = false)
-      : core(make_config(std::move(key), dynamic), kT0, kWallStart, 3) {}
+      : core(make_config(std::move(key), dynamic), kT0, kWallStart, 3, log_events()) {}
 
   static ServerConfig make_config(std::string key, bool dynamic) {
     ServerConfig c = node_config("parent", kParent, {}, {{"static-1", kStaticChild, 1}});

@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "base/random.hpp"
 #include "common/logging.hpp"
-#include "common/random.hpp"
 #include "proto/error_response.hpp"
+#include "server/io/log_events.hpp"
 #include "tests/server/control_test_util.hpp"
 
 namespace turnscout::server {
@@ -46,7 +47,8 @@ ParentLinksConfig links_config(std::vector<Endpoint> parents, std::string key = 
 
 // Drives ParentLinks like a driver would and keeps what it sends.
 struct Harness {
-  explicit Harness(ParentLinksConfig config) : links(std::move(config), kT0), random(7) {}
+  explicit Harness(ParentLinksConfig config)
+      : links(std::move(config), kT0, log_events()), random(7) {}
 
   void run_until(TimePoint until) {
     while (links.next_timeout() <= until) {

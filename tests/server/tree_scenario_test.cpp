@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/format.hpp"
 #include "common/logging.hpp"
 #include "tests/server/cluster_fixture.hpp"
 

@@ -5,8 +5,8 @@
 #include <array>
 #include <cstdint>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
 
 namespace turnscout::sim {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "tests/sim/sim_network.hpp"
 
 namespace turnscout::sim {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 
 namespace turnscout::sim {
 

@@ -51,10 +51,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
-#include "common/sans_io.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "base/sans_io.hpp"
 #include "tests/sim/link.hpp"
 
 namespace turnscout::sim {

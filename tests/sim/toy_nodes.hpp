@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/sans_io.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/sans_io.hpp"
 
 namespace turnscout::sim {
 

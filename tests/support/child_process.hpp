@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "proto/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::test {
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/clock.hpp"
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace turnscout::test {
 

@@ -11,8 +11,10 @@
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
+#include "common/sockaddr.hpp"
 #include "proto/message_view.hpp"
 
 namespace turnscout::test {

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
-#include "proto/address.hpp"
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
+#include "base/result.hpp"
 #include "proto/binding.hpp"
 #include "proto/probe.hpp"
-#include "proto/result.hpp"
 
 namespace turnscout::test {
 

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "common/clock.hpp"
+#include "base/clock.hpp"
 
 namespace turnscout::test {
 

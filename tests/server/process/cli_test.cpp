@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "proto/base64url.hpp"
 #include "proto/capacity_token.hpp"
 #include "proto/message_view.hpp"

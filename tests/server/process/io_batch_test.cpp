@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "server/io/forward_queue.hpp"
 #include "server/io/send_batch.hpp"
 #include "server/io/udp_socket.hpp"

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "server/io/bound_config.hpp"
 #include "server/io/io_metrics.hpp"
 #include "server/io/load_sampler.hpp"

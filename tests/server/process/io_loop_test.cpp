@@ -14,7 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "common/sockaddr.hpp"
 #include "proto/heartbeat.hpp"
 #include "server/io/data_plane.hpp"
 #include "server/io/metrics_http_server.hpp"

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 #include "tests/server/process/server_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/wait.hpp"

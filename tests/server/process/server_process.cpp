@@ -6,8 +6,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "tests/support/wait.hpp"
 
 namespace turnscout::test {

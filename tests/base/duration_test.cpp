@@ -1,10 +1,10 @@
-#include "common/duration.hpp"
+#include "base/duration.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "common/random.hpp"
+#include "base/random.hpp"
 
 namespace turnscout {
 

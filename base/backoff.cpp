@@ -1,4 +1,4 @@
-#include "common/backoff.hpp"
+#include "base/backoff.hpp"
 
 #include <algorithm>
 #include <cmath>

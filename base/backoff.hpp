@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "common/clock.hpp"
-#include "common/random.hpp"
+#include "base/clock.hpp"
+#include "base/random.hpp"
 
 namespace turnscout {
 

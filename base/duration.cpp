@@ -1,4 +1,4 @@
-#include "common/duration.hpp"
+#include "base/duration.hpp"
 
 #include <array>
 #include <cstdint>
@@ -6,9 +6,7 @@
 #include <numeric>
 #include <optional>
 
-#include <fmt/format.h>
-
-#include "common/quote.hpp"
+#include "base/quote.hpp"
 
 namespace turnscout {
 namespace {
@@ -30,7 +28,7 @@ constexpr std::array<Unit, 5> kUnits{{
 }};
 
 DurationResult fail(std::string_view expected, std::string_view text) {
-  return unexpected(fmt::format("expected {}, got {}", expected, quoted(text)));
+  return unexpected("expected " + std::string(expected) + ", got " + quoted(text));
 }
 
 DurationResult junk(std::string_view text) {
@@ -105,7 +103,7 @@ Result<Duration, std::string> parse_duration(std::string_view text) {
   if (!frac) return fail("a whole number of microseconds", text);
   const auto count = parse_digits(whole);
   if (!count || *count > (kMaxMicros - *frac) / unit->micros) {
-    return fail(fmt::format("a duration of at most {}h", kMaxMicros / 3'600'000'000), text);
+    return fail("a duration of at most " + std::to_string(kMaxMicros / 3'600'000'000) + "h", text);
   }
   return Duration{static_cast<int64_t>(*count * unit->micros + *frac)};
 }
@@ -113,22 +111,24 @@ Result<Duration, std::string> parse_duration(std::string_view text) {
 std::string format_duration(Duration d) {
   if (d == Duration::zero()) return "0";
   const int64_t count = d.count();
-  const std::string_view sign = count < 0 ? "-" : "";
+  const std::string sign = count < 0 ? "-" : "";
   // Two's complement: the magnitude of INT64_MIN is representable as uint64_t.
   const uint64_t v = count < 0 ? 0 - static_cast<uint64_t>(count) : static_cast<uint64_t>(count);
 
-  if (v % kUnits[4].micros == 0) return fmt::format("{}{}h", sign, v / kUnits[4].micros);
-  if (v % kUnits[3].micros == 0) return fmt::format("{}{}m", sign, v / kUnits[3].micros);
+  if (v % kUnits[4].micros == 0) return sign + std::to_string(v / kUnits[4].micros) + "h";
+  if (v % kUnits[3].micros == 0) return sign + std::to_string(v / kUnits[3].micros) + "m";
   const Unit& unit = v >= kUnits[2].micros   ? kUnits[2]
                      : v >= kUnits[1].micros ? kUnits[1]
                                              : kUnits[0];
+  const std::string whole = sign + std::to_string(v / unit.micros);
   const uint64_t rest = v % unit.micros;
-  if (rest == 0) return fmt::format("{}{}{}", sign, v / unit.micros, unit.name);
-  const int width = unit.micros == 1'000'000 ? 6 : 3;
-  std::string decimals = fmt::format("{:0{}}", rest, width);
+  if (rest == 0) return whole + std::string(unit.name);
+  const size_t width = unit.micros == 1'000'000 ? 6 : 3;
+  std::string decimals = std::to_string(rest);
+  decimals.insert(0, width - decimals.size(), '0');
   while (decimals.back() == '0')
     decimals.pop_back();
-  return fmt::format("{}{}.{}{}", sign, v / unit.micros, decimals, unit.name);
+  return whole + "." + decimals + std::string(unit.name);
 }
 
 }  // namespace turnscout

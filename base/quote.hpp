@@ -5,8 +5,6 @@
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
 namespace turnscout {
 
 // Longest input quoted in full; longer text is cut and followed by "...".
@@ -14,9 +12,8 @@ inline constexpr size_t kMaxQuoted = 64;
 
 // `text` in double quotes with quotes, backslashes and control bytes escaped, so junk
 // input cannot break an error line or a terminal.
-inline std::string quoted(std::string_view text) {
-  if (text.size() <= kMaxQuoted) return fmt::format("{:?}", text);
-  return fmt::format("{:?}...", text.substr(0, kMaxQuoted));
-}
+// Escapes as fmt's "{:?}" does: \t \n \r \" \\, other control bytes and bytes that are
+// not part of valid UTF-8 as \xNN; valid UTF-8 sequences are kept.
+std::string quoted(std::string_view text);
 
 }  // namespace turnscout

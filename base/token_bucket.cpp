@@ -1,4 +1,4 @@
-#include "common/token_bucket.hpp"
+#include "base/token_bucket.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,19 +1,15 @@
-// Parsing, printing and sockaddr conversion for Endpoint (proto/address.hpp).
+// Parsing and printing of Endpoint (base/address.hpp); sockaddr conversion is in
+// common/sockaddr.hpp, the fmt formatter in common/format.hpp.
 // Only numeric addresses: host-name resolution belongs to the I/O layer.
 #pragma once
-
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
-#include "proto/address.hpp"
-#include "proto/result.hpp"
+#include "base/address.hpp"
+#include "base/result.hpp"
 
 namespace turnscout {
 
@@ -46,13 +42,6 @@ std::string to_string(const Endpoint& ep);
 // The address alone: "192.0.2.1", "2001:db8::1" (no brackets), or "none".
 std::string ip_to_string(const Endpoint& ep);
 
-// Fills `out` and returns the length to pass to bind/sendto; 0 for an invalid endpoint.
-socklen_t to_sockaddr(const Endpoint& ep, sockaddr_storage& out);
-// `len` is the number of readable bytes at `sa`; callers that get no length (libuv's
-// recv callback) may pass sizeof(sockaddr_storage) when `sa` points to one. The IPv6
-// scope id is dropped.
-Result<Endpoint, std::string> from_sockaddr(const sockaddr* sa, socklen_t len);
-
 // 127.0.0.0/8, ::1, and IPv4-mapped 127.0.0.0/8.
 bool is_loopback(const Endpoint& ep);
 // The unspecified address (0.0.0.0 or ::), whatever the port.
@@ -64,11 +53,3 @@ bool is_v4_mapped(const Endpoint& ep);
 Endpoint unmap_v4(const Endpoint& ep);
 
 }  // namespace turnscout
-
-template <>
-struct fmt::formatter<turnscout::Endpoint> : fmt::formatter<std::string_view> {
-  template <typename FormatContext>
-  auto format(const turnscout::Endpoint& ep, FormatContext& ctx) const -> decltype(ctx.out()) {
-    return fmt::formatter<std::string_view>::format(turnscout::format_endpoint(ep).view(), ctx);
-  }
-};

@@ -1,5 +1,5 @@
 // A transport address (IPv4 or IPv6 plus UDP port) as it travels on the wire.
-// common/endpoint.hpp adds parsing, printing and sockaddr conversion on top of it.
+// base/endpoint.hpp adds parsing, printing and sockaddr conversion on top of it.
 #pragma once
 
 #include <array>

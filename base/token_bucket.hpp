@@ -3,7 +3,7 @@
 // server announces and waits for when_available() instead of being refused.
 #pragma once
 
-#include "common/clock.hpp"
+#include "base/clock.hpp"
 
 namespace turnscout {
 

@@ -1,4 +1,4 @@
-#include "server/core/config_yaml.hpp"
+#include "server/config/config_yaml.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,9 +11,10 @@
 
 #include <fmt/format.h>
 
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 #include "common/logging.hpp"
-#include "common/quote.hpp"
 #include "common/yaml.hpp"
 #include "proto/attributes.hpp"
 #include "proto/turn_uri.hpp"

@@ -1,4 +1,4 @@
-#include "common/ewma.hpp"
+#include "base/ewma.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "common/clock.hpp"
+#include "base/clock.hpp"
 
 namespace turnscout {
 

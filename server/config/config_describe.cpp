@@ -1,13 +1,14 @@
-#include "server/core/config_yaml.hpp"
+#include "server/config/config_yaml.hpp"
 
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "common/duration.hpp"
-#include "common/endpoint.hpp"
-#include "common/quote.hpp"
+#include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::server {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/endpoint.hpp"
+#include "base/endpoint.hpp"
 
 #include <arpa/inet.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <optional>
 
-#include "common/quote.hpp"
+#include "base/quote.hpp"
 
 namespace turnscout {
 namespace {
@@ -45,17 +45,17 @@ std::optional<uint16_t> parse_port(std::string_view text) {
 }
 
 EndpointResult bad_address(std::string_view text) {
-  return unexpected(fmt::format(
-      "expected an address like 192.0.2.1:3478 or [2001:db8::1]:3478, got {}", quoted(text)));
+  return unexpected("expected an address like 192.0.2.1:3478 or [2001:db8::1]:3478, got " +
+                    quoted(text));
 }
 
 EndpointResult bad_port(std::string_view text) {
-  return unexpected(fmt::format("expected a port from 0 to 65535, got {}", quoted(text)));
+  return unexpected("expected a port from 0 to 65535, got " + quoted(text));
 }
 
 EndpointResult missing_port(std::string_view text, bool v6) {
-  return unexpected(fmt::format("expected a port, like {}, got {}",
-                                v6 ? "[2001:db8::1]:3478" : "192.0.2.1:3478", quoted(text)));
+  return unexpected(std::string("expected a port, like ") +
+                    (v6 ? "[2001:db8::1]:3478" : "192.0.2.1:3478") + ", got " + quoted(text));
 }
 
 // Shared by both overloads; `default_port` empty means the port is required.
@@ -96,9 +96,9 @@ EndpointResult parse(std::string_view text, std::optional<uint16_t> default_port
   // "2001:db8::1:3478" is an IPv6 address too; when a port is required, say why it is
   // refused. With a default port it can only be read as an address.
   if (!default_port && parse_family(text.substr(0, text.rfind(':')), Family::kV6)) {
-    return unexpected(fmt::format(
-        "expected brackets around an IPv6 address with a port, like [2001:db8::1]:3478, got {}",
-        quoted(text)));
+    return unexpected(
+        "expected brackets around an IPv6 address with a port, like [2001:db8::1]:3478, got " +
+        quoted(text));
   }
   auto ep = parse_family(text, Family::kV6);
   return ep ? without_port(*ep) : bad_address(text);
@@ -108,8 +108,7 @@ EndpointResult parse(std::string_view text, std::optional<uint16_t> default_port
 
 Result<Endpoint, std::string> parse_ip(std::string_view text) {
   if (auto ep = parse_any_family(text)) return *ep;
-  return unexpected(
-      fmt::format("expected an IP address like 192.0.2.1 or 2001:db8::1, got {}", quoted(text)));
+  return unexpected("expected an IP address like 192.0.2.1 or 2001:db8::1, got " + quoted(text));
 }
 
 Result<Endpoint, std::string> parse_endpoint(std::string_view text) {
@@ -152,55 +151,6 @@ std::string ip_to_string(const Endpoint& ep) {
   char ip[INET6_ADDRSTRLEN];
   inet_ntop(ep.family == Family::kV6 ? AF_INET6 : AF_INET, ep.ip.data(), ip, sizeof ip);
   return ip;
-}
-
-socklen_t to_sockaddr(const Endpoint& ep, sockaddr_storage& out) {
-  std::memset(&out, 0, sizeof out);
-  if (ep.family == Family::kV4) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(ep.port);
-    std::memcpy(&sin.sin_addr, ep.ip.data(), 4);
-    std::memcpy(&out, &sin, sizeof sin);
-    return sizeof sin;
-  }
-  if (ep.family == Family::kV6) {
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(ep.port);
-    std::memcpy(&sin6.sin6_addr, ep.ip.data(), 16);
-    std::memcpy(&out, &sin6, sizeof sin6);
-    return sizeof sin6;
-  }
-  return 0;
-}
-
-Result<Endpoint, std::string> from_sockaddr(const sockaddr* sa, socklen_t len) {
-  if (sa == nullptr || len < sizeof(sa_family_t)) return unexpected(std::string("no address"));
-  sa_family_t family;
-  std::memcpy(&family, reinterpret_cast<const char*>(sa) + offsetof(sockaddr, sa_family),
-              sizeof family);
-  Endpoint ep;
-  if (family == AF_INET && len >= sizeof(sockaddr_in)) {
-    sockaddr_in sin;
-    std::memcpy(&sin, sa, sizeof sin);
-    ep.family = Family::kV4;
-    std::memcpy(ep.ip.data(), &sin.sin_addr, 4);
-    ep.port = ntohs(sin.sin_port);
-    return ep;
-  }
-  if (family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    sockaddr_in6 sin6;
-    std::memcpy(&sin6, sa, sizeof sin6);
-    ep.family = Family::kV6;
-    std::memcpy(ep.ip.data(), &sin6.sin6_addr, 16);
-    ep.port = ntohs(sin6.sin6_port);
-    return ep;
-  }
-  if (family != AF_INET && family != AF_INET6) {
-    return unexpected(fmt::format("unsupported address family {}", family));
-  }
-  return unexpected(fmt::format("address of family {} truncated to {} bytes", family, len));
 }
 
 bool is_v4_mapped(const Endpoint& ep) {

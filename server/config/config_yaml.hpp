@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/result.hpp"
+#include "base/result.hpp"
 #include "server/core/config.hpp"
 
 namespace turnscout::server {

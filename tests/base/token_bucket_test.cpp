@@ -1,11 +1,11 @@
-#include "common/token_bucket.hpp"
+#include "base/token_bucket.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
 
-#include "common/random.hpp"
+#include "base/random.hpp"
 
 namespace turnscout {
 namespace {
