@@ -43,12 +43,12 @@
 #include <turnscout/client.hpp>
 
 #include "base/endpoint.hpp"
-#include "cluster/cluster.hpp"
-#include "cluster/topology.hpp"
 #include "common/logging.hpp"
 #include "common/sockaddr.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
+#include "tools/cluster/cluster.hpp"
+#include "tools/cluster/topology.hpp"
 
 namespace turnscout::bench {
 namespace {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: formatting check, then the release build (gcc) with all tests, the
+# Runs every test: formatting and layering checks, then the release build (gcc) with all tests, the
 # sanitizer build (clang, ASan + UBSan) with all tests, and the protocol fuzzer for a bounded
 # time. Installs missing Debian packages first. Exits non-zero on the first failure.
 set -euo pipefail
@@ -11,6 +11,9 @@ ensure_packages coturn
 
 log "clang-format check"
 git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs -r clang-format --dry-run -Werror
+
+log "layering check (DESIGN.md's parts and what each may include)"
+python3 scripts/check_layers.py
 
 build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_TESTS=ON
 log "tests (release)"

@@ -12,7 +12,7 @@
 #include "client/cli/probe_command.hpp"
 #include "client/cli/stats_command.hpp"
 #include "client/cli/token_command.hpp"
-#include "cluster/cluster_command.hpp"
+#include "tools/cluster/cluster_command.hpp"
 
 namespace {
 

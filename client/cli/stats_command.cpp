@@ -9,7 +9,7 @@
 
 #include "base/duration.hpp"
 #include "client/cli/exit_codes.hpp"
-#include "client/cli/http_get.hpp"
+#include "tools/http/http_get.hpp"
 
 namespace turnscout::cli {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "client/cli/prometheus.hpp"
+#include "tools/http/prometheus.hpp"
 
 namespace turnscout::cli {
 

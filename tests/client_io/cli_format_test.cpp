@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "client/cli/probe_command.hpp"
-#include "client/cli/prometheus.hpp"
 #include "client/cli/result_json.hpp"
 #include "client/cli/stats_command.hpp"
+#include "tools/http/prometheus.hpp"
 
 namespace turnscout::cli {
 namespace {

@@ -26,7 +26,7 @@
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
 #include "tests/client_io/fake_responder.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::test {
 namespace {

@@ -19,11 +19,11 @@
 #include <turnscout/client.hpp>
 
 #include "base/endpoint.hpp"
-#include "cluster/cluster.hpp"
-#include "cluster/topology.hpp"
 #include "common/format.hpp"
 #include "common/logging.hpp"
 #include "tests/cluster/world.hpp"
+#include "tools/cluster/cluster.hpp"
+#include "tools/cluster/topology.hpp"
 
 namespace turnscout::cluster::testing {
 namespace {

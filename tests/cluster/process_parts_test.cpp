@@ -12,13 +12,13 @@
 #include <string>
 
 #include "base/endpoint.hpp"
-#include "cluster/cluster_command.hpp"
-#include "cluster/metrics_poller.hpp"
-#include "cluster/node_process.hpp"
-#include "cluster/server_yaml.hpp"
 #include "common/sockaddr.hpp"
 #include "server/config/config_yaml.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tools/cluster/cluster_command.hpp"
+#include "tools/cluster/metrics_poller.hpp"
+#include "tools/cluster/node_process.hpp"
+#include "tools/cluster/server_yaml.hpp"
 
 namespace turnscout::cluster {
 namespace {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "base/endpoint.hpp"
-#include "cluster/topology.hpp"
+#include "tools/cluster/topology.hpp"
 
 namespace turnscout::cluster {
 namespace {

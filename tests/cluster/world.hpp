@@ -18,9 +18,9 @@
 #include <turnscout/client.hpp>
 
 #include "base/endpoint.hpp"
-#include "cluster/cluster.hpp"
-#include "cluster/topology.hpp"
 #include "common/logging.hpp"
+#include "tools/cluster/cluster.hpp"
+#include "tools/cluster/topology.hpp"
 
 namespace turnscout::cluster::testing {
 

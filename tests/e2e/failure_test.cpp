@@ -23,14 +23,14 @@
 
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
-#include "cluster/cluster.hpp"
-#include "cluster/topology.hpp"
 #include "common/format.hpp"
 #include "proto/constants.hpp"
 #include "tests/cluster/world.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/udp_client.hpp"
+#include "tools/cluster/cluster.hpp"
+#include "tools/cluster/topology.hpp"
 
 namespace turnscout::cluster::testing {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "base/endpoint.hpp"
 #include "tests/impair/process_fixture.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::impair {
 namespace {

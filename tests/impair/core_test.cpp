@@ -10,7 +10,7 @@
 
 #include "base/clock.hpp"
 #include "base/random.hpp"
-#include "tests/impair/impair_core.hpp"
+#include "tools/impair/impair_core.hpp"
 
 namespace turnscout::impair {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "base/endpoint.hpp"
 #include "common/sockaddr.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::impair::test {
 namespace {

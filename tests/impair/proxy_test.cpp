@@ -16,7 +16,7 @@
 #include "base/endpoint.hpp"
 #include "common/sockaddr.hpp"
 #include "tests/impair/loop_fixture.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::impair {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 #include <sys/timerfd.h>
 #include <unistd.h>

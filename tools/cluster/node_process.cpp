@@ -1,4 +1,4 @@
-#include "cluster/node_process.hpp"
+#include "tools/cluster/node_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "cluster/cluster.hpp"
+#include "tools/cluster/cluster.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

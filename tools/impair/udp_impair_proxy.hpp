@@ -21,7 +21,7 @@
 #include "base/clock.hpp"
 #include "base/random.hpp"
 #include "base/result.hpp"
-#include "tests/impair/impair_core.hpp"
+#include "tools/impair/impair_core.hpp"
 
 struct uv_loop_s;
 

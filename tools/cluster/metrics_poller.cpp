@@ -1,4 +1,4 @@
-#include "cluster/metrics_poller.hpp"
+#include "tools/cluster/metrics_poller.hpp"
 
 #include <uv.h>
 
@@ -10,9 +10,9 @@
 
 #include "base/endpoint.hpp"
 #include "base/quote.hpp"
-#include "client/cli/http_get.hpp"
-#include "client/cli/prometheus.hpp"
 #include "common/format.hpp"
+#include "tools/http/http_get.hpp"
+#include "tools/http/prometheus.hpp"
 
 namespace turnscout::cluster {
 namespace {

@@ -22,11 +22,11 @@
 #include "base/address.hpp"
 #include "base/clock.hpp"
 #include "base/result.hpp"
-#include "cluster/metrics_poller.hpp"
-#include "cluster/node_process.hpp"
-#include "cluster/topology.hpp"
-#include "cluster/virtual_node.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/cluster/metrics_poller.hpp"
+#include "tools/cluster/node_process.hpp"
+#include "tools/cluster/topology.hpp"
+#include "tools/cluster/virtual_node.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 struct uv_loop_s;
 struct uv_timer_s;

@@ -1,4 +1,4 @@
-#include "tests/impair/impair_core.hpp"
+#include "tools/impair/impair_core.hpp"
 
 #include <algorithm>
 #include <cassert>

@@ -1,4 +1,4 @@
-#include "cluster/cluster_command.hpp"
+#include "tools/cluster/cluster_command.hpp"
 
 #include <unistd.h>
 #include <uv.h>
@@ -17,10 +17,10 @@
 
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
-#include "cluster/cluster.hpp"
-#include "cluster/topology.hpp"
 #include "common/format.hpp"
 #include "common/logging.hpp"
+#include "tools/cluster/cluster.hpp"
+#include "tools/cluster/topology.hpp"
 
 namespace turnscout::cluster {
 namespace {

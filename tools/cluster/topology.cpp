@@ -1,4 +1,4 @@
-#include "cluster/topology.hpp"
+#include "tools/cluster/topology.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "client/cli/prometheus.hpp"
+#include "tools/http/prometheus.hpp"
 
 #include <cstdlib>
 

@@ -1,4 +1,4 @@
-#include "client/cli/http_get.hpp"
+#include "tools/http/http_get.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>

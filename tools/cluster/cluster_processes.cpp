@@ -19,10 +19,10 @@
 
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
-#include "cluster/cluster.hpp"
-#include "cluster/server_yaml.hpp"
 #include "common/format.hpp"
 #include "common/logging.hpp"
+#include "tools/cluster/cluster.hpp"
+#include "tools/cluster/server_yaml.hpp"
 
 namespace turnscout::cluster {
 namespace {

@@ -1,4 +1,4 @@
-#include "cluster/virtual_node.hpp"
+#include "tools/cluster/virtual_node.hpp"
 
 #include <uv.h>
 
@@ -10,7 +10,7 @@
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
 #include "common/sockaddr.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 namespace turnscout::cluster {
 namespace {

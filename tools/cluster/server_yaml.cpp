@@ -1,4 +1,4 @@
-#include "cluster/server_yaml.hpp"
+#include "tools/cluster/server_yaml.hpp"
 
 #include <iterator>
 #include <string_view>

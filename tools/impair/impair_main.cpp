@@ -17,7 +17,7 @@
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
 #include "common/logging.hpp"
-#include "tests/impair/udp_impair_proxy.hpp"
+#include "tools/impair/udp_impair_proxy.hpp"
 
 namespace {
 
