@@ -28,9 +28,10 @@ bool same_server(const Endpoint& a, const Endpoint& b) {
 
 }  // namespace
 
-Descent::Descent(const DiscoverOptions& options, const Blacklist& blacklist, TimePoint deadline,
-                 Shared& shared, ErrorLog& errors)
+Descent::Descent(const DiscoverOptions& options, const std::vector<Root>& roots,
+                 const Blacklist& blacklist, TimePoint deadline, Shared& shared, ErrorLog& errors)
     : options_(options),
+      roots_(roots),
       blacklist_(blacklist),
       deadline_(deadline),
       shared_(shared),
@@ -39,11 +40,10 @@ Descent::Descent(const DiscoverOptions& options, const Blacklist& blacklist, Tim
 void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
                     uint32_t shortcut_depth) {
   std::vector<Candidate> roots;
-  for (size_t i = 0; i < options_.roots.size(); ++i) {
-    Candidate candidate{options_.roots[i].address, options_.roots[i].name};
-    const size_t position = position_of(options_.roots, i);
-    if (blacklist_.blocks_root(position)) {
-      report(candidate, 0, PeerErrorKind::kBlacklisted, fmt::format("index:{}", position));
+  for (const Root& root : roots_) {
+    Candidate candidate{root.address, root.name};
+    if (blacklist_.blocks_root(root.position)) {
+      report(candidate, 0, PeerErrorKind::kBlacklisted, fmt::format("index:{}", root.position));
       continue;
     }
     roots.push_back(std::move(candidate));

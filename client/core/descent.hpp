@@ -59,8 +59,8 @@ class Descent {
   enum class State : uint8_t { kRunning, kLeafFound, kFailed };
 
   // The references must outlive the Descent.
-  Descent(const DiscoverOptions& options, const Blacklist& blacklist, TimePoint deadline,
-          Shared& shared, ErrorLog& errors);
+  Descent(const DiscoverOptions& options, const std::vector<Root>& roots,
+          const Blacklist& blacklist, TimePoint deadline, Shared& shared, ErrorLog& errors);
 
   // `shortcut_depth` is the depth the shortcut had on the last good path.
   void start(TimePoint now, const std::optional<Candidate>& shortcut, uint32_t shortcut_depth);
@@ -136,6 +136,7 @@ class Descent {
   std::string failure_text() const;
 
   const DiscoverOptions& options_;
+  const std::vector<Root>& roots_;
   const Blacklist& blacklist_;
   TimePoint deadline_;
   Shared& shared_;

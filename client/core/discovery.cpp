@@ -9,17 +9,23 @@
 
 namespace turnscout::client {
 
-Discovery::Discovery(DiscoveryId id, TimePoint now, DiscoverOptions options, Blacklist blacklist,
-                     std::optional<LastPath> last_path, Shared& shared)
+Discovery::Discovery(DiscoveryId id, TimePoint started, DiscoverOptions options,
+                     std::vector<Root> roots, Blacklist blacklist,
+                     std::optional<LastPath> last_path, const std::vector<PeerError>& root_errors,
+                     Shared& shared)
     : id_(id),
-      started_(now),
-      deadline_(now + options.deadline),
+      started_(started),
+      deadline_(started + options.deadline),
       options_(std::move(options)),
+      roots_(std::move(roots)),
       blacklist_(std::move(blacklist)),
       last_path_(std::move(last_path)),
       shared_(shared),
       errors_(shared.config.max_errors),
-      descent_(options_, blacklist_, deadline_, shared_, errors_) {}
+      descent_(options_, roots_, blacklist_, deadline_, shared_, errors_) {
+  for (const PeerError& error : root_errors)
+    errors_.add(error);
+}
 
 void Discovery::start(TimePoint now) {
   std::optional<Candidate> shortcut;
@@ -154,7 +160,7 @@ void Discovery::advance_walk(TimePoint now) {
   if (descent_.state() != Descent::State::kLeafFound) return;
   const Answer fresh = answer_from_descent();
   std::vector<Endpoint> roots;
-  for (const Root& root : options_.roots)
+  for (const Root& root : roots_)
     roots.push_back(root.address);
   path_update_ = PathUpdate{
       LastPath{sorted_roots(std::move(roots)), fresh.path, fresh.services, fresh.backups},

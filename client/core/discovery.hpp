@@ -35,10 +35,13 @@ struct PathUpdate {
 
 class Discovery {
  public:
-  // `last_path`, when given, is probed with the roots (the caller checked that its roots
-  // match and that options.use_last_path is set).
-  Discovery(DiscoveryId id, TimePoint now, DiscoverOptions options, Blacklist blacklist,
-            std::optional<LastPath> last_path, Shared& shared);
+  // `started` is when the caller asked (root names were resolved since): the deadline and
+  // total_time count from it. `roots` are resolved and not empty; `root_errors` are the
+  // names that did not resolve. `last_path`, when given, is probed with the roots (the
+  // caller checked that its roots match and that options.use_last_path is set).
+  Discovery(DiscoveryId id, TimePoint started, DiscoverOptions options, std::vector<Root> roots,
+            Blacklist blacklist, std::optional<LastPath> last_path,
+            const std::vector<PeerError>& root_errors, Shared& shared);
   Discovery(const Discovery&) = delete;
   Discovery& operator=(const Discovery&) = delete;
 
@@ -84,6 +87,7 @@ class Discovery {
   TimePoint started_;
   TimePoint deadline_;
   DiscoverOptions options_;
+  std::vector<Root> roots_;
   Blacklist blacklist_;
   std::optional<LastPath> last_path_;
   Shared& shared_;

@@ -1,5 +1,6 @@
-// Names of the enums in options.hpp and result.hpp, for logs, the CLI and JSON.
+// Names of the enums in options.hpp, result.hpp and prober.hpp, for logs, the CLI and JSON.
 #include "client/core/options.hpp"
+#include "client/core/prober.hpp"
 #include "client/core/result.hpp"
 
 namespace turnscout::client {
@@ -44,6 +45,22 @@ const char* to_string(VerifyState state) {
       return "verified";
     case VerifyState::kFailed:
       return "failed";
+  }
+  return "?";
+}
+
+const char* to_string(StartErrc code) {
+  switch (code) {
+    case StartErrc::kNoRoots:
+      return "no-roots";
+    case StartErrc::kBadRoot:
+      return "bad-root";
+    case StartErrc::kBadBlacklist:
+      return "bad-blacklist";
+    case StartErrc::kBadOption:
+      return "bad-option";
+    case StartErrc::kTooManyAtOnce:
+      return "too-many-at-once";
   }
   return "?";
 }

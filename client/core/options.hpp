@@ -24,32 +24,30 @@ enum class Selection : uint8_t {
 
 const char* to_string(Selection selection);
 
-// A bootstrap server. The driver resolves host names before calling the core and passes
-// the name along, so that `name:` blacklist tokens and results can refer to it.
+// A bootstrap server once its address is known (client/core/roots.hpp resolves them).
 struct Root {
   Endpoint address;
-  std::string name;  // Empty when the root was given as an address.
-  // The position `index:N` refers to: in the caller's bootstrap list. A driver that
-  // resolves one host name into several roots gives them all its position. SIZE_MAX (the
-  // default) means the root's own position in DiscoverOptions::roots.
-  size_t position = SIZE_MAX;
+  std::string name;  // The host name it was given as; empty for a numeric root.
+  // The position `index:N` refers to: that of its text in DiscoverOptions::roots. All the
+  // addresses of one host name share it.
+  size_t position = 0;
 };
-
-// The position of roots[i] for `index:N` blacklisting.
-inline size_t position_of(const std::vector<Root>& roots, size_t i) {
-  return roots[i].position == SIZE_MAX ? i : roots[i].position;
-}
 
 inline constexpr uint32_t kMaxAttemptsLimit = 10;
 
 struct DiscoverOptions {
-  // Probed all at once. A host name with several addresses is several roots.
-  std::vector<Root> roots;
+  // Bootstrap servers as the caller wrote them, probed all at once: "192.0.2.1:3478",
+  // "[2001:db8::1]:3478", an address without a port, or "HOST[:PORT]". The core asks the
+  // driver to resolve host names (Prober::poll_resolve); a name with several addresses is
+  // several roots. A missing port is `default_port`.
+  std::vector<std::string> roots;
+  uint16_t default_port = 3478;
   // Tokens `index:N` (a root's position, counted from 0), `addr:IP:PORT` (any server at
   // any depth, e.g. `addr:[2001:db8::1]:3478`) and `name:NODE` (a root's host name or a
   // server's NODE-NAME, ASCII case-insensitive).
   std::vector<std::string> blacklist;
-  // Everything, verification included, ends by then: on time or with a failure.
+  // Everything, root name look-ups and verification included, ends by then (counted from
+  // Prober::start): on time or with a failure.
   Duration deadline = 2s;
   Selection selection = Selection::kLoadAware;
   // How long an overloaded reply waits for a better one (kLoadAware). 10 ms is about the

@@ -19,14 +19,6 @@ Result<void, std::string> check(const DiscoverOptions& o) {
   auto fail = [](std::string message) -> Result<void, std::string> {
     return unexpected(std::move(message));
   };
-  if (o.roots.empty()) return fail("no roots: give at least one bootstrap server");
-  for (size_t i = 0; i < o.roots.size(); ++i) {
-    const Endpoint& a = o.roots[i].address;
-    if (!a.valid() || a.port == 0 || is_any(a)) {
-      return fail(fmt::format("root {} ({}) needs an address and a port", i,
-                              o.roots[i].name.empty() ? to_string(a) : o.roots[i].name));
-    }
-  }
   if (o.deadline <= Duration::zero() || o.deadline > Duration{1h}) {
     return fail(fmt::format("deadline must be above 0 and at most 1h, got {}",
                             format_duration(o.deadline)));
@@ -60,35 +52,72 @@ Prober::Prober(ProberConfig config, Random& random, TimePoint now)
 
 Prober::~Prober() = default;
 
-Result<DiscoveryId, std::string> Prober::start(TimePoint now, DiscoverOptions options) {
-  if (auto ok = check(options); !ok) return unexpected(ok.error());
-  if (discoveries_.size() + results_.size() >= std::max<size_t>(config_.max_discoveries, 1)) {
-    return unexpected(fmt::format("too many discoveries at once: {} running or not yet polled",
-                                  discoveries_.size() + results_.size()));
+Result<DiscoveryId, StartError> Prober::start(TimePoint now, DiscoverOptions options) {
+  auto refuse = [](StartErrc code, std::string message) -> Result<DiscoveryId, StartError> {
+    return unexpected(StartError{code, std::move(message)});
+  };
+  if (options.roots.empty()) {
+    return refuse(StartErrc::kNoRoots, "no roots: give at least one bootstrap server");
   }
-  size_t positions = 0;
-  for (size_t i = 0; i < options.roots.size(); ++i) {
-    positions = std::max(positions, position_of(options.roots, i) + 1);
+  auto roots = RootResolution::parse(options.roots, options.default_port);
+  if (!roots) return refuse(StartErrc::kBadRoot, roots.error());
+  if (auto ok = check(options); !ok) return refuse(StartErrc::kBadOption, ok.error());
+  auto blacklist = Blacklist::parse(options.blacklist, roots->given());
+  if (!blacklist) return refuse(StartErrc::kBadBlacklist, blacklist.error());
+  const size_t busy = active() + results_.size();
+  if (busy >= std::max<size_t>(config_.max_discoveries, 1)) {
+    return refuse(StartErrc::kTooManyAtOnce,
+                  fmt::format("too many discoveries at once: {} running or not yet polled", busy));
   }
-  auto blacklist = Blacklist::parse(options.blacklist, positions);
-  if (!blacklist) return unexpected(blacklist.error());
-  std::optional<LastPath> last;
-  if (options.use_last_path) last = usable_last_path(options, *blacklist);
-  const DiscoveryId id = next_id_++;
-  discoveries_.push_back(std::make_unique<Discovery>(
-      id, now, std::move(options), std::move(*blacklist), std::move(last), shared_));
-  discoveries_.back()->start(now);
+  Resolving r{next_id_++, now, std::move(options), std::move(*blacklist), std::move(*roots)};
+  const DiscoveryId id = r.id;
+  if (r.roots.done()) {
+    launch(now, std::move(r));
+  } else {
+    resolving_.push_back(std::move(r));
+  }
   collect();
   return id;
 }
 
-std::optional<LastPath> Prober::usable_last_path(const DiscoverOptions& options,
+// Starts the descent of a discovery whose roots are all answered.
+void Prober::launch(TimePoint now, Resolving r) {
+  std::vector<Root> roots = r.roots.roots();
+  if (roots.empty()) return fail_early(now, r, r.roots.first_failure());
+  if (now >= r.started + r.options.deadline) {
+    return fail_early(now, r,
+                      fmt::format("the timeout ({}) passed while resolving root names",
+                                  format_duration(r.options.deadline)));
+  }
+  std::optional<LastPath> last;
+  if (r.options.use_last_path) last = usable_last_path(roots, r.blacklist);
+  discoveries_.push_back(std::make_unique<Discovery>(r.id, r.started, std::move(r.options),
+                                                     std::move(roots), std::move(r.blacklist),
+                                                     std::move(last), r.roots.errors(), shared_));
+  discoveries_.back()->start(now);
+}
+
+// A discovery that ends before its descent began: no root resolved, or the deadline came.
+void Prober::fail_early(TimePoint now, const Resolving& r, std::string failure) {
+  DiscoveryResult result;
+  result.id = r.id;
+  result.failure = std::move(failure);
+  result.total_time = now - r.started;
+  result.errors = r.roots.errors();
+  if (result.errors.size() > config_.max_errors) {
+    result.errors_dropped = result.errors.size() - config_.max_errors;
+    result.errors.resize(config_.max_errors);
+  }
+  results_.push_back(std::move(result));
+}
+
+std::optional<LastPath> Prober::usable_last_path(const std::vector<Root>& roots,
                                                  const Blacklist& blacklist) const {
   if (!last_path_) return std::nullopt;
-  std::vector<Endpoint> roots;
-  for (const Root& root : options.roots)
-    roots.push_back(root.address);
-  if (sorted_roots(std::move(roots)) != last_path_->roots) return std::nullopt;
+  std::vector<Endpoint> addresses;
+  for (const Root& root : roots)
+    addresses.push_back(root.address);
+  if (sorted_roots(std::move(addresses)) != last_path_->roots) return std::nullopt;
   for (const Hop& hop : last_path_->hops) {
     if (blacklist.blocks_address(hop.address) || blacklist.blocks_name(hop.name)) {
       return std::nullopt;
@@ -98,10 +127,11 @@ std::optional<LastPath> Prober::usable_last_path(const DiscoverOptions& options,
 }
 
 bool Prober::cancel(DiscoveryId id) {
-  const size_t before = discoveries_.size() + results_.size();
+  const size_t before = active() + results_.size();
+  std::erase_if(resolving_, [id](const Resolving& r) { return r.id == id; });
   std::erase_if(discoveries_, [id](const auto& d) { return d->id() == id; });
   std::erase_if(results_, [id](const DiscoveryResult& r) { return r.id == id; });
-  return discoveries_.size() + results_.size() < before;
+  return active() + results_.size() < before;
 }
 
 std::optional<DiscoveryResult> Prober::poll_result() {
@@ -112,6 +142,9 @@ std::optional<DiscoveryResult> Prober::poll_result() {
 }
 
 std::optional<ResolveRequest> Prober::poll_resolve() {
+  for (Resolving& r : resolving_) {
+    if (auto host = r.roots.take_request()) return ResolveRequest{r.id, std::move(*host)};
+  }
   for (const auto& d : discoveries_) {
     if (auto host = d->take_resolve_request()) return ResolveRequest{d->id(), std::move(*host)};
   }
@@ -119,8 +152,19 @@ std::optional<ResolveRequest> Prober::poll_resolve() {
 }
 
 void Prober::on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
-                         std::span<const Endpoint> addresses) {
-  if (Discovery* d = find(id)) d->on_resolved(now, host, addresses);
+                         std::span<const Endpoint> addresses, std::string_view failure) {
+  auto r = std::find_if(resolving_.begin(), resolving_.end(),
+                        [id](const Resolving& e) { return e.id == id; });
+  if (r != resolving_.end()) {
+    r->roots.on_resolved(host, addresses, failure);
+    if (r->roots.done()) {
+      Resolving done = std::move(*r);
+      resolving_.erase(r);
+      launch(now, std::move(done));
+    }
+  } else if (Discovery* d = find(id)) {
+    d->on_resolved(now, host, addresses);
+  }
   collect();
 }
 
@@ -153,6 +197,16 @@ void Prober::on_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoin
 }
 
 void Prober::on_timeout(TimePoint now) {
+  for (auto r = resolving_.begin(); r != resolving_.end();) {
+    if (now < r->started + r->options.deadline) {
+      ++r;
+      continue;
+    }
+    fail_early(now, *r,
+               fmt::format("the timeout ({}) passed while resolving root names",
+                           format_duration(r->options.deadline)));
+    r = resolving_.erase(r);
+  }
   for (const auto& d : discoveries_) {
     if (d->next_timeout() <= now) d->on_timeout(now);
   }
@@ -161,6 +215,8 @@ void Prober::on_timeout(TimePoint now) {
 
 TimePoint Prober::next_timeout() const {
   TimePoint next = kNever;
+  for (const Resolving& r : resolving_)
+    next = std::min(next, r.started + r.options.deadline);
   for (const auto& d : discoveries_)
     next = std::min(next, d->next_timeout());
   return next;

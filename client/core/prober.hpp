@@ -7,11 +7,13 @@
 // Contract:
 // - Not thread-safe; one driver calls it. `random` must outlive the Prober; production
 //   passes a SystemRandom (transaction ids must be unguessable), tests a SeededRandom.
-// - Host names are never resolved here: roots come as addresses (with their names for
-//   `name:` blacklisting), and verification asks the driver through poll_resolve().
-// - Bounded memory: at most ProberConfig::max_discoveries discoveries running or results
-//   waiting; at most max_peers remembered servers (least recently used forgotten first);
-//   each discovery probes at most kMaxPeersPerDescent servers, keeps at most max_errors
+// - Host names are never resolved here: the roots of a discovery and the TURN servers it
+//   verifies are asked of the driver through poll_resolve() and answered with on_resolved().
+//   A discovery whose roots include names starts probing once every name is answered, and
+//   its deadline counts from start().
+// - Bounded memory: at most ProberConfig::max_discoveries discoveries resolving, running
+//   or with results waiting; at most max_peers remembered servers (least recently used forgotten
+//   first); each discovery probes at most kMaxPeersPerDescent servers, keeps at most max_errors
 //   errors and max_backups backups. Nothing grows with the number of datagrams.
 // - Datagrams to send carry an unset `local` (Family::kNone): the driver sends each from
 //   its socket of the remote's family.
@@ -34,9 +36,26 @@
 #include "client/core/last_path.hpp"
 #include "client/core/options.hpp"
 #include "client/core/result.hpp"
+#include "client/core/roots.hpp"
 #include "client/core/shared.hpp"
 
 namespace turnscout::client {
+
+// Why Prober::start() turned a discovery down before sending anything.
+enum class StartErrc : uint8_t {
+  kNoRoots,        // DiscoverOptions::roots is empty.
+  kBadRoot,        // A root is neither an address nor a host name (or has port 0).
+  kBadBlacklist,   // A blacklist token does not parse or names a root that is not there.
+  kBadOption,      // Another option is out of range.
+  kTooManyAtOnce,  // ProberConfig::max_discoveries are resolving, running or unpolled.
+};
+
+const char* to_string(StartErrc code);
+
+struct StartError {
+  StartErrc code = StartErrc::kBadOption;
+  std::string message;  // One line for people, naming the value that is wrong.
+};
 
 // A host name the driver should resolve for a verification in progress; answer with
 // Prober::on_resolved (an empty list when it does not resolve).
@@ -63,19 +82,21 @@ class Prober final : public SansIoNode {
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;
 
-  // Starts a discovery; its first probes are queued at once. Errors (one line) for bad
-  // options: no roots, an invalid root address, a bad blacklist token, out-of-range
-  // attempts, deadline or padding, a capacity token over 128 bytes, or too many
-  // discoveries at once.
-  Result<DiscoveryId, std::string> start(TimePoint now, DiscoverOptions options);
+  // Starts a discovery: its first probes are queued at once, or, when a root is a host name,
+  // its look-ups (poll_resolve). Refused, with nothing sent, for bad options: no roots, a
+  // root that does not parse, a bad blacklist token, out-of-range attempts, deadline or
+  // padding, a capacity token over 128 bytes, or too many discoveries at once.
+  Result<DiscoveryId, StartError> start(TimePoint now, DiscoverOptions options);
   // Stops a discovery; its result (if not yet polled) is dropped and none will come.
   // A background refresh of a delivered discovery stops too. False for an unknown id.
   bool cancel(DiscoveryId id);
   // Finished discoveries, oldest first, each exactly once.
   std::optional<DiscoveryResult> poll_result();
   std::optional<ResolveRequest> poll_resolve();
+  // The answer to a ResolveRequest. No addresses: the name did not resolve, and `failure`
+  // may say why (it is shown in the root's error).
   void on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
-                   std::span<const Endpoint> addresses);
+                   std::span<const Endpoint> addresses, std::string_view failure = {});
   // The driver learnt that `remote` is unreachable (ICMP, EHOSTUNREACH, no route for the
   // family): requests to it fail at once instead of timing out.
   void on_unreachable(TimePoint now, const Endpoint& remote);
@@ -87,8 +108,8 @@ class Prober final : public SansIoNode {
   TimePoint next_timeout() const override;
   void poll_transmit(std::vector<Datagram>& out) override;
 
-  // Discoveries running, background refreshes included.
-  size_t active() const { return discoveries_.size(); }
+  // Discoveries resolving their roots or running, background refreshes included.
+  size_t active() const { return resolving_.size() + discoveries_.size(); }
   std::optional<PeerInfo> peer(const Endpoint& address, TimePoint now) const;
   const std::optional<LastPath>& last_path() const { return last_path_; }
   void forget_last_path() { last_path_.reset(); }
@@ -97,14 +118,26 @@ class Prober final : public SansIoNode {
   const ProberConfig& config() const { return config_; }
 
  private:
+  // A discovery waiting for its root names.
+  struct Resolving {
+    DiscoveryId id = 0;
+    TimePoint started{};
+    DiscoverOptions options;
+    Blacklist blacklist;
+    RootResolution roots;
+  };
+
+  void launch(TimePoint now, Resolving resolving);
+  void fail_early(TimePoint now, const Resolving& resolving, std::string failure);
   void collect();
   void apply(PathUpdate update);
-  std::optional<LastPath> usable_last_path(const DiscoverOptions& options,
+  std::optional<LastPath> usable_last_path(const std::vector<Root>& roots,
                                            const Blacklist& blacklist) const;
   Discovery* find(DiscoveryId id);
 
   ProberConfig config_;
   Shared shared_;
+  std::vector<Resolving> resolving_;
   std::vector<std::unique_ptr<Discovery>> discoveries_;
   std::deque<DiscoveryResult> results_;
   std::optional<LastPath> last_path_;

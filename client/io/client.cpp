@@ -29,8 +29,9 @@ Client::Client(uv_loop_s* loop, ClientConfig config)
 Client::~Client() = default;
 
 DiscoveryId Client::discover(const DiscoverOptions& options, Callback callback) {
-  client::Driver::Callback done = [callback = std::move(callback)](client::DiscoveryResult result,
-                                                                   bool refused) {
+  client::Driver::Callback done = [callback = std::move(callback)](
+                                      client::DiscoveryResult result,
+                                      std::optional<client::StartErrc> refused) {
     if (callback) callback(client::to_public(std::move(result), refused));
   };
   auto request = client::to_request(options);

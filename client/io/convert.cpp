@@ -11,8 +11,6 @@
 namespace turnscout::client {
 namespace {
 
-constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours{1};
-
 const char* scheme_name(proto::UriScheme scheme) {
   switch (scheme) {
     case proto::UriScheme::kStun:
@@ -97,15 +95,11 @@ turnscout::Verification convert_verification(const Verification& v) {
 
 }  // namespace
 
-Result<DriverRequest, std::string> to_request(const turnscout::DiscoverOptions& options) {
-  if (options.timeout <= std::chrono::milliseconds::zero() || options.timeout > kMaxTimeout) {
-    return unexpected(
-        fmt::format("timeout must be from 1ms to 1h, got {}", format_duration(options.timeout)));
-  }
-  DriverRequest request;
-  request.roots = options.roots;
-  request.default_port = turnscout::kDefaultPort;
-  DiscoverOptions& o = request.options;
+Result<DiscoverOptions, StartError> to_request(const turnscout::DiscoverOptions& options) {
+  DiscoverOptions o;
+  o.roots = options.roots;
+  o.default_port = turnscout::kDefaultPort;
+  o.resolve_host_names = true;
   o.blacklist = options.blacklist;
   o.deadline = options.timeout;
   o.selection =
@@ -114,15 +108,16 @@ Result<DriverRequest, std::string> to_request(const turnscout::DiscoverOptions& 
   if (!options.capacity_token.empty()) {
     auto token = proto::base64url_decode(options.capacity_token);
     if (!token) {
-      return unexpected(
-          fmt::format("capacity token: not base64url ({})", proto::to_string(token.error())));
+      return unexpected(StartError{
+          StartErrc::kBadOption,
+          fmt::format("capacity token: not base64url ({})", proto::to_string(token.error()))});
     }
     o.capacity_token = std::move(*token);
   }
   o.children_wanted = options.children_wanted;
   o.max_attempts = options.max_attempts;
   o.use_last_path = options.use_last_path;
-  return request;
+  return o;
 }
 
 turnscout::Address to_public(const Endpoint& address) {
@@ -131,7 +126,7 @@ turnscout::Address to_public(const Endpoint& address) {
   return {ip_to_string(plain), plain.port};
 }
 
-turnscout::DiscoveryResult to_public(DiscoveryResult r, bool refused) {
+turnscout::DiscoveryResult to_public(DiscoveryResult r, std::optional<StartErrc> refused) {
   turnscout::DiscoveryResult out;
   out.status = r.ok      ? turnscout::Status::kOk
                : refused ? turnscout::Status::kInvalidOptions

@@ -2,6 +2,7 @@
 // and the core's (addresses as Endpoint, durations as Duration, tokens as bytes).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <turnscout/types.hpp>
@@ -13,12 +14,12 @@
 
 namespace turnscout::client {
 
-// The request for the driver; an error (one line) for an option the public API checks
-// itself: the timeout range and the capacity token's text form. The core checks the rest.
-Result<DriverRequest, std::string> to_request(const turnscout::DiscoverOptions& options);
+// The core's options; an error only for what exists in the public form alone (a capacity
+// token that is not base64url). The core checks the rest when the discovery starts.
+Result<DiscoverOptions, StartError> to_request(const turnscout::DiscoverOptions& options);
 
 turnscout::Address to_public(const Endpoint& address);
-turnscout::DiscoveryResult to_public(DiscoveryResult result, bool refused);
+turnscout::DiscoveryResult to_public(DiscoveryResult result, std::optional<StartErrc> refused);
 // A result for a discovery that never ran.
 turnscout::DiscoveryResult failed_result(turnscout::Status status, std::string failure);
 

@@ -1,32 +1,14 @@
 #include "client/io/driver.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include <fmt/format.h>
 
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
-#include "base/quote.hpp"
-#include "client/core/blacklist.hpp"
 #include "common/format.hpp"
 
 namespace turnscout::client {
-
-struct Driver::Pending {
-  RequestId id = 0;
-  Callback callback;
-  DriverRequest request;
-  TimePoint started{};
-  TimePoint deadline{};                  // Of the name lookups.
-  std::vector<uint16_t> ports;           // Per given root.
-  std::vector<std::vector<Root>> roots;  // Per given root: its addresses once known.
-  std::vector<LookupId> lookups;         // Still running.
-  std::vector<PeerError> lookup_errors;  // Root names that did not resolve.
-  std::optional<DiscoveryId> discovery;  // Once the core runs it.
-  bool has_names = false;                // Some roots were given as host names.
-  Duration before_core{};                // Time spent resolving, added to total_time.
-};
 
 struct Driver::Timer {
   uv_timer_t handle{};
@@ -38,7 +20,6 @@ namespace {
 // A pump ends when the core stops reacting to what the driver tells it; this only guards
 // against a core that would keep producing unreachable destinations forever.
 constexpr size_t kMaxPumpRounds = 1000;
-constexpr Duration kMaxLookupTime = std::chrono::hours{1};
 
 bool is_unreachable(int error) {
   switch (error) {
@@ -54,86 +35,6 @@ bool is_unreachable(int error) {
     default:
       return false;
   }
-}
-
-// A root as given: an address (numeric), or a host name to resolve and its port.
-struct RootText {
-  std::optional<Endpoint> address;
-  std::string host;
-  uint16_t port = 0;
-};
-
-bool valid_host_name(std::string_view host) {
-  if (host.empty() || host.size() > 253 || host.front() == '-' || host.front() == '.') {
-    return false;
-  }
-  return std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_';
-  });
-}
-
-Result<RootText, std::string> parse_root(std::string_view text, uint16_t default_port) {
-  if (auto address = parse_endpoint(text, default_port)) return RootText{*address, {}, 0};
-  std::string_view host = text;
-  uint16_t port = default_port;
-  if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
-    host = text.substr(0, colon);
-    const std::string_view digits = text.substr(colon + 1);
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) host = {};
-  }
-  if (!valid_host_name(host)) {
-    return unexpected(
-        fmt::format("root {}: expected IP:PORT, [IPv6]:PORT or HOST[:PORT]", quoted(text)));
-  }
-  return RootText{std::nullopt, std::string(host), port};
-}
-
-// The roots as given, and the blacklist checked against their number (the core counts
-// addresses, of which a host name may have several).
-Result<std::vector<RootText>, std::string> parse_roots(const DriverRequest& request) {
-  std::vector<RootText> out;
-  for (const std::string& text : request.roots) {
-    auto root = parse_root(text, request.default_port);
-    if (!root) return unexpected(root.error());
-    out.push_back(std::move(*root));
-  }
-  if (!out.empty()) {
-    auto blacklist = Blacklist::parse(request.options.blacklist, out.size());
-    if (!blacklist) return unexpected(blacklist.error());
-  }
-  return out;
-}
-
-PeerError unresolved(const std::string& host, std::string detail) {
-  PeerError error;
-  error.name = host;
-  error.kind = PeerErrorKind::kUnreachable;
-  error.detail = std::move(detail);
-  return error;
-}
-
-// `index:N` names the N-th root as given; a name with several addresses is several roots of
-// the core, so the token becomes one per address (none when the name did not resolve).
-std::vector<std::string> expand_root_indexes(const std::vector<std::string>& tokens,
-                                             const std::vector<size_t>& first,
-                                             const std::vector<size_t>& count) {
-  constexpr std::string_view kIndex = "index:";
-  std::vector<std::string> out;
-  for (const std::string& token : tokens) {
-    size_t n = 0;
-    const char* begin = token.data() + kIndex.size();
-    const char* end = token.data() + token.size();
-    if (!token.starts_with(kIndex) || std::from_chars(begin, end, n).ec != std::errc{} ||
-        n >= first.size()) {
-      out.push_back(token);  // Validated before; kept for the core to judge otherwise.
-      continue;
-    }
-    for (size_t i = 0; i < count[n]; ++i)
-      out.push_back(fmt::format("index:{}", first[n] + i));
-  }
-  return out;
 }
 
 }  // namespace
@@ -173,160 +74,67 @@ TimePoint Driver::now() const {
   return TimePoint{std::chrono::duration_cast<Duration>(ns)};
 }
 
-RequestId Driver::discover(DriverRequest request, Callback callback) {
+RequestId Driver::discover(DiscoverOptions options, Callback callback) {
   const RequestId id = next_id_++;
   const TimePoint now = this->now();
-  const size_t limit = std::max<size_t>(prober_.config().max_discoveries, 1);
-  if (pending() >= limit) {
-    refuse(id, std::move(callback),
-           fmt::format("too many discoveries at once: {} not yet answered", pending()));
-    pump(now);
-    return id;
+  auto started = prober_.start(now, std::move(options));
+  if (started) {
+    pending_.push_back(Pending{id, *started, std::move(callback)});
+  } else {
+    refuse(id, std::move(callback), std::move(started.error()));
   }
-  auto p = std::make_unique<Pending>();
-  p->id = id;
-  p->started = now;
-  p->deadline = now + std::clamp(request.options.deadline, Duration::zero(), kMaxLookupTime);
-  auto parsed = parse_roots(request);
-  if (!parsed) {
-    refuse(id, std::move(callback), parsed.error());
-    pump(now);
-    return id;
-  }
-  p->callback = std::move(callback);
-  p->request = std::move(request);
-  p->roots.resize(parsed->size());
-  for (size_t i = 0; i < parsed->size(); ++i) {
-    const RootText& root = (*parsed)[i];
-    p->ports.push_back(root.port);
-    if (root.address) {
-      p->roots[i].push_back(Root{*root.address, {}});
-      continue;
-    }
-    p->has_names = true;
-    auto lookup = lookups_.start(root.host);
-    if (!lookup) {
-      p->lookup_errors.push_back(unresolved(root.host, "name lookup failed: " + lookup.error()));
-      continue;
-    }
-    ++counters_.lookups;
-    lookup_purposes_.emplace_back(*lookup, Lookup{id, i, std::nullopt});
-    p->lookups.push_back(*lookup);
-  }
-  Pending& pending = *p;
-  pending_.push_back(std::move(p));
-  if (pending.lookups.empty()) start_core(pending, now);
   pump(now);
   return id;
 }
 
-RequestId Driver::reject(std::string failure, Callback callback) {
+RequestId Driver::reject(StartError error, Callback callback) {
   const RequestId id = next_id_++;
-  refuse(id, std::move(callback), std::move(failure));
+  refuse(id, std::move(callback), std::move(error));
   pump(now());
   return id;
 }
 
 bool Driver::cancel(RequestId id) {
-  auto ready =
-      std::find_if(ready_.begin(), ready_.end(), [id](const Ready& r) { return r.id == id; });
-  if (ready != ready_.end()) {
-    ready_.erase(ready);
-  } else {
-    Pending* p = find(id);
-    if (p == nullptr) return false;
-    if (p->discovery) prober_.cancel(*p->discovery);
-    for (LookupId lookup : p->lookups) {
-      lookups_.abandon(lookup);
-      std::erase_if(lookup_purposes_, [lookup](const auto& e) { return e.first == lookup; });
-    }
-    erase(id);
+  const size_t before = pending();
+  std::erase_if(ready_, [id](const Ready& r) { return r.id == id; });
+  auto p =
+      std::find_if(pending_.begin(), pending_.end(), [id](const Pending& e) { return e.id == id; });
+  if (p != pending_.end()) {
+    prober_.cancel(p->discovery);
+    abandon_lookups(p->discovery);
+    pending_.erase(p);
   }
+  if (pending() == before) return false;
   arm(now());
   update_refs();
   return true;
 }
 
-// May move `pending` to ready_ and erase it: callers must not use it afterwards.
-void Driver::start_core(Pending& p, TimePoint now) {
-  DiscoverOptions options = std::move(p.request.options);
-  std::vector<size_t> first;
-  std::vector<size_t> count;
-  for (std::vector<Root>& addresses : p.roots) {
-    first.push_back(options.roots.size());
-    count.push_back(addresses.size());
-    options.roots.insert(options.roots.end(), addresses.begin(), addresses.end());
-  }
-  options.blacklist = expand_root_indexes(options.blacklist, first, count);
-  options.resolve_host_names = true;
-  if (p.has_names) {
-    if (options.roots.empty()) {
-      fail(p,
-           fmt::format("no root resolved: {} {}", p.lookup_errors.front().name,
-                       p.lookup_errors.front().detail),
-           {});
-      return;
-    }
-    if (now >= p.deadline) {
-      fail(p,
-           fmt::format("the timeout ({}) passed while resolving root names",
-                       format_duration(options.deadline)),
-           {});
-      return;
-    }
-    // What is left of the timeout after the lookups.
-    options.deadline -= now - p.started;
-    p.before_core = now - p.started;
-  }
-  auto started = prober_.start(now, std::move(options));
-  if (!started) {
-    refuse(p.id, std::move(p.callback), started.error());
-    erase(p.id);
-    return;
-  }
-  p.discovery = *started;
-}
-
-void Driver::refuse(RequestId id, Callback callback, std::string failure) {
+void Driver::refuse(RequestId id, Callback callback, StartError error) {
   DiscoveryResult result;
-  result.failure = std::move(failure);
-  ready_.push_back(Ready{id, std::move(callback), std::move(result), true});
+  result.failure = std::move(error.message);
+  ready_.push_back(Ready{id, std::move(callback), std::move(result), error.code});
 }
 
-void Driver::fail(Pending& p, std::string failure, DiscoveryResult result) {
-  result.ok = false;
-  result.failure = std::move(failure);
-  result.total_time = now() - p.started;
-  result.errors.insert(result.errors.end(), p.lookup_errors.begin(), p.lookup_errors.end());
-  ready_.push_back(Ready{p.id, std::move(p.callback), std::move(result), false});
-  erase(p.id);
+void Driver::abandon_lookups(DiscoveryId discovery) {
+  for (const auto& [lookup, owner] : lookup_purposes_) {
+    if (owner == discovery) lookups_.abandon(lookup);
+  }
+  std::erase_if(lookup_purposes_, [discovery](const auto& e) { return e.second == discovery; });
 }
 
 void Driver::on_lookup(LookupId lookup, const std::string& host, LookupResult result) {
   auto it = std::find_if(lookup_purposes_.begin(), lookup_purposes_.end(),
                          [lookup](const auto& e) { return e.first == lookup; });
   if (it == lookup_purposes_.end()) return;
-  const Lookup purpose = it->second;
+  const DiscoveryId discovery = it->second;
   lookup_purposes_.erase(it);
   const TimePoint now = this->now();
-  if (purpose.discovery) {
-    const std::vector<Endpoint> none;
-    prober_.on_resolved(now, *purpose.discovery, host, result ? *result : none);
-    pump(now);
-    return;
-  }
-  Pending* p = find(purpose.request);
-  if (p == nullptr) return;
-  std::erase(p->lookups, lookup);
   if (result) {
-    for (Endpoint address : *result) {
-      address.port = p->ports[purpose.root];
-      p->roots[purpose.root].push_back(Root{address, host});
-    }
+    prober_.on_resolved(now, discovery, host, *result);
   } else {
-    p->lookup_errors.push_back(unresolved(host, "does not resolve: " + result.error()));
+    prober_.on_resolved(now, discovery, host, {}, result.error());
   }
-  if (p->lookups.empty()) start_core(*p, now);
   pump(now);
 }
 
@@ -352,22 +160,6 @@ void Driver::on_timer() {
   ++counters_.timer_wakeups;
   const TimePoint now = this->now();
   if (prober_.next_timeout() <= now) prober_.on_timeout(now);
-  // Requests whose root names did not resolve within their timeout.
-  for (size_t i = 0; i < pending_.size();) {
-    Pending& p = *pending_[i];
-    if (p.discovery || p.deadline > now) {
-      ++i;
-      continue;
-    }
-    for (LookupId lookup : p.lookups) {
-      lookups_.abandon(lookup);
-      std::erase_if(lookup_purposes_, [lookup](const auto& e) { return e.first == lookup; });
-    }
-    fail(p,
-         fmt::format("the timeout ({}) passed while resolving root names",
-                     format_duration(p.deadline - p.started)),
-         {});
-  }
   pump(now);
   deliver();  // Last: a callback may destroy this driver.
 }
@@ -378,7 +170,7 @@ void Driver::pump(TimePoint now) {
     const bool resolved_more = answer_resolves(now);
     if (!sent_more && !resolved_more) break;
   }
-  collect(now);
+  collect();
   arm(now);
   update_refs();
 }
@@ -418,23 +210,23 @@ bool Driver::answer_resolves(TimePoint now) {
     auto lookup = lookups_.start(request->host);
     if (lookup) {
       ++counters_.lookups;
-      lookup_purposes_.emplace_back(*lookup, Lookup{0, 0, request->id});
+      lookup_purposes_.emplace_back(*lookup, request->id);
       continue;
     }
-    prober_.on_resolved(now, request->id, request->host, {});
+    prober_.on_resolved(now, request->id, request->host, {}, lookup.error());
     answered = true;
   }
   return answered;
 }
 
-void Driver::collect(TimePoint /*now*/) {
+void Driver::collect() {
   while (auto result = prober_.poll_result()) {
-    Pending* p = find_core(result->id);
-    if (p == nullptr) continue;  // Cancelled.
-    result->errors.insert(result->errors.end(), p->lookup_errors.begin(), p->lookup_errors.end());
-    result->total_time += p->before_core;
-    ready_.push_back(Ready{p->id, std::move(p->callback), std::move(*result), false});
-    erase(p->id);
+    auto p = std::find_if(pending_.begin(), pending_.end(),
+                          [&](const Pending& e) { return e.discovery == result->id; });
+    if (p == pending_.end()) continue;  // Cancelled.
+    abandon_lookups(p->discovery);
+    ready_.push_back(Ready{p->id, std::move(p->callback), std::move(*result), std::nullopt});
+    pending_.erase(p);
   }
 }
 
@@ -452,10 +244,7 @@ void Driver::deliver() {
 }
 
 void Driver::arm(TimePoint now) {
-  TimePoint next = ready_.empty() ? prober_.next_timeout() : now;
-  for (const auto& p : pending_) {
-    if (!p->discovery) next = std::min(next, p->deadline);
-  }
+  const TimePoint next = ready_.empty() ? prober_.next_timeout() : now;
   if (next == kNever) {
     uv_timer_stop(&timer_->handle);
     return;
@@ -502,24 +291,6 @@ UdpChannel* Driver::channel_for(Family family, int& error) {
   slot = std::move(*opened);
   slot->set_ref(refs_);
   return slot.get();
-}
-
-Driver::Pending* Driver::find(RequestId id) {
-  for (const auto& p : pending_) {
-    if (p->id == id) return p.get();
-  }
-  return nullptr;
-}
-
-Driver::Pending* Driver::find_core(DiscoveryId id) {
-  for (const auto& p : pending_) {
-    if (p->discovery == id) return p.get();
-  }
-  return nullptr;
-}
-
-void Driver::erase(RequestId id) {
-  std::erase_if(pending_, [id](const auto& p) { return p->id == id; });
 }
 
 }  // namespace turnscout::client

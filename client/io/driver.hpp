@@ -6,8 +6,8 @@
 // - one timer, re-armed after every core call to the earliest of Prober::next_timeout(),
 //   the name-lookup deadlines and "now" when results wait; time is uv_hrtime() (the
 //   monotonic clock) as a TimePoint;
-// - root host names are resolved (uv_getaddrinfo) before the discovery starts, and the
-//   core's poll_resolve() requests are answered with on_resolved();
+// - the core's poll_resolve() requests (root names, TURN server names) are looked up with
+//   uv_getaddrinfo and answered with on_resolved();
 // - results are queued and handed to the callbacks from the timer callback, outside any
 //   core call and never from inside discover().
 //
@@ -35,15 +35,6 @@ namespace turnscout::client {
 
 using RequestId = uint64_t;
 
-// A discovery as the driver takes it: the roots as text (resolved here), and everything
-// else as the core takes it (options.roots is filled in by the driver).
-struct DriverRequest {
-  // "IP:PORT", "[IPv6]:PORT", "IP", "[IPv6]", "HOST" or "HOST:PORT".
-  std::vector<std::string> roots;
-  uint16_t default_port = 3478;
-  DiscoverOptions options;
-};
-
 struct DriverCounters {
   uint64_t send_errors = 0;  // Refused by the kernel for a reason other than unreachable.
   uint64_t unreachable = 0;  // Reported to the core as unreachable.
@@ -53,19 +44,19 @@ struct DriverCounters {
 
 class Driver {
  public:
-  // `refused` is true when the request was turned down before anything was sent (bad
+  // `refused` is set when the request was turned down before anything was sent (bad
   // options); the result then only carries `failure`.
-  using Callback = std::function<void(DiscoveryResult result, bool refused)>;
+  using Callback = std::function<void(DiscoveryResult result, std::optional<StartErrc> refused)>;
 
   Driver(uv_loop_t* loop, ProberConfig config);
   ~Driver();
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
-  RequestId discover(DriverRequest request, Callback callback);
+  RequestId discover(DiscoverOptions options, Callback callback);
   // Answers `callback` with a refusal, on the loop like any result: for requests the layer
   // above found invalid before they reached the driver.
-  RequestId reject(std::string failure, Callback callback);
+  RequestId reject(StartError error, Callback callback);
   bool cancel(RequestId id);
   // Requests whose callback has not run.
   size_t pending() const { return pending_.size() + ready_.size(); }
@@ -75,24 +66,21 @@ class Driver {
 
  private:
   friend struct DriverCallbacks;
-  struct Pending;
+  struct Pending {
+    RequestId id = 0;
+    DiscoveryId discovery = 0;
+    Callback callback;
+  };
   struct Ready {
     RequestId id = 0;
     Callback callback;
     DiscoveryResult result;
-    bool refused = false;
-  };
-  // What a name lookup is for: a root of a pending request, or a verification.
-  struct Lookup {
-    RequestId request = 0;  // Root lookups.
-    size_t root = 0;
-    std::optional<DiscoveryId> discovery;  // Verification lookups.
+    std::optional<StartErrc> refused;
   };
 
   TimePoint now() const;
-  void start_core(Pending& pending, TimePoint now);
-  void refuse(RequestId id, Callback callback, std::string failure);
-  void fail(Pending& pending, std::string failure, DiscoveryResult base);
+  void refuse(RequestId id, Callback callback, StartError error);
+  void abandon_lookups(DiscoveryId discovery);
   void on_lookup(LookupId lookup, const std::string& host, LookupResult result);
   void on_datagram(const Endpoint& local, const Endpoint& from, std::span<const uint8_t> bytes);
   void on_send_error(const Endpoint& to, int status);
@@ -100,14 +88,11 @@ class Driver {
   void pump(TimePoint now);
   bool transmit(TimePoint now);
   bool answer_resolves(TimePoint now);
-  void collect(TimePoint now);
+  void collect();
   void deliver();
   void arm(TimePoint now);
   void update_refs();
   UdpChannel* channel_for(Family family, int& error);
-  Pending* find(RequestId id);
-  Pending* find_core(DiscoveryId id);
-  void erase(RequestId id);
 
   uv_loop_t* loop_;
   SystemRandom random_;
@@ -117,8 +102,8 @@ class Driver {
   std::unique_ptr<UdpChannel> v4_;
   std::unique_ptr<UdpChannel> v6_;
   NameLookups lookups_;
-  std::vector<std::pair<LookupId, Lookup>> lookup_purposes_;
-  std::vector<std::unique_ptr<Pending>> pending_;
+  std::vector<std::pair<LookupId, DiscoveryId>> lookup_purposes_;
+  std::vector<Pending> pending_;
   std::deque<Ready> ready_;
   std::vector<Datagram> outbox_;  // Reused for poll_transmit.
   RequestId next_id_ = 1;

@@ -81,7 +81,7 @@ struct Tally {
 Tally run_discoveries(LossyTree& t, int count, bool warm, Duration spacing) {
   Tally tally;
   DiscoverOptions o;
-  o.roots = {Root{server(0, 1), "root"}};
+  o.roots = {to_string(server(0, 1))};
   o.use_last_path = warm;
   for (int i = 0; i < count; ++i) {
     const TimePoint began = t.net.now();

@@ -15,23 +15,38 @@
 
 namespace turnscout::client::testing {
 
-TEST_CASE("bad options are refused with one line naming the problem") {
+TEST_CASE("bad options are refused with a code and one line naming the problem") {
   SeededRandom random(1);
   Prober prober({}, random, kStart);
   DiscoverOptions good;
-  good.roots = {Root{server(0, 1), "root.example.org"}};
+  good.roots = {"10.0.0.1:3478", "root.example.org"};
+  auto code = [&](auto change) -> std::optional<StartErrc> {
+    DiscoverOptions o = good;
+    change(o);
+    auto id = prober.start(kStart, o);
+    if (id.ok()) return std::nullopt;
+    return id.error().code;
+  };
   auto error = [&](auto change) {
     DiscoverOptions o = good;
     change(o);
     auto id = prober.start(kStart, o);
-    return id.ok() ? std::string("ok") : id.error();
+    return id.ok() ? std::string("ok") : id.error().message;
   };
   CHECK(error([](DiscoverOptions& o) { o.roots.clear(); }) ==
         "no roots: give at least one bootstrap server");
-  CHECK(error([](DiscoverOptions& o) { o.roots[0].address.port = 0; }) ==
-        "root 0 (root.example.org) needs an address and a port");
-  CHECK(error([](DiscoverOptions& o) { o.roots.push_back(Root{}); }) ==
-        "root 1 (none) needs an address and a port");
+  CHECK(code([](DiscoverOptions& o) { o.roots.clear(); }) == StartErrc::kNoRoots);
+  CHECK(error([](DiscoverOptions& o) { o.roots[0] = "10.0.0.1:0"; }) ==
+        "root \"10.0.0.1:0\": needs an address and a port");
+  CHECK(error([](DiscoverOptions& o) { o.roots[0] = "0.0.0.0:3478"; }) ==
+        "root \"0.0.0.0:3478\": needs an address and a port");
+  CHECK(error([](DiscoverOptions& o) { o.roots.push_back("not a root!"); }) ==
+        "root \"not a root!\": expected IP:PORT, [IPv6]:PORT or HOST[:PORT]");
+  CHECK(error([](DiscoverOptions& o) { o.roots.push_back("scout.example.org:0"); }) ==
+        "root \"scout.example.org:0\": expected IP:PORT, [IPv6]:PORT or HOST[:PORT]");
+  CHECK(code([](DiscoverOptions& o) { o.roots.push_back("-bad"); }) == StartErrc::kBadRoot);
+  CHECK(code([](DiscoverOptions& o) { o.deadline = 0s; }) == StartErrc::kBadOption);
+  CHECK(code([](DiscoverOptions& o) { o.blacklist = {"nope"}; }) == StartErrc::kBadBlacklist);
   CHECK(error([](DiscoverOptions& o) { o.deadline = 0s; }) ==
         "deadline must be above 0 and at most 1h, got 0");
   CHECK(error([](DiscoverOptions& o) { o.grace = -1ms; }) ==
@@ -46,8 +61,8 @@ TEST_CASE("bad options are refused with one line naming the problem") {
         "capacity token must be at most 128 bytes, got 129");
   CHECK(error([](DiscoverOptions& o) { o.max_depth = 0; }) ==
         "max_depth must be from 1 to 64, got 0");
-  CHECK(error([](DiscoverOptions& o) { o.blacklist = {"index:1"}; }) ==
-        "blacklist token \"index:1\": there are only 1 roots (positions 0 to 0)");
+  CHECK(error([](DiscoverOptions& o) { o.blacklist = {"index:2"}; }) ==
+        "blacklist token \"index:2\": there are only 2 roots (positions 0 to 1)");
   CHECK(error([](DiscoverOptions& o) { o.blacklist = {"nope"}; }) ==
         "blacklist token \"nope\": expected index:N, addr:IP:PORT or name:NODE");
   CHECK(prober.active() == 0);
@@ -86,27 +101,29 @@ TEST_CASE("blacklist tokens at work: a root by index, a server by address, a nod
   CHECK(again.errors[2].detail == "name:us");
 
   // A root's host name counts as its name.
-  DiscoverOptions by_host = s.options({server(0, 1), server(0, 2)});
-  by_host.roots[1].name = "b.example.org";
+  s.names["b.example.org"] = {server(0, 2)};
+  DiscoverOptions by_host = s.options({server(0, 1)});
+  by_host.roots.push_back("b.example.org");
   by_host.blacklist = {"name:B.example.org"};
   const DiscoveryResult h = s.discover(by_host);
   REQUIRE(h.ok);
   CHECK(hop_names(h) == Names{"root-a", "eu"});
 
-  // A host name that resolved to two addresses is one position in the bootstrap list.
-  DiscoverOptions expanded = s.options({server(0, 1), server(0, 2)});
-  expanded.roots[0].position = 0;
-  expanded.roots[1].position = 0;
-  expanded.roots.push_back(Root{server(0, 3), "c.example.org", 1});
+  // A host name that resolves to two addresses is one position in the bootstrap list.
+  s.names["a.example.org"] = {server(0, 1), server(0, 2)};
+  s.names["c.example.org"] = {server(0, 3)};
+  DiscoverOptions expanded;
+  expanded.roots = {"a.example.org", "c.example.org"};
   expanded.blacklist = {"index:0"};
   const DiscoveryResult e = s.discover(expanded);
   CHECK_FALSE(e.ok);
   REQUIRE(e.errors.size() == 3);
   CHECK(e.errors[0].detail == "index:0");
+  CHECK(e.errors[0].name == "a.example.org");
   CHECK(e.errors[1].detail == "index:0");
   CHECK(e.errors[2].kind == PeerErrorKind::kTimeout);  // Nobody listens at 10.0.0.3.
   expanded.blacklist = {"index:2"};
-  CHECK(s.prober.start(s.net.now(), expanded).error() ==
+  CHECK(s.prober.start(s.net.now(), expanded).error().message ==
         "blacklist token \"index:2\": there are only 2 roots (positions 0 to 1)");
 
   // Nothing left to probe.
@@ -154,7 +171,8 @@ TEST_CASE("cancel: no result comes, and a bounded number of discoveries may run"
   REQUIRE(b.ok());
   auto c = s.prober.start(s.net.now(), o);
   REQUIRE_FALSE(c.ok());
-  CHECK(c.error() == "too many discoveries at once: 2 running or not yet polled");
+  CHECK(c.error().code == StartErrc::kTooManyAtOnce);
+  CHECK(c.error().message == "too many discoveries at once: 2 running or not yet polled");
   CHECK(s.prober.cancel(*a));
   CHECK_FALSE(s.prober.cancel(*a));
   CHECK_FALSE(s.prober.cancel(999));

@@ -5,10 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/endpoint.hpp"
 #include "base/random.hpp"
 #include "client/core/prober.hpp"
 #include "tests/client/fake_server.hpp"
@@ -57,17 +59,34 @@ struct Scenario {
   DiscoverOptions options(std::vector<Endpoint> roots) const {
     DiscoverOptions o;
     for (const Endpoint& r : roots)
-      o.roots.push_back(Root{r, {}});
+      o.roots.push_back(to_string(r));
     return o;
+  }
+
+  // Answers, at once, every host name the prober asks about from `names` (a name not there
+  // does not resolve), and hands the prober's output to the network.
+  void answer_names() {
+    bool answered = false;
+    while (auto request = prober.poll_resolve()) {
+      auto it = names.find(request->host);
+      if (it == names.end()) {
+        prober.on_resolved(net.now(), request->id, request->host, {}, "unknown name");
+      } else {
+        prober.on_resolved(net.now(), request->id, request->host, it->second);
+      }
+      answered = true;
+    }
+    if (answered) net.kick(client);
   }
 
   // Starts a discovery and runs the network until its result comes (at most `limit`).
   DiscoveryResult discover(DiscoverOptions options, Duration limit = 10s) {
     auto id = prober.start(net.now(), std::move(options));
-    REQUIRE_MESSAGE(id.ok(), (id.ok() ? "" : id.error()));
+    REQUIRE_MESSAGE(id.ok(), (id.ok() ? "" : id.error().message));
     std::optional<DiscoveryResult> result;
     const bool done = net.run_until(
         [&] {
+          answer_names();
           if (!result) result = prober.poll_result();
           return result.has_value();
         },
@@ -110,7 +129,8 @@ struct Scenario {
   SeededRandom random;
   Prober prober;
   sim::NodeId client = 0;
-  std::deque<FakeServer> servers;  // Stable addresses for the network.
+  std::deque<FakeServer> servers;                      // Stable addresses for the network.
+  std::map<std::string, std::vector<Endpoint>> names;  // What answer_names() resolves.
 };
 
 inline std::vector<std::string> hop_names(const DiscoveryResult& result) {

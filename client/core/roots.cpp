@@ -1,0 +1,121 @@
+#include "client/core/roots.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "base/endpoint.hpp"
+#include "base/quote.hpp"
+
+namespace turnscout::client {
+namespace {
+
+bool valid_host_name(std::string_view host) {
+  if (host.empty() || host.size() > 253 || host.front() == '-' || host.front() == '.') {
+    return false;
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
+  });
+}
+
+}  // namespace
+
+Result<RootResolution, std::string> RootResolution::parse(const std::vector<std::string>& texts,
+                                                          uint16_t default_port) {
+  if (texts.empty()) return unexpected(std::string("no roots: give at least one bootstrap server"));
+  RootResolution out;
+  for (const std::string& text : texts) {
+    Entry entry;
+    if (auto address = parse_endpoint(text, default_port)) {
+      if (address->port == 0 || is_any(*address)) {
+        return unexpected(fmt::format("root {}: needs an address and a port", quoted(text)));
+      }
+      entry.address = *address;
+      entry.answered = true;
+      out.entries_.push_back(std::move(entry));
+      continue;
+    }
+    std::string_view host = text;
+    uint16_t port = default_port;
+    if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+      const std::string_view digits = host.substr(colon + 1);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      host =
+          digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port == 0
+              ? std::string_view{}
+              : host.substr(0, colon);
+    }
+    if (!valid_host_name(host)) {
+      return unexpected(
+          fmt::format("root {}: expected IP:PORT, [IPv6]:PORT or HOST[:PORT]", quoted(text)));
+    }
+    entry.host = std::string(host);
+    entry.port = port;
+    if (std::none_of(out.requests_.begin(), out.requests_.end(),
+                     [&](const std::string& h) { return h == entry.host; })) {
+      out.requests_.push_back(entry.host);
+    }
+    out.entries_.push_back(std::move(entry));
+  }
+  std::reverse(out.requests_.begin(), out.requests_.end());  // Taken from the back.
+  return out;
+}
+
+std::optional<std::string> RootResolution::take_request() {
+  if (requests_.empty()) return std::nullopt;
+  std::string host = std::move(requests_.back());
+  requests_.pop_back();
+  return host;
+}
+
+void RootResolution::on_resolved(std::string_view host, std::span<const Endpoint> addresses,
+                                 std::string_view failure) {
+  bool reported = false;
+  for (Entry& e : entries_) {
+    if (e.answered || e.address || e.host != host) continue;
+    e.answered = true;
+    for (Endpoint address : addresses) {
+      if (!address.valid() || is_any(address)) continue;
+      address.port = e.port;
+      e.resolved.push_back(address);
+    }
+    if (e.resolved.empty() && !reported) {
+      PeerError error;
+      error.name = e.host;
+      error.kind = PeerErrorKind::kUnreachable;
+      error.detail = failure.empty() ? std::string("does not resolve")
+                                     : fmt::format("does not resolve: {}", failure);
+      errors_.push_back(std::move(error));
+      reported = true;
+    }
+  }
+}
+
+bool RootResolution::done() const {
+  return std::all_of(entries_.begin(), entries_.end(), [](const Entry& e) { return e.answered; });
+}
+
+bool RootResolution::has_names() const {
+  return std::any_of(entries_.begin(), entries_.end(), [](const Entry& e) { return !e.address; });
+}
+
+std::vector<Root> RootResolution::roots() const {
+  std::vector<Root> out;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (e.address) out.push_back(Root{*e.address, {}, i});
+    for (const Endpoint& address : e.resolved)
+      out.push_back(Root{address, e.host, i});
+  }
+  return out;
+}
+
+std::string RootResolution::first_failure() const {
+  if (errors_.empty()) return "no root resolved";
+  return fmt::format("no root resolved: {} {}", errors_.front().name, errors_.front().detail);
+}
+
+}  // namespace turnscout::client
