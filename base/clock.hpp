@@ -24,11 +24,16 @@ class Clock {
   virtual WallTime wall_now() const = 0;
 };
 
+// The one source of real time for every adapter (server, client, cluster, proxy): the
+// monotonic clock (CLOCK_MONOTONIC with libstdc++ on Linux, the clock of uv_hrtime() and of
+// timerfd), in microseconds. Adapters that are handed a Clock use that instead.
+inline TimePoint steady_now() {
+  return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
+}
+
 class SteadyClock final : public Clock {
  public:
-  TimePoint now() const override {
-    return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
-  }
+  TimePoint now() const override { return steady_now(); }
   WallTime wall_now() const override {
     return std::chrono::time_point_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now());

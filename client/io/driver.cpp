@@ -70,8 +70,7 @@ Driver::~Driver() {
 }
 
 TimePoint Driver::now() const {
-  const auto ns = std::chrono::nanoseconds{static_cast<int64_t>(uv_hrtime())};
-  return TimePoint{std::chrono::duration_cast<Duration>(ns)};
+  return steady_now();
 }
 
 RequestId Driver::discover(DiscoverOptions options, Callback callback) {

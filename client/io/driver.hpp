@@ -3,9 +3,8 @@
 // - one UDP socket per address family, opened on first use; every datagram received goes
 //   to Prober::on_datagram, every datagram the core queues leaves from the socket of its
 //   remote's family; a send the kernel refuses as unreachable becomes on_unreachable;
-// - one timer, re-armed after every core call to the earliest of Prober::next_timeout(),
-//   the name-lookup deadlines and "now" when results wait; time is uv_hrtime() (the
-//   monotonic clock) as a TimePoint;
+// - one timer, re-armed after every core call to Prober::next_timeout() (or "now" when
+//   results wait); time is steady_now() (base/clock.hpp), the monotonic clock;
 // - the core's poll_resolve() requests (root names, TURN server names) are looked up with
 //   uv_getaddrinfo and answered with on_resolved();
 // - results are queued and handed to the callbacks from the timer callback, outside any

@@ -58,7 +58,7 @@ Result<void, std::string> ControlPlane::start() {
     return unexpected(fmt::format("uv_loop_init: {}", uv_strerror(rc)));
   }
   loop_open_ = true;
-  for (uv_timer_t* t : {&core_timer_, &load_timer_, &drain_timer_}) {
+  for (uv_timer_t* t : {&load_timer_, &drain_timer_}) {
     uv_timer_init(&loop_, t);
     t->data = this;
   }
@@ -83,16 +83,15 @@ Result<void, std::string> ControlPlane::start() {
 }
 
 Result<void, std::string> ControlPlane::start_worker0() {
-  auto sockets = open_udp_sockets(loaded_.listen, UdpSocketOptions{loaded_.workers > 1});
-  if (!sockets) return unexpected(sockets.error());
-  for (const BoundSocket& s : *sockets)
-    bound_.push_back(s.local);
-  SystemRandom random;
-  core_ = std::make_unique<ServerCore>(with_bound_ports(loaded_, bound_), clock_.now(),
-                                       clock_.wall_now(), random.next_u64(), log_events());
-  published_version_ = core_->snapshot() ? core_->snapshot()->version : 0;
-  data_ = std::make_unique<DataPlane>(&loop_, core_->responder(), *this, io_counters_, clock_);
-  return data_->add_ports(*sockets, bound_);
+  node_ = std::make_unique<ServerNode>(&loop_, clock_, log_events());
+  auto bound = node_->bind(loaded_.listen, UdpSocketOptions{loaded_.workers > 1});
+  if (!bound) return unexpected(bound.error());
+  bound_ = *bound;
+  node_->set_on_publish([this](const SnapshotPtr& snapshot) {
+    for (auto& w : workers_)
+      w->publish(snapshot);
+  });
+  return node_->start(loaded_, SystemRandom().next_u64());
 }
 
 Result<void, std::string> ControlPlane::start_workers() {
@@ -100,7 +99,7 @@ Result<void, std::string> ControlPlane::start_workers() {
   for (uint32_t index = 1; index < loaded_.workers; ++index) {
     auto sockets = open_udp_sockets(bound_, UdpSocketOptions{true});
     if (!sockets) return unexpected(fmt::format("worker {}: {}", index, sockets.error()));
-    auto worker = std::make_unique<WorkerThread>(index, core_->config(), core_->snapshot(),
+    auto worker = std::make_unique<WorkerThread>(index, core().config(), core().snapshot(),
                                                  *queue_sink_, random.next_u64());
     if (auto started = worker->start(std::move(*sockets), bound_); !started) return started;
     workers_.push_back(std::move(worker));
@@ -146,7 +145,7 @@ Result<void, std::string> ControlPlane::write_ready_file() const {
 }
 
 void ControlPlane::log_started() const {
-  const ServerConfig& c = core_->config();
+  const ServerConfig& c = core().config();
   logger().info("node {} listening on UDP {} with {} worker{}", c.name, fmt::join(bound_, ", "),
                 c.workers, c.workers == 1 ? "" : "s");
   if (metrics_bound_) logger().info("metrics on http://{}{}", *metrics_bound_, "/metrics");
@@ -163,76 +162,24 @@ int ControlPlane::run() {
   return 0;
 }
 
-bool ControlPlane::forward(const Endpoint& local, const Endpoint& remote,
-                           std::span<const uint8_t> bytes) {
-  if (stopping_) return false;
-  core_->on_control_datagram(clock_.now(), local, remote, bytes);
-  after_core();
-  return true;
-}
-
 void ControlPlane::on_forwarded(uv_async_t* async) {
   auto& self = *static_cast<ControlPlane*>(async->data);
   if (self.stopping_) return;
   const TimePoint now = self.clock_.now();
   self.forward_queue_.drain(
       [&](const Endpoint& local, const Endpoint& remote, std::span<const uint8_t> bytes) {
-        self.core_->on_control_datagram(now, local, remote, bytes);
+        self.core().on_control_datagram(now, local, remote, bytes);
       });
   self.after_core();
 }
 
 void ControlPlane::after_core() {
   if (stopping_) return;
-  transmit();
-  publish_snapshot();
-  if (draining_ && core_->drained()) {
+  node_->after_core();
+  if (draining_ && core().drained()) {
     logger().info("drain complete");
     shutdown();
-    return;
   }
-  arm_core_timer();
-}
-
-void ControlPlane::transmit() {
-  transmit_.clear();
-  core_->poll_transmit(transmit_);
-  for (const Datagram& d : transmit_) {
-    UdpPort* port = data_->port_for(d.local, d.remote);
-    if (port == nullptr) {
-      io_counters_.send_dropped.add();
-      logger().debug("no socket to send from {} to {}", d.local, d.remote);
-      continue;
-    }
-    if (!port->send_now(d.remote, d.bytes)) {
-      logger().debug("send from {} to {} refused", port->local(), d.remote);
-    }
-  }
-}
-
-void ControlPlane::publish_snapshot() {
-  const SnapshotPtr& snapshot = core_->snapshot();
-  if (!snapshot || snapshot->version == published_version_) return;
-  published_version_ = snapshot->version;
-  if (core_->responder().snapshot() != snapshot) core_->responder().set_snapshot(snapshot);
-  for (auto& w : workers_)
-    w->publish(snapshot);
-}
-
-void ControlPlane::arm_core_timer() {
-  const TimePoint next = core_->next_timeout();
-  if (next == kNever) {
-    uv_timer_stop(&core_timer_);
-    return;
-  }
-  uv_timer_start(&core_timer_, &ControlPlane::on_core_timer, to_millis_ceil(next - clock_.now()),
-                 0);
-}
-
-void ControlPlane::on_core_timer(uv_timer_t* timer) {
-  auto& self = *static_cast<ControlPlane*>(timer->data);
-  self.core_->on_timeout(self.clock_.now());
-  self.after_core();
 }
 
 void ControlPlane::on_signal(uv_signal_t* signal, int signum) {
@@ -266,7 +213,7 @@ void ControlPlane::reload() {
     logger().warn("reload: {} takes a restart; keeping the running value", setting);
   }
   ServerConfig applied = with_bound_ports(next, bound_);
-  if (auto ok = core_->reload(clock_.now(), applied); !ok) {
+  if (auto ok = core().reload(clock_.now(), applied); !ok) {
     logger().error("reload refused: {}; the running config stays in force", ok.error());
     return;
   }
@@ -282,7 +229,7 @@ void ControlPlane::reload() {
 
 void ControlPlane::begin_drain() {
   draining_ = true;
-  core_->start_drain(clock_.now());
+  core().start_drain(clock_.now());
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kDrainTimeout);
   uv_timer_start(&drain_timer_, &ControlPlane::on_drain_timer,
                  static_cast<uint64_t>(timeout.count()), 0);
@@ -303,7 +250,7 @@ void ControlPlane::on_load_timer(uv_timer_t* timer) {
 
 void ControlPlane::sample_load() {
   const TimePoint now = clock_.now();
-  core_->set_wall_time(now, clock_.wall_now());
+  core().set_wall_time(now, clock_.wall_now());
   auto load = load_sampler_.sample(now);
   if (!load) {
     if (load.error() != last_load_error_) logger().warn("load: {}", load.error());
@@ -313,13 +260,13 @@ void ControlPlane::sample_load() {
   if (!*load) return;
   if (!last_load_error_.empty()) logger().info("load: source readable again");
   last_load_error_.clear();
-  core_->set_own_load(now, **load);
+  core().set_own_load(now, **load);
 }
 
 void ControlPlane::shutdown() {
   if (stopping_) return;
   stopping_ = true;
-  for (uv_timer_t* t : {&core_timer_, &load_timer_, &drain_timer_})
+  for (uv_timer_t* t : {&load_timer_, &drain_timer_})
     uv_close(as_handle(t), nullptr);
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_})
     uv_close(as_handle(s), nullptr);
@@ -327,14 +274,14 @@ void ControlPlane::shutdown() {
   for (auto& w : workers_)
     w->stop();
   uv_close(as_handle(&forward_async_), nullptr);
-  if (data_) data_->close();
+  if (node_) node_->close();
   if (metrics_) metrics_->close();
 }
 
 // Runs on worker 0's thread; the other workers' counters are relaxed atomics.
 std::string ControlPlane::render_metrics() const {
   std::vector<const WorkerCounters*> others;
-  std::vector<const IoCounters*> io{&io_counters_};
+  std::vector<const IoCounters*> io{&node_->io_counters()};
   for (const auto& w : workers_) {
     others.push_back(&w->counters());
     io.push_back(&w->io_counters());
@@ -344,7 +291,7 @@ std::string ControlPlane::render_metrics() const {
   for (const IoCounters* c : io) {
     sources.admission_clients += c->admission_clients.load(std::memory_order_relaxed);
   }
-  return server::render_metrics(*core_, sources) + render_io_metrics(io);
+  return server::render_metrics(core(), sources) + render_io_metrics(io);
 }
 
 }  // namespace turnscout::server

@@ -1,8 +1,9 @@
-// Worker 0: the main thread's loop. It answers probes like every worker, and it also owns
-// the ServerCore and everything that is not the hot path: the core's timer, control
-// datagrams forwarded by the other workers, snapshot publication, signals (SIGHUP reload,
-// SIGTERM/SIGINT drain and exit), the load source and the metrics endpoint. Every libuv
-// callback here only moves bytes and time into the core and out again.
+// Worker 0: the main thread's loop. Its ServerNode (server_node.hpp) answers probes like
+// every worker and owns the ServerCore and its timer; around it, this adds what a process
+// needs: the other worker threads (control datagrams they forward, snapshots published to
+// them), signals (SIGHUP reload, SIGTERM/SIGINT drain and exit), the load source, the
+// metrics endpoint and the ready file. Every libuv callback here only moves bytes and time
+// into the core and out again.
 #pragma once
 
 #include <uv.h>
@@ -22,6 +23,7 @@
 #include "server/io/io_counters.hpp"
 #include "server/io/load_sampler.hpp"
 #include "server/io/metrics_http_server.hpp"
+#include "server/io/server_node.hpp"
 #include "server/io/worker_thread.hpp"
 
 namespace turnscout::server {
@@ -36,10 +38,10 @@ struct ServerOptions {
 // How long a drain may take before the process exits anyway.
 inline constexpr Duration kDrainTimeout = std::chrono::milliseconds{1500};
 
-class ControlPlane final : public ControlSink {
+class ControlPlane {
  public:
   ControlPlane(ServerConfig config, ServerOptions options);
-  ~ControlPlane() override;
+  ~ControlPlane();
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 
@@ -47,10 +49,6 @@ class ControlPlane final : public ControlSink {
   Result<void, std::string> start();
   // Runs until drained (or interrupted twice); returns the process exit code.
   int run();
-
-  // Worker 0's own forwards: straight into the core.
-  bool forward(const Endpoint& local, const Endpoint& remote,
-               std::span<const uint8_t> bytes) override;
 
  private:
   Result<void, std::string> start_worker0();
@@ -60,12 +58,11 @@ class ControlPlane final : public ControlSink {
   Result<void, std::string> write_ready_file() const;
   void log_started() const;
 
-  // After anything the core was given: send what it queued, publish a changed snapshot,
-  // re-arm its timer, and finish a drain that is complete.
+  // After anything the core was given: the node's after_core(), then finish a drain that
+  // is complete.
   void after_core();
-  void transmit();
-  void publish_snapshot();
-  void arm_core_timer();
+  ServerCore& core() { return node_->core(); }
+  const ServerCore& core() const { return node_->core(); }
 
   void reload();
   void begin_drain();
@@ -73,7 +70,6 @@ class ControlPlane final : public ControlSink {
   void shutdown();
   std::string render_metrics() const;
 
-  static void on_core_timer(uv_timer_t* timer);
   static void on_load_timer(uv_timer_t* timer);
   static void on_drain_timer(uv_timer_t* timer);
   static void on_forwarded(uv_async_t* async);
@@ -86,15 +82,12 @@ class ControlPlane final : public ControlSink {
   uv_loop_t loop_{};
   bool loop_open_ = false;
 
-  std::unique_ptr<ServerCore> core_;
-  IoCounters io_counters_;
-  std::unique_ptr<DataPlane> data_;
+  std::unique_ptr<ServerNode> node_;
   ForwardQueue forward_queue_;
   uv_async_t forward_async_{};
   std::unique_ptr<QueueSink> queue_sink_;
   std::vector<std::unique_ptr<WorkerThread>> workers_;
 
-  uv_timer_t core_timer_{};
   uv_timer_t load_timer_{};
   uv_timer_t drain_timer_{};
   uv_signal_t sighup_{};
@@ -106,8 +99,6 @@ class ControlPlane final : public ControlSink {
   std::unique_ptr<MetricsHttpServer> metrics_;
   std::optional<Endpoint> metrics_bound_;
 
-  std::vector<Datagram> transmit_;
-  uint64_t published_version_ = 0;
   bool draining_ = false;
   bool stopping_ = false;
 };

@@ -1,5 +1,7 @@
 #include "server/io/data_plane.hpp"
 
+#include <memory>
+
 namespace turnscout::server {
 
 DataPlane::DataPlane(uv_loop_t* loop, ProbeResponder& responder, ControlSink& sink,
@@ -54,9 +56,15 @@ UdpPort* DataPlane::port_for(const Endpoint& local, const Endpoint& remote) {
   return nullptr;
 }
 
-void DataPlane::close() {
+void DataPlane::close(std::function<void()> on_closed) {
+  // Shared by the ports' callbacks; the last one calls `on_closed`.
+  auto left = std::make_shared<size_t>(ports_.size() + 1);
+  auto one_closed = [left, on_closed = std::move(on_closed)] {
+    if (--*left == 0 && on_closed) on_closed();
+  };
   for (auto& p : ports_)
-    p->close();
+    p->close(one_closed);
+  one_closed();
 }
 
 }  // namespace turnscout::server

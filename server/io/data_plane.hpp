@@ -49,8 +49,8 @@ class DataPlane final : public DatagramHandler {
   UdpPort* port_for(const Endpoint& local, const Endpoint& remote);
   const std::vector<std::unique_ptr<UdpPort>>& ports() const { return ports_; }
 
-  // Closes every port; the loop must run to completion before the DataPlane is destroyed.
-  void close();
+  // Closes every port; the DataPlane must live until `on_closed` ran from the loop.
+  void close(std::function<void()> on_closed = {});
 
  private:
   uv_loop_t* loop_;

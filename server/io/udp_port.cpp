@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "base/endpoint.hpp"
@@ -16,15 +18,18 @@ namespace {
 constexpr size_t kChunkSize = 64 * 1024;
 constexpr size_t kChunksPerBatch = 20;
 
+// libuv allocates a buffer for one handle, reads into it and delivers every datagram in it
+// before it serves another handle of the loop, so all the ports of a thread can share one.
+std::vector<uint8_t>& receive_buffer() {
+  thread_local std::vector<uint8_t> buffer(kChunkSize * kChunksPerBatch);
+  return buffer;
+}
+
 }  // namespace
 
 UdpPort::UdpPort(uv_loop_t* loop, const Endpoint& local, const Endpoint& configured,
                  DatagramHandler& handler, IoCounters& counters)
-    : local_(local),
-      configured_(configured),
-      handler_(handler),
-      counters_(counters),
-      receive_buffer_(kChunkSize * kChunksPerBatch) {
+    : local_(local), configured_(configured), handler_(handler), counters_(counters) {
   uv_udp_init_ex(loop, &udp_, AF_UNSPEC | UV_UDP_RECVMMSG);
   uv_check_init(loop, &check_);
   udp_.data = this;
@@ -44,16 +49,16 @@ Result<std::unique_ptr<UdpPort>, std::string> UdpPort::open(uv_loop_t* loop, Bou
   if (rc == 0) rc = uv_udp_recv_start(&port->udp_, &UdpPort::on_alloc, &UdpPort::on_receive);
   if (rc == 0) rc = uv_check_start(&port->check_, &UdpPort::on_check);
   if (rc != 0) {
-    port->close();  // The caller runs the loop, which completes the close.
+    UdpPort* closing = port.release();  // Freed once libuv is done with its handles.
+    closing->close([closing] { delete closing; });
     return unexpected(fmt::format("cannot listen on UDP {}: {}", socket.local, uv_strerror(rc)));
   }
   return port;
 }
 
-void UdpPort::on_alloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
-  auto* self = static_cast<UdpPort*>(handle->data);
-  *buf = uv_buf_init(reinterpret_cast<char*>(self->receive_buffer_.data()),
-                     static_cast<unsigned>(self->receive_buffer_.size()));
+void UdpPort::on_alloc(uv_handle_t* /*handle*/, size_t /*suggested*/, uv_buf_t* buf) {
+  std::vector<uint8_t>& buffer = receive_buffer();
+  *buf = uv_buf_init(reinterpret_cast<char*>(buffer.data()), static_cast<unsigned>(buffer.size()));
 }
 
 void UdpPort::on_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
@@ -121,13 +126,23 @@ bool UdpPort::send_now(const Endpoint& to, std::span<const uint8_t> bytes) {
   return rc >= 0;
 }
 
-void UdpPort::close() {
-  if (!open_) return;
+void UdpPort::close(std::function<void()> on_closed) {
+  if (!open_) {
+    if (closing_ == 0 && on_closed) on_closed();
+    return;
+  }
   flush();
   open_ = false;
+  on_closed_ = std::move(on_closed);
+  closing_ = 2;
   uv_udp_recv_stop(&udp_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&udp_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&udp_), &UdpPort::on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), &UdpPort::on_handle_closed);
+}
+
+void UdpPort::on_handle_closed(uv_handle_t* handle) {
+  auto* self = static_cast<UdpPort*>(handle->data);
+  if (--self->closing_ == 0 && self->on_closed_) std::exchange(self->on_closed_, nullptr)();
 }
 
 }  // namespace turnscout::server

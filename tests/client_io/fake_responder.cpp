@@ -90,7 +90,7 @@ void FakeResponder::answer(const Endpoint& from, const uint8_t* data, size_t siz
 // request, on the loop's monotonic clock (the client's mirror uses the same one).
 bool FakeResponder::admit(const Endpoint& from, uint16_t cost) {
   if (!config.enforce_flow || config.flow.burst_tokens == 0) return true;
-  const TimePoint now{Duration{static_cast<Duration::rep>(uv_hrtime() / 1000)}};
+  const TimePoint now = steady_now();
   const double refill = config.flow.refill_millitokens_per_s / 1000.0;
   TokenBucket& bucket =
       buckets_.try_emplace(from, config.flow.burst_tokens, refill, now).first->second;

@@ -60,7 +60,7 @@ std::vector<Endpoint> LoopSocket::senders() const {
 void LoopSocket::on_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
                             const sockaddr* addr, unsigned) {
   if (nread < 0 || addr == nullptr) return;
-  const TimePoint at = hrtime_now();
+  const TimePoint at = steady_now();
   auto* self = static_cast<LoopSocket*>(handle->data);
   auto from = from_sockaddr(addr, sizeof(sockaddr_storage));
   if (!from) return;
@@ -99,7 +99,7 @@ bool LoopFixture::finish() {
 }
 
 TimePoint LoopFixture::now() {
-  return hrtime_now();
+  return steady_now();
 }
 
 Duration median(std::vector<Duration> values) {

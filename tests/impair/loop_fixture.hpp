@@ -17,7 +17,7 @@ namespace turnscout::impair::test {
 struct Received {
   Endpoint from;
   std::vector<uint8_t> bytes;
-  TimePoint at;  // hrtime_now() in the receive callback.
+  TimePoint at;  // steady_now() in the receive callback.
 };
 
 inline const Endpoint kLoopbackV4 = Endpoint::v4(127, 0, 0, 1, 0);

@@ -93,7 +93,7 @@ Result<void, std::string> Cluster::open_sockets() {
     if (process_mode()) {
       bound = reserve_ports(i, *node_at);
     } else {
-      r.node = std::make_unique<VirtualNode>(loop_);
+      r.node = std::make_unique<VirtualNode>(loop_, clock_);
       bound = r.node->bind(*node_at);
     }
     if (!bound) return unexpected(fmt::format("node {}: {}", t.name, bound.error()));
@@ -155,16 +155,13 @@ Result<void, std::string> Cluster::start(std::function<void()> on_converged) {
     expected_leaves_ = expected_live_leaves(topology_);
   }
   if (auto opened = open_sockets(); !opened) return fail(opened.error());
-  const TimePoint now = impair::hrtime_now();
-  const WallTime wall = SteadyClock().wall_now();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (process_mode()) {
       if (auto started = start_process(i); !started) return fail(started.error());
       continue;
     }
-    auto core = std::make_unique<server::ServerCore>(
-        node_config(i), now, wall, options_.seed * 7'919u + i, server::log_events());
-    if (auto started = nodes_[i].node->start(std::move(core)); !started) {
+    if (auto started = nodes_[i].node->start(node_config(i), options_.seed * 7'919u + i);
+        !started) {
       return fail(fmt::format("node {}: {}", topology_.nodes[i].name, started.error()));
     }
   }
@@ -216,7 +213,8 @@ std::vector<Cluster::ChildTable> Cluster::child_tables() const {
   std::vector<ChildTable> tables(nodes_.size());
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Running& r = nodes_[i];
-    if (r.seen) {
+    // A parent whose process is gone knows nothing, whatever it said last.
+    if (r.seen && (!r.process || r.process->running())) {
       for (const auto& [name, liveness] : r.seen->children) {
         server::ChildStatus c;
         c.name = name;
@@ -314,7 +312,7 @@ void Cluster::evaluate() {
     if (!link.heard || link.liveness != server::ChildLiveness::kAlive) joined[link.child] = false;
   }
   bool drained_any = false;
-  const TimePoint now = impair::hrtime_now();
+  const TimePoint now = steady_now();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Running& r = nodes_[i];
     if (topology_.nodes[i].state != NodeState::kDraining || r.drain_started || !joined[i]) continue;

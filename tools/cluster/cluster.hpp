@@ -174,6 +174,7 @@ class Cluster {
   std::string state_of(size_t index) const;
 
   uv_loop_s* loop_;
+  SteadyClock clock_;  // The virtual nodes' time; declared before them, so it outlives them.
   Topology topology_;
   ClusterOptions options_;
   std::vector<Running> nodes_;

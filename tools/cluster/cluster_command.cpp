@@ -84,7 +84,7 @@ struct Runner {
 
   void converged() {
     uv_timer_stop(&deadline);
-    const auto took = impair::hrtime_now() - started;
+    const auto took = steady_now() - started;
     std::string roots;
     for (const Endpoint& e : cluster->root_addresses())
       roots += (roots.empty() ? "" : " ") + to_string(e);
@@ -137,7 +137,7 @@ int run_loop(Runner& runner, Topology topology, Duration timeout, std::string se
   uv_timer_init(&runner.loop, &runner.deadline);
   uv_signal_start(&runner.sigint, on_signal, SIGINT);
   uv_signal_start(&runner.sigterm, on_signal, SIGTERM);
-  runner.started = impair::hrtime_now();
+  runner.started = steady_now();
   auto started = runner.cluster->start([&runner] { runner.converged(); });
   if (!started) {
     std::fprintf(stderr, "turnscout cluster: %s\n", started.error().c_str());

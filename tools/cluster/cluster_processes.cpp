@@ -127,7 +127,7 @@ Result<void, std::string> Cluster::start_process(size_t index) {
 
 void Cluster::poll_metrics() {
   if (poller_->busy()) return;
-  const TimePoint now = impair::hrtime_now();
+  const TimePoint now = steady_now();
   if (converged_ && now - last_poll_ < topology_.defaults.heartbeat) return;
   last_poll_ = now;
   // Only parents know about links; a parent whose process is gone knows nothing.

@@ -1,71 +1,55 @@
-// One balance server as a virtual node on a caller's libuv loop: a ServerCore behind one
-// UDP socket and one timer. Light enough for thousands per loop (no thread, no worker, no
-// metrics endpoint); the callbacks only move bytes and time into the core and out again.
+// One balance server as a virtual node on a caller's libuv loop: a server::ServerNode, the
+// same core, data plane (batched receive, sendmmsg, the responder) and timer as
+// turnscout-server's worker 0, on one listen address. Light enough for thousands per loop:
+// no thread, no signal, no metrics endpoint, and all the ports of a loop share one receive
+// buffer.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "base/address.hpp"
+#include "base/clock.hpp"
 #include "base/result.hpp"
-#include "server/core/server_core.hpp"
+#include "server/core/config.hpp"
+#include "server/io/server_node.hpp"
 
 struct uv_loop_s;
 
 namespace turnscout::cluster {
 
-// Failures of the socket itself; what the core did is in its counters.
-struct NodeIoCounters {
-  uint64_t received = 0;
-  uint64_t receive_errors = 0;
-  uint64_t truncated = 0;
-  uint64_t sent = 0;
-  uint64_t send_errors = 0;  // The kernel refused a datagram (full buffer, unreachable).
-};
-
 class VirtualNode {
  public:
-  // `loop` must outlive the node; everything runs on the loop's thread.
-  explicit VirtualNode(uv_loop_s* loop);
-  // Closes what is still open; the handles' memory is freed when the loop next runs.
-  ~VirtualNode();
+  // `loop` and `clock` must outlive the node; everything runs on the loop's thread.
+  VirtualNode(uv_loop_s* loop, const Clock& clock);
+  // May follow close() at once: the handles' memory is freed when the loop next runs.
+  ~VirtualNode() = default;
   VirtualNode(const VirtualNode&) = delete;
   VirtualNode& operator=(const VirtualNode&) = delete;
 
   // Binds the socket (port 0: a free one); the node does nothing until start().
   Result<Endpoint, std::string> bind(const Endpoint& at);
-  // Hands the node its core (whose listen address must be local()) and starts receiving
-  // and the timer. Once, after bind().
-  Result<void, std::string> start(std::unique_ptr<server::ServerCore> core);
+  // Starts the node with `config`, whose one listen address must be the bound one (its
+  // port may be 0). Once, after bind().
+  Result<void, std::string> start(const server::ServerConfig& config, uint64_t seed);
   // Closes the socket and the timer; the core stays readable.
-  void close();
+  void close() { node_.close(); }
 
   const Endpoint& local() const { return local_; }
-  bool started() const { return core_ != nullptr; }
+  bool started() const { return node_.started(); }
   // Valid once started.
-  server::ServerCore& core() { return *core_; }
-  const server::ServerCore& core() const { return *core_; }
-  const NodeIoCounters& io_counters() const { return io_; }
+  server::ServerCore& core() { return node_.core(); }
+  const server::ServerCore& core() const { return node_.core(); }
+  const server::IoCounters& io_counters() const { return node_.io_counters(); }
+  TimePoint now() const { return node_.clock().now(); }
 
   // For calls into the core made outside a callback (e.g. start_drain): sends what it
   // queued and re-arms the timer.
-  void flush();
+  void flush() { node_.after_core(); }
 
  private:
-  struct Handles;
-  struct Callbacks;
-  friend struct Callbacks;
-
-  void receive(const Endpoint& from, const uint8_t* data, size_t size);
-  void timer_fired();
-
-  uv_loop_s* loop_;
-  Handles* handles_ = nullptr;  // Owned by the loop once closing; see Handles.
+  server::ServerNode node_;
   Endpoint local_;
-  std::unique_ptr<server::ServerCore> core_;
-  NodeIoCounters io_;
-  std::vector<Datagram> outbox_;  // Reused between calls.
 };
 
 }  // namespace turnscout::cluster

@@ -37,7 +37,7 @@ const sockaddr* as_sockaddr(const sockaddr_storage& storage) {
   return reinterpret_cast<const sockaddr*>(&storage);
 }
 
-// timerfd takes CLOCK_MONOTONIC time, the clock of uv_hrtime() and so of hrtime_now().
+// timerfd takes CLOCK_MONOTONIC time, the clock of steady_now().
 timespec to_timespec(TimePoint t) {
   const auto us = t.time_since_epoch().count();
   timespec ts{};
@@ -51,10 +51,6 @@ std::span<const uint8_t> bytes_of(const uv_buf_t* buf, ssize_t nread) {
 }
 
 }  // namespace
-
-TimePoint hrtime_now() {
-  return TimePoint{Duration{static_cast<Duration::rep>(uv_hrtime() / 1000)}};
-}
 
 // Every handle lives in a box allocated here and freed in its close callback, the only
 // point where libuv is done with the memory. `owner` is cleared when the proxy goes first.
@@ -280,7 +276,7 @@ void UdpImpairProxy::receive(Direction direction, const Endpoint& client,
     ++io_.truncated;
     return;
   }
-  const TimePoint now = hrtime_now();
+  const TimePoint now = steady_now();
   core_->on_datagram(now, direction, client, bytes);
   apply_events();
   // With no delay the datagram leaves now rather than one loop iteration later.
@@ -296,7 +292,7 @@ void UdpImpairProxy::timer_fired() {
 }
 
 void UdpImpairProxy::send_due() {
-  core_->poll_due(hrtime_now(), due_);
+  core_->poll_due(steady_now(), due_);
   for (Departure& departure : due_) {
     uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(departure.bytes.data()),
                                static_cast<unsigned>(departure.bytes.size()));

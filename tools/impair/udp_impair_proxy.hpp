@@ -43,9 +43,6 @@ struct ProxyIoCounters {
   friend bool operator==(const ProxyIoCounters&, const ProxyIoCounters&) = default;
 };
 
-// The time base of the proxy: uv_hrtime() in microseconds (CLOCK_MONOTONIC).
-TimePoint hrtime_now();
-
 class UdpImpairProxy {
  public:
   // `loop` must outlive the proxy; everything runs on the loop's thread.

@@ -1,0 +1,144 @@
+#include "server/io/server_node.hpp"
+
+#include <chrono>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/format.hpp"
+#include "server/io/bound_config.hpp"
+
+namespace turnscout::server {
+namespace {
+
+uint64_t to_millis_ceil(Duration d) {
+  if (d <= Duration::zero()) return 0;
+  return static_cast<uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
+}
+
+}  // namespace
+
+// What libuv may still touch after close(): the timer and the data plane's ports. It lives
+// apart from the node and deletes itself when the last close callback has run; `owner` is
+// cleared on close so nothing reaches a node that is gone.
+struct ServerNode::Handles {
+  uv_timer_t timer{};
+  std::unique_ptr<DataPlane> data;
+  ServerNode* owner = nullptr;
+  int closing = 0;
+
+  void one_closed() {
+    if (--closing == 0) delete this;
+  }
+};
+
+ServerNode::ServerNode(uv_loop_t* loop, const Clock& clock, EventLog& events)
+    : loop_(loop), clock_(clock), events_(events) {}
+
+ServerNode::~ServerNode() {
+  close();
+  close_sockets(sockets_);
+}
+
+Result<std::vector<Endpoint>, std::string> ServerNode::bind(std::span<const Endpoint> listen,
+                                                            UdpSocketOptions options) {
+  if (!sockets_.empty() || core_) return unexpected(std::string("already bound"));
+  auto sockets = open_udp_sockets(listen, options);
+  if (!sockets) return unexpected(sockets.error());
+  sockets_ = std::move(*sockets);
+  bound_.clear();
+  for (const BoundSocket& s : sockets_)
+    bound_.push_back(s.local);
+  return bound_;
+}
+
+Result<void, std::string> ServerNode::start(const ServerConfig& config, uint64_t seed) {
+  if (core_ || sockets_.empty()) return unexpected(std::string("start() needs a bound node, once"));
+  core_ = std::make_unique<ServerCore>(with_bound_ports(config, bound_), clock_.now(),
+                                       clock_.wall_now(), seed, events_);
+  published_version_ = core_->snapshot() ? core_->snapshot()->version : 0;
+  handles_ = new Handles;
+  handles_->owner = this;
+  handles_->timer.data = handles_;
+  uv_timer_init(loop_, &handles_->timer);
+  handles_->data = std::make_unique<DataPlane>(loop_, core_->responder(), *this, counters_, clock_);
+  const std::vector<BoundSocket> sockets = std::exchange(sockets_, {});
+  if (auto added = handles_->data->add_ports(sockets, bound_); !added) return added;
+  after_core();
+  return {};
+}
+
+void ServerNode::close() {
+  Handles* h = std::exchange(handles_, nullptr);
+  if (h == nullptr) return;
+  h->owner = nullptr;
+  h->closing = 2;
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->timer),
+           [](uv_handle_t* timer) { static_cast<Handles*>(timer->data)->one_closed(); });
+  h->data->close([h] { h->one_closed(); });
+}
+
+bool ServerNode::forward(const Endpoint& local, const Endpoint& remote,
+                         std::span<const uint8_t> bytes) {
+  if (handles_ == nullptr) return false;
+  core_->on_control_datagram(clock_.now(), local, remote, bytes);
+  after_core();
+  return true;
+}
+
+void ServerNode::after_core() {
+  if (handles_ == nullptr || !core_) return;
+  transmit();
+  publish_snapshot();
+  arm_timer();
+}
+
+void ServerNode::transmit() {
+  transmit_.clear();
+  core_->poll_transmit(transmit_);
+  for (const Datagram& d : transmit_) {
+    UdpPort* port = handles_->data->port_for(d.local, d.remote);
+    if (port == nullptr) {
+      counters_.send_dropped.add();
+      events_.debug("no socket to send from {} to {}", d.local, d.remote);
+      continue;
+    }
+    if (!port->send_now(d.remote, d.bytes)) {
+      events_.debug("send from {} to {} refused", port->local(), d.remote);
+    }
+  }
+}
+
+void ServerNode::publish_snapshot() {
+  const SnapshotPtr& snapshot = core_->snapshot();
+  if (!snapshot || snapshot->version == published_version_) return;
+  published_version_ = snapshot->version;
+  if (core_->responder().snapshot() != snapshot) core_->responder().set_snapshot(snapshot);
+  if (on_publish_) on_publish_(snapshot);
+}
+
+void ServerNode::arm_timer() {
+  const TimePoint next = core_->next_timeout();
+  if (next == kNever) {
+    uv_timer_stop(&handles_->timer);
+    return;
+  }
+  // uv timers count whole ms from the loop's cached time: refresh it and round up, so the
+  // timer never fires before the core is due (an early one is simply re-armed).
+  uv_update_time(loop_);
+  uv_timer_start(
+      &handles_->timer,
+      [](uv_timer_t* timer) {
+        auto* h = static_cast<Handles*>(timer->data);
+        if (h->owner != nullptr) h->owner->timer_fired();
+      },
+      to_millis_ceil(next - clock_.now()), 0);
+}
+
+void ServerNode::timer_fired() {
+  const TimePoint now = clock_.now();
+  if (core_->next_timeout() <= now) core_->on_timeout(now);
+  after_core();
+}
+
+}  // namespace turnscout::server
