@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <vector>
 
@@ -32,5 +33,13 @@ class SansIoNode {
   // Appends every datagram queued for sending to `out` and forgets them.
   virtual void poll_transmit(std::vector<Datagram>& out) = 0;
 };
+
+// poll_transmit() for a core that queues in a vector: moves every datagram of `queue` to
+// the end of `out` and leaves `queue` empty (its capacity kept for reuse).
+inline void move_datagrams(std::vector<Datagram>& queue, std::vector<Datagram>& out) {
+  out.insert(out.end(), std::make_move_iterator(queue.begin()),
+             std::make_move_iterator(queue.end()));
+  queue.clear();
+}
 
 }  // namespace turnscout

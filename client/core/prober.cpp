@@ -223,9 +223,7 @@ TimePoint Prober::next_timeout() const {
 }
 
 void Prober::poll_transmit(std::vector<Datagram>& out) {
-  out.insert(out.end(), std::make_move_iterator(shared_.outbox.begin()),
-             std::make_move_iterator(shared_.outbox.end()));
-  shared_.outbox.clear();
+  move_datagrams(shared_.outbox, out);
 }
 
 std::optional<PeerInfo> Prober::peer(const Endpoint& address, TimePoint now) const {

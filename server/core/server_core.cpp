@@ -322,10 +322,7 @@ TimePoint ServerCore::next_timeout() const {
 }
 
 void ServerCore::poll_transmit(std::vector<Datagram>& out) {
-  auto& outbox = impl_->outbox;
-  out.insert(out.end(), std::make_move_iterator(outbox.begin()),
-             std::make_move_iterator(outbox.end()));
-  outbox.clear();
+  move_datagrams(impl_->outbox, out);
 }
 
 void ServerCore::set_own_load(TimePoint, uint16_t permille) {

@@ -93,11 +93,7 @@ class ProbeClient final : public SansIoNode {
   }
   void on_timeout(TimePoint) override {}
   TimePoint next_timeout() const override { return kNever; }
-  void poll_transmit(std::vector<Datagram>& out) override {
-    out.insert(out.end(), std::make_move_iterator(outbox_.begin()),
-               std::make_move_iterator(outbox_.end()));
-    outbox_.clear();
-  }
+  void poll_transmit(std::vector<Datagram>& out) override { move_datagrams(outbox_, out); }
 
   std::vector<Reply> replies;
 

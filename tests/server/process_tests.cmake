@@ -2,15 +2,14 @@
 # (server_io_tests) and tests that run real turnscout-server processes
 # (server_process_tests), plus the reusable test-support library they share.
 
-# Child processes, temp folders, a blocking UDP/Probe client and an HTTP GET, for any test
-# that drives real binaries.
+# Child processes, temp folders and a blocking UDP/Probe client, for any test that drives
+# real binaries (HTTP requests go through tools/http, as the product's own do).
 add_library(turnscout_test_support STATIC
   ${PROJECT_SOURCE_DIR}/tests/support/child_process.cpp
-  ${PROJECT_SOURCE_DIR}/tests/support/http_client.cpp
   ${PROJECT_SOURCE_DIR}/tests/support/temp_dir.cpp
   ${PROJECT_SOURCE_DIR}/tests/support/udp_client.cpp
 )
-target_link_libraries(turnscout_test_support PUBLIC turnscout_common turnscout_proto)
+target_link_libraries(turnscout_test_support PUBLIC turnscout_common turnscout_proto turnscout_http)
 
 add_executable(server_io_tests
   ${CMAKE_CURRENT_LIST_DIR}/process/io_batch_test.cpp

@@ -49,11 +49,7 @@ class EchoNode final : public SansIoNode {
   }
   void on_timeout(TimePoint) override {}
   TimePoint next_timeout() const override { return kNever; }
-  void poll_transmit(std::vector<Datagram>& out) override {
-    out.insert(out.end(), std::make_move_iterator(outbox_.begin()),
-               std::make_move_iterator(outbox_.end()));
-    outbox_.clear();
-  }
+  void poll_transmit(std::vector<Datagram>& out) override { move_datagrams(outbox_, out); }
 
   void send(Datagram datagram) { outbox_.push_back(std::move(datagram)); }
 
@@ -92,11 +88,7 @@ class Pinger final : public SansIoNode {
     if (sent_at.size() >= count_) return kNever;
     return first_ + interval_ * static_cast<Duration::rep>(sent_at.size());
   }
-  void poll_transmit(std::vector<Datagram>& out) override {
-    out.insert(out.end(), std::make_move_iterator(outbox_.begin()),
-               std::make_move_iterator(outbox_.end()));
-    outbox_.clear();
-  }
+  void poll_transmit(std::vector<Datagram>& out) override { move_datagrams(outbox_, out); }
 
   std::vector<TimePoint> sent_at;
   std::vector<TimePoint> timeouts;

@@ -83,7 +83,7 @@ bool wait_for(int fd, short events, SteadyTime deadline) {
   }
 }
 
-Result<std::string, std::string> exchange(const Endpoint& to, const std::string& request,
+Result<std::string, std::string> exchange(const Endpoint& to, std::string_view request,
                                           SteadyTime deadline) {
   sockaddr_storage addr{};
   const socklen_t len = to_sockaddr(to, addr);
@@ -119,6 +119,8 @@ Result<std::string, std::string> exchange(const Endpoint& to, const std::string&
     if (n == 0) return response;
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
+      // A server that answers and closes with our request unread resets the connection.
+      if (errno == ECONNRESET && !response.empty()) return response;
       return unexpected(fmt::format("receive: {}", std::strerror(errno)));
     }
     response.append(buffer, static_cast<size_t>(n));
@@ -159,6 +161,8 @@ Result<HttpReply, std::string> parse_response(const std::string& raw) {
     return unexpected(std::string("bad HTTP status line"));
   }
   const std::string_view head(raw.data(), head_end);
+  const size_t status_end = raw.find("\r\n");
+  reply.headers = raw.substr(status_end + 2, head_end - status_end - 2);
   if (!header_value(head, "transfer-encoding").empty()) {
     return unexpected(std::string("chunked transfer encoding is not supported"));
   }
@@ -175,17 +179,37 @@ Result<HttpReply, std::string> parse_response(const std::string& raw) {
   return reply;
 }
 
+std::string get_request(std::string_view path, std::string_view host) {
+  return fmt::format(
+      "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/plain\r\nConnection: close\r\n"
+      "User-Agent: turnscout\r\n\r\n",
+      path, host);
+}
+
 }  // namespace
+
+std::string HttpReply::header(std::string_view name) const {
+  return std::string(header_value("\r\n" + headers, name));
+}
+
+Result<HttpReply, std::string> http_get(const Endpoint& server, std::string_view path,
+                                        Duration timeout) {
+  auto raw = http_raw(server, get_request(path, to_string(server)), timeout);
+  if (!raw) return unexpected(raw.error());
+  return parse_response(*raw);
+}
+
+Result<std::string, std::string> http_raw(const Endpoint& server, std::string_view request,
+                                          Duration timeout) {
+  return exchange(server, request, std::chrono::steady_clock::now() + timeout);
+}
 
 Result<HttpReply, std::string> http_get(std::string_view address, std::string_view path,
                                         Duration timeout) {
   auto endpoints = resolve(address);
   if (!endpoints) return unexpected(endpoints.error());
   const SteadyTime deadline = std::chrono::steady_clock::now() + timeout;
-  const std::string request = fmt::format(
-      "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/plain\r\nConnection: close\r\n"
-      "User-Agent: turnscout\r\n\r\n",
-      path, address);
+  const std::string request = get_request(path, address);
   std::string last_error;
   for (const Endpoint& to : *endpoints) {
     auto raw = exchange(to, request, deadline);

@@ -19,8 +19,8 @@
 #include "proto/heartbeat.hpp"
 #include "server/io/data_plane.hpp"
 #include "server/io/metrics_http_server.hpp"
-#include "tests/support/http_client.hpp"
 #include "tests/support/udp_client.hpp"
+#include "tools/http/http_get.hpp"
 
 namespace turnscout::server {
 namespace {
@@ -90,25 +90,25 @@ TEST_CASE("MetricsHttpServer answers GET /metrics, errors otherwise, and bounds 
   REQUIRE(bound.ok());
   const Endpoint at = *bound;
 
-  Result<test::HttpResponse, std::string> metrics = unexpected(std::string("not run"));
-  Result<test::HttpResponse, std::string> other = metrics, while_full = metrics, after = metrics;
+  Result<cli::HttpReply, std::string> metrics = unexpected(std::string("not run"));
+  Result<cli::HttpReply, std::string> other = metrics, while_full = metrics, after = metrics;
   Result<std::string, std::string> oversized = unexpected(std::string("not run"));
   run_with_client(
       loop,
       [&] {
-        metrics = test::http_get(at, "/metrics", std::chrono::seconds{5});
-        other = test::http_get(at, "/other", std::chrono::seconds{5});
-        oversized = test::http_raw(at, "GET /metrics HTTP/1.1\r\nX: " + std::string(9000, 'a'),
-                                   std::chrono::seconds{5});
+        metrics = cli::http_get(at, "/metrics", std::chrono::seconds{5});
+        other = cli::http_get(at, "/other", std::chrono::seconds{5});
+        oversized = cli::http_raw(at, "GET /metrics HTTP/1.1\r\nX: " + std::string(9000, 'a'),
+                                  std::chrono::seconds{5});
         std::vector<std::unique_ptr<IdleConnection>> idle;
         for (size_t i = 0; i < MetricsHttpServer::kMaxConnections; ++i) {
           idle.push_back(std::make_unique<IdleConnection>(at));
         }
         // Every slot is taken: the next request waits in the backlog...
-        while_full = test::http_get(at, "/metrics", std::chrono::milliseconds{300});
+        while_full = cli::http_get(at, "/metrics", std::chrono::milliseconds{300});
         // ...until a slot frees up.
         idle.pop_back();
-        after = test::http_get(at, "/metrics", std::chrono::seconds{5});
+        after = cli::http_get(at, "/metrics", std::chrono::seconds{5});
       },
       [&] { server.close(); });
   CHECK(uv_loop_close(&loop) == 0);

@@ -6,8 +6,8 @@
 
 #include "base/endpoint.hpp"
 #include "tests/server/process/server_process.hpp"
-#include "tests/support/http_client.hpp"
 #include "tests/support/wait.hpp"
+#include "tools/http/http_get.hpp"
 
 namespace turnscout::test {
 namespace {
@@ -40,7 +40,7 @@ TEST_CASE("process: two workers answer probes and forward heartbeats; metrics pa
                      [&] { return lists(listed_children(*client, parent->udp()), child->udp()); }));
   }
 
-  auto scraped = http_get(*parent->metrics(), "/metrics", kHttpTimeout);
+  auto scraped = cli::http_get(*parent->metrics(), "/metrics", kHttpTimeout);
   REQUIRE_MESSAGE(scraped.ok(), (scraped.ok() ? "" : scraped.error()));
   CHECK(scraped->status == 200);
   CHECK(scraped->header("Content-Type").rfind("text/plain; version=0.0.4", 0) == 0);
@@ -56,10 +56,10 @@ TEST_CASE("process: two workers answer probes and forward heartbeats; metrics pa
                                                        << checked->output << "\nexposition:\n"
                                                        << scraped->body);
 
-  auto missing = http_get(*parent->metrics(), "/nothing-here", kHttpTimeout);
+  auto missing = cli::http_get(*parent->metrics(), "/nothing-here", kHttpTimeout);
   REQUIRE(missing.ok());
   CHECK(missing->status == 404);
-  auto junk = http_raw(*parent->metrics(), "NOT HTTP\r\n\r\n", kHttpTimeout);
+  auto junk = cli::http_raw(*parent->metrics(), "NOT HTTP\r\n\r\n", kHttpTimeout);
   REQUIRE(junk.ok());
   CHECK(junk->rfind("HTTP/1.1 400", 0) == 0);
 }
