@@ -66,7 +66,10 @@ Driver::~Driver() {
   if (destroyed_ != nullptr) *destroyed_ = true;
   timer_->owner = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_->handle), DriverCallbacks::on_timer_closed);
-  // The sockets close and the lookups are abandoned by their own destructors.
+  // The sockets are freed once libuv has closed them; the lookups are abandoned by their
+  // own destructor.
+  UdpPort::close_and_free(std::move(v4_));
+  UdpPort::close_and_free(std::move(v6_));
 }
 
 TimePoint Driver::now() const {
@@ -137,11 +140,14 @@ void Driver::on_lookup(LookupId lookup, const std::string& host, LookupResult re
   pump(now);
 }
 
-void Driver::on_datagram(const Endpoint& local, const Endpoint& from,
-                         std::span<const uint8_t> bytes) {
+void Driver::on_datagram(UdpPort& port, const Endpoint& from, std::span<const uint8_t> bytes) {
   const TimePoint now = this->now();
-  prober_.on_datagram(now, local, from, bytes);
+  prober_.on_datagram(now, port.local(), from, bytes);
   pump(now);
+}
+
+void Driver::on_send_failed(UdpPort& /*port*/, const Endpoint& to, int status) {
+  on_send_error(to, status);
 }
 
 void Driver::on_send_error(const Endpoint& to, int status) {
@@ -182,7 +188,7 @@ bool Driver::transmit(TimePoint now) {
   std::vector<Endpoint> unreachable;
   for (const Datagram& d : outbox_) {
     int error = 0;
-    UdpChannel* channel = channel_for(d.remote.family, error);
+    UdpPort* channel = port_for(d.remote.family, error);
     if (channel != nullptr) error = channel->send(d.remote, d.bytes);
     if (error == 0) continue;
     if (channel == nullptr || is_unreachable(error)) {
@@ -271,20 +277,18 @@ void Driver::update_refs() {
   if (v6_) v6_->set_ref(want);
 }
 
-UdpChannel* Driver::channel_for(Family family, int& error) {
+UdpPort* Driver::port_for(Family family, int& error) {
   if (family == Family::kNone) {
     error = UV_EINVAL;
     return nullptr;
   }
-  std::unique_ptr<UdpChannel>& slot = family == Family::kV6 ? v6_ : v4_;
+  std::unique_ptr<UdpPort>& slot = family == Family::kV6 ? v6_ : v4_;
   if (slot) return slot.get();
-  UdpChannelEvents events;
-  events.on_datagram = [this](const Endpoint& local, const Endpoint& from,
-                              std::span<const uint8_t> bytes) { on_datagram(local, from, bytes); };
-  events.on_send_error = [this](const Endpoint& to, int status) { on_send_error(to, status); };
-  auto opened = UdpChannel::open(loop_, family, std::move(events));
+  Endpoint any;  // The wildcard address of the family, port 0.
+  any.family = family;
+  auto opened = UdpPort::bind(loop_, any, *this, udp_counters_, {kMaxQueuedSends});
   if (!opened) {
-    error = opened.error();
+    error = UV_EAFNOSUPPORT;  // Treated as unreachable: no socket of this family here.
     return nullptr;
   }
   slot = std::move(*opened);

@@ -28,7 +28,7 @@
 #include "base/random.hpp"
 #include "client/core/prober.hpp"
 #include "client/io/name_lookup.hpp"
-#include "client/io/udp_channel.hpp"
+#include "common/udp_port.hpp"
 
 namespace turnscout::client {
 
@@ -41,14 +41,14 @@ struct DriverCounters {
   uint64_t timer_wakeups = 0;
 };
 
-class Driver {
+class Driver final : private UdpPortHandler {
  public:
   // `refused` is set when the request was turned down before anything was sent (bad
   // options); the result then only carries `failure`.
   using Callback = std::function<void(DiscoveryResult result, std::optional<StartErrc> refused)>;
 
   Driver(uv_loop_t* loop, ProberConfig config);
-  ~Driver();
+  ~Driver() override;
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
@@ -81,7 +81,9 @@ class Driver {
   void refuse(RequestId id, Callback callback, StartError error);
   void abandon_lookups(DiscoveryId discovery);
   void on_lookup(LookupId lookup, const std::string& host, LookupResult result);
-  void on_datagram(const Endpoint& local, const Endpoint& from, std::span<const uint8_t> bytes);
+  // UdpPortHandler.
+  void on_datagram(UdpPort& port, const Endpoint& from, std::span<const uint8_t> bytes) override;
+  void on_send_failed(UdpPort& port, const Endpoint& to, int status) override;
   void on_send_error(const Endpoint& to, int status);
   void on_timer();
   void pump(TimePoint now);
@@ -91,15 +93,18 @@ class Driver {
   void deliver();
   void arm(TimePoint now);
   void update_refs();
-  UdpChannel* channel_for(Family family, int& error);
+  UdpPort* port_for(Family family, int& error);
 
   uv_loop_t* loop_;
   SystemRandom random_;
   Prober prober_;
   struct Timer;
   Timer* timer_;  // Freed by its close callback.
-  std::unique_ptr<UdpChannel> v4_;
-  std::unique_ptr<UdpChannel> v6_;
+  // One socket per family, opened on first use; a full kernel buffer queues a few sends.
+  static constexpr size_t kMaxQueuedSends = 256;
+  UdpPortCounters udp_counters_;
+  std::unique_ptr<UdpPort> v4_;
+  std::unique_ptr<UdpPort> v6_;
   NameLookups lookups_;
   std::vector<std::pair<LookupId, DiscoveryId>> lookup_purposes_;
   std::vector<Pending> pending_;

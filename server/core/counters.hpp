@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/counter.hpp"
+
 namespace turnscout::server {
 
 enum class RequestKind : uint8_t { kProbe, kBinding, kHeartbeat, kLeave, kOther, kCount };
@@ -23,14 +25,6 @@ enum class DropReason : uint8_t {
 
 const char* to_string(RequestKind kind);
 const char* to_string(DropReason reason);
-
-struct Counter {
-  std::atomic<uint64_t> value{0};
-  void add(uint64_t n = 1) {
-    value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  uint64_t get() const { return value.load(std::memory_order_relaxed); }
-};
 
 // Reply size buckets (bytes, upper bounds) for the reply-size histogram. Each counter holds
 // the replies of its own bucket only (size in (previous bound, bound]); the exporter sums

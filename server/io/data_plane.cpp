@@ -9,9 +9,9 @@ DataPlane::DataPlane(uv_loop_t* loop, ProbeResponder& responder, ControlSink& si
     : loop_(loop), responder_(responder), sink_(sink), counters_(counters), clock_(clock) {}
 
 Result<void, std::string> DataPlane::add_port(BoundSocket socket, const Endpoint& configured) {
-  auto port = UdpPort::open(loop_, socket, configured, *this, counters_);
+  auto port = UdpPort::open(loop_, socket, *this, counters_.udp);
   if (!port) return unexpected(port.error());
-  ports_.push_back(std::move(*port));
+  ports_.push_back(Port{std::move(*port), configured});
   return {};
 }
 
@@ -47,11 +47,11 @@ Result<void, std::string> DataPlane::add_ports(std::span<const BoundSocket> sock
 }
 
 UdpPort* DataPlane::port_for(const Endpoint& local, const Endpoint& remote) {
-  for (auto& p : ports_) {
-    if (p->configured() == local || p->local() == local) return p.get();
+  for (Port& p : ports_) {
+    if (p.configured == local || p.port->local() == local) return p.port.get();
   }
-  for (auto& p : ports_) {
-    if (p->local().family == remote.family) return p.get();
+  for (Port& p : ports_) {
+    if (p.port->local().family == remote.family) return p.port.get();
   }
   return nullptr;
 }
@@ -62,8 +62,8 @@ void DataPlane::close(std::function<void()> on_closed) {
   auto one_closed = [left, on_closed = std::move(on_closed)] {
     if (--*left == 0 && on_closed) on_closed();
   };
-  for (auto& p : ports_)
-    p->close(one_closed);
+  for (Port& p : ports_)
+    p.port->close(one_closed);
   one_closed();
 }
 

@@ -14,10 +14,10 @@
 #include "base/address.hpp"
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "common/udp_port.hpp"
+#include "common/udp_socket.hpp"
 #include "server/core/responder.hpp"
 #include "server/io/io_counters.hpp"
-#include "server/io/udp_port.hpp"
-#include "server/io/udp_socket.hpp"
 
 namespace turnscout::server {
 
@@ -30,7 +30,7 @@ class ControlSink {
                        std::span<const uint8_t> bytes) = 0;
 };
 
-class DataPlane final : public DatagramHandler {
+class DataPlane final : public UdpPortHandler {
  public:
   // `responder`, `sink`, `counters` and `clock` must outlive the DataPlane.
   DataPlane(uv_loop_t* loop, ProbeResponder& responder, ControlSink& sink, IoCounters& counters,
@@ -47,7 +47,8 @@ class DataPlane final : public DatagramHandler {
   // The port to send a control datagram from: the one whose configured or bound address is
   // `local`, else the first in `remote`'s family; nullptr if there is none.
   UdpPort* port_for(const Endpoint& local, const Endpoint& remote);
-  const std::vector<std::unique_ptr<UdpPort>>& ports() const { return ports_; }
+  size_t port_count() const { return ports_.size(); }
+  UdpPort& port(size_t i) { return *ports_[i].port; }
 
   // Closes every port; the DataPlane must live until `on_closed` ran from the loop.
   void close(std::function<void()> on_closed = {});
@@ -58,7 +59,11 @@ class DataPlane final : public DatagramHandler {
   ControlSink& sink_;
   IoCounters& counters_;
   const Clock& clock_;
-  std::vector<std::unique_ptr<UdpPort>> ports_;
+  struct Port {
+    std::unique_ptr<UdpPort> port;
+    Endpoint configured;  // As the config says it (port 0 possible).
+  };
+  std::vector<Port> ports_;
 };
 
 }  // namespace turnscout::server

@@ -5,14 +5,13 @@
 #include <atomic>
 #include <cstdint>
 
-#include "server/core/counters.hpp"
+#include "base/counter.hpp"
+#include "common/udp_port.hpp"
 
 namespace turnscout::server {
 
 struct IoCounters {
-  Counter received;         // Datagrams read from the worker's sockets.
-  Counter receive_errors;   // recv errors and truncated datagrams.
-  Counter send_dropped;     // Replies the socket refused (see SendBatch::flush).
+  UdpPortCounters udp;      // Of all the worker's sockets together.
   Counter forward_dropped;  // Control datagrams lost because the queue to worker 0 was full.
   // Admission buckets this worker's responder tracks (a gauge: the responder's table is
   // only readable on its own thread, so the worker copies the size here).

@@ -8,19 +8,19 @@ namespace {
 struct Family {
   const char* name;
   const char* help;
-  const Counter IoCounters::*counter;
+  const Counter& (*counter)(const IoCounters&);
 };
 
 constexpr Family kFamilies[] = {
     {"turnscout_io_datagrams_received_total", "UDP datagrams read from the listen sockets.",
-     &IoCounters::received},
+     [](const IoCounters& c) -> const Counter& { return c.udp.received; }},
     {"turnscout_io_receive_errors_total", "Receive errors and truncated datagrams.",
-     &IoCounters::receive_errors},
+     [](const IoCounters& c) -> const Counter& { return c.udp.receive_errors; }},
     {"turnscout_io_send_dropped_total", "Datagrams the kernel refused to send (not retried).",
-     &IoCounters::send_dropped},
+     [](const IoCounters& c) -> const Counter& { return c.udp.send_dropped; }},
     {"turnscout_io_forward_dropped_total",
      "Control datagrams dropped because the queue to worker 0 was full.",
-     &IoCounters::forward_dropped},
+     [](const IoCounters& c) -> const Counter& { return c.forward_dropped; }},
 };
 
 }  // namespace
@@ -30,7 +30,7 @@ std::string render_io_metrics(std::span<const IoCounters* const> workers) {
   for (const Family& f : kFamilies) {
     out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", f.name, f.help, f.name);
     for (size_t i = 0; i < workers.size(); ++i) {
-      out += fmt::format("{}{{worker=\"{}\"}} {}\n", f.name, i, (workers[i]->*f.counter).get());
+      out += fmt::format("{}{{worker=\"{}\"}} {}\n", f.name, i, f.counter(*workers[i]).get());
     }
   }
   return out;

@@ -99,11 +99,11 @@ void ServerNode::transmit() {
   for (const Datagram& d : transmit_) {
     UdpPort* port = handles_->data->port_for(d.local, d.remote);
     if (port == nullptr) {
-      counters_.send_dropped.add();
+      counters_.udp.send_dropped.add();
       events_.debug("no socket to send from {} to {}", d.local, d.remote);
       continue;
     }
-    if (!port->send_now(d.remote, d.bytes)) {
+    if (port->send(d.remote, d.bytes) != 0) {
       events_.debug("send from {} to {} refused", port->local(), d.remote);
     }
   }

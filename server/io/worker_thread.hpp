@@ -16,13 +16,13 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "common/udp_socket.hpp"
 #include "server/core/config.hpp"
 #include "server/core/responder.hpp"
 #include "server/core/snapshot.hpp"
 #include "server/io/data_plane.hpp"
 #include "server/io/forward_queue.hpp"
 #include "server/io/io_counters.hpp"
-#include "server/io/udp_socket.hpp"
 
 namespace turnscout::server {
 

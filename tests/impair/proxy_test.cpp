@@ -309,7 +309,8 @@ TEST_CASE("start reports what went wrong and leaves nothing open") {
     UdpImpairProxy proxy(fx.loop(), options);
     auto started = proxy.start();
     REQUIRE(!started.ok());
-    CHECK(started.error().find("cannot listen on 127.0.0.1:") == 0);
+    CHECK(started.error().find("cannot bind UDP 127.0.0.1:") == 0);
+    CHECK(started.error().find("in use") != std::string::npos);
     CHECK(!proxy.running());
     CHECK(fx.finish());
   }

@@ -10,7 +10,7 @@ VirtualNode::VirtualNode(uv_loop_s* loop, const Clock& clock)
     : node_(loop, clock, server::log_events()) {}
 
 Result<Endpoint, std::string> VirtualNode::bind(const Endpoint& at) {
-  auto bound = node_.bind({&at, 1}, server::UdpSocketOptions{});
+  auto bound = node_.bind({&at, 1}, UdpSocketOptions{});
   if (!bound) return unexpected(bound.error());
   local_ = bound->front();
   return local_;

@@ -10,17 +10,18 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "base/address.hpp"
 #include "base/clock.hpp"
 #include "base/random.hpp"
 #include "base/result.hpp"
+#include "common/udp_port.hpp"
 #include "tools/impair/impair_core.hpp"
 
 struct uv_loop_s;
@@ -36,8 +37,8 @@ struct ProxyOptions {
 
 // Failures of the sockets themselves; what the impairments did is in core().counters().
 struct ProxyIoCounters {
-  uint64_t receive_errors = 0;   // A socket reported an error (e.g. ICMP port unreachable).
-  uint64_t truncated = 0;        // Larger than the receive buffer; dropped.
+  // A socket reported an error (e.g. ICMP port unreachable) or a datagram was truncated.
+  uint64_t receive_errors = 0;
   uint64_t send_errors = 0;      // The kernel refused a datagram (full buffer, unreachable).
   uint64_t upstream_errors = 0;  // No upstream socket could be opened for a new client.
   friend bool operator==(const ProxyIoCounters&, const ProxyIoCounters&) = default;
@@ -66,32 +67,27 @@ class UdpImpairProxy {
   const Endpoint& upstream() const { return options_.upstream; }
   // Valid once start() succeeded.
   const ImpairCore& core() const { return *core_; }
-  const ProxyIoCounters& io_counters() const { return io_; }
+  ProxyIoCounters io_counters() const;
   // Open upstream sockets: one per client session.
   size_t upstream_count() const { return upstreams_.size(); }
   // Counters in a few lines, for logs.
   std::string describe_counters() const;
 
  private:
-  struct HandleBox;
   struct Front;
   struct Upstream;
   struct Timer;
-
-  // The libuv callbacks, defined next to the proxy's code.
-  struct Callbacks;
-  friend struct Callbacks;
+  struct Closing;
 
   Result<void, std::string> open_front();
   Result<void, std::string> open_timer();
   bool open_upstream(const Endpoint& client);
-  void close_box(HandleBox* box);
-  void box_closed(HandleBox* box);
+  // Closes a port; the proxy's stop() callback waits for it.
+  void close_port(std::unique_ptr<UdpPort> port);
 
   // Where time and bytes enter the core; what the core wants done is carried out in
   // apply_events(), send_due() and rearm().
-  void receive(Direction direction, const Endpoint& client, std::span<const uint8_t> bytes,
-               unsigned flags);
+  void receive(Direction direction, const Endpoint& client, std::span<const uint8_t> bytes);
   void timer_fired();
   void apply_events();
   void send_due();
@@ -103,15 +99,16 @@ class UdpImpairProxy {
   std::optional<ImpairCore> core_;
   bool running_ = false;
   Endpoint local_;
-  ProxyIoCounters io_;
+  UdpPortCounters udp_;
+  uint64_t upstream_errors_ = 0;
 
-  Front* front_ = nullptr;
-  Timer* timer_ = nullptr;
+  std::unique_ptr<Front> front_;
+  Timer* timer_ = nullptr;  // Freed by its close callback.
   TimePoint armed_ = kNever;
-  std::unordered_map<Endpoint, Upstream*> upstreams_;
-  // Every box whose close callback has not run yet, closing or not.
-  std::unordered_set<HandleBox*> boxes_;
-  std::function<void()> on_closed_;
+  std::unordered_map<Endpoint, std::unique_ptr<Upstream>> upstreams_;
+  // Handles closing and the callback of stop(); shared with the close callbacks, which may
+  // run after the proxy is gone.
+  std::shared_ptr<Closing> closing_;
 
   // Reused between calls so the steady state allocates nothing here.
   std::vector<Departure> due_;

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "base/endpoint.hpp"
+#include "common/send_batch.hpp"
+#include "common/udp_socket.hpp"
 #include "server/io/forward_queue.hpp"
-#include "server/io/send_batch.hpp"
-#include "server/io/udp_socket.hpp"
 #include "tests/support/udp_client.hpp"
 
 namespace turnscout::server {

@@ -123,8 +123,8 @@ TEST_CASE("LoadSampler: a load file is read on every sample; errors name the fil
 TEST_CASE("render_io_metrics writes one sample per worker under HELP and TYPE") {
   IoCounters w0;
   IoCounters w1;
-  w0.received.add(5);
-  w1.send_dropped.add(2);
+  w0.udp.received.add(5);
+  w1.udp.send_dropped.add(2);
   const std::vector<const IoCounters*> workers{&w0, &w1};
   const std::string text = render_io_metrics(workers);
   CHECK(text.find("# TYPE turnscout_io_datagrams_received_total counter\n"

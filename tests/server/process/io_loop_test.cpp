@@ -146,8 +146,8 @@ TEST_CASE("DataPlane answers a Binding from its port and forwards a Heartbeat") 
   REQUIRE(socket.ok());
   const Endpoint at = socket->local;
   REQUIRE(plane.add_port(*socket, at).ok());
-  CHECK(plane.port_for(at, Endpoint::v4(127, 0, 0, 9, 9)) == plane.ports().front().get());
-  CHECK(plane.ports().front()->batched_receive());
+  CHECK(plane.port_for(at, Endpoint::v4(127, 0, 0, 9, 9)) == &plane.port(0));
+  CHECK(plane.port(0).batched_receive());
 
   Result<proto::BindingResponse, std::string> binding = unexpected(std::string("not run"));
   Endpoint client_address;
@@ -186,8 +186,8 @@ TEST_CASE("DataPlane answers a Binding from its port and forwards a Heartbeat") 
   CHECK(sink.forwarded.load() == 1);
   CHECK(sink.last_remote == client_address);
   CHECK(burst_answers == kBurst);
-  CHECK(counters.received.get() == 2 + kBurst);
-  CHECK(counters.send_dropped.get() == 0);
+  CHECK(counters.udp.received.get() == 2 + kBurst);
+  CHECK(counters.udp.send_dropped.get() == 0);
 }
 
 }  // namespace turnscout::server

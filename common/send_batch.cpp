@@ -1,4 +1,4 @@
-#include "server/io/send_batch.hpp"
+#include "common/send_batch.hpp"
 
 #include <cassert>
 #include <cerrno>
@@ -6,12 +6,14 @@
 #include "base/endpoint.hpp"
 #include "common/sockaddr.hpp"
 
-namespace turnscout::server {
+namespace turnscout {
 
-SendBatch::SendBatch() : storage_(kCapacity * kSlotSize) {}
+SendBatch::SendBatch() = default;
 
 std::span<uint8_t> SendBatch::slot() {
   assert(!full());
+  // On first use: a port that never answers (a client's, a quiet virtual node's) keeps none.
+  if (storage_.empty()) storage_.resize(kCapacity * kSlotSize);
   return {storage_.data() + count_ * kSlotSize, kSlotSize};
 }
 
@@ -58,4 +60,4 @@ FlushResult SendBatch::flush(int fd) {
   return result;
 }
 
-}  // namespace turnscout::server
+}  // namespace turnscout

@@ -1,4 +1,4 @@
-#include "server/io/udp_socket.hpp"
+#include "common/udp_socket.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,7 +13,7 @@
 #include "common/format.hpp"
 #include "common/sockaddr.hpp"
 
-namespace turnscout::server {
+namespace turnscout {
 namespace {
 
 std::string socket_error(const char* what, const Endpoint& at) {
@@ -83,4 +83,4 @@ void close_sockets(std::span<const BoundSocket> sockets) {
     ::close(s.fd);
 }
 
-}  // namespace turnscout::server
+}  // namespace turnscout

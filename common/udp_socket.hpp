@@ -9,7 +9,7 @@
 #include "base/address.hpp"
 #include "base/result.hpp"
 
-namespace turnscout::server {
+namespace turnscout {
 
 struct UdpSocketOptions {
   // Several sockets (one per worker thread) share the address; the kernel spreads
@@ -36,4 +36,4 @@ void close_sockets(std::span<const BoundSocket> sockets);
 // The address `fd` is bound to.
 Result<Endpoint, std::string> socket_local_endpoint(int fd);
 
-}  // namespace turnscout::server
+}  // namespace turnscout

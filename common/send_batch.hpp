@@ -1,5 +1,5 @@
 // Replies waiting to leave one socket, sent with a single sendmmsg. The capacity is fixed
-// and the memory allocated once, so queuing a reply never allocates.
+// and the memory allocated once, on the first slot(), so queuing a reply never allocates.
 #pragma once
 
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 
 #include "base/address.hpp"
 
-namespace turnscout::server {
+namespace turnscout {
 
 struct FlushResult {
   size_t sent = 0;
@@ -54,4 +54,4 @@ class SendBatch {
   size_t count_ = 0;
 };
 
-}  // namespace turnscout::server
+}  // namespace turnscout
