@@ -47,8 +47,9 @@ struct UdpPortCounters {
 class UdpPortHandler {
  public:
   virtual ~UdpPortHandler() = default;
-  // A datagram from `remote`; `bytes` is valid during the call only. Replies may go into
-  // port.batch() or port.send().
+  // A datagram from `remote`; `bytes` is valid during the call only (it lies in the
+  // thread's shared receive buffer, so a handler must not run a nested uv_run on this
+  // thread). Replies may go into port.batch() or port.send().
   virtual void on_datagram(UdpPort& port, const Endpoint& remote,
                            std::span<const uint8_t> bytes) = 0;
   // A queued send failed later (a libuv error code); sends refused at once are reported

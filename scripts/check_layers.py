@@ -68,10 +68,13 @@ CORE_ONLY_HEADERS = re.compile(r"^(cstdio|stdio\.h|iostream)$")
 # base/ and proto/ stay free of third-party formatting too.
 NO_FMT_PARTS = {"base", "proto"}
 IMPURE_CALLS = re.compile(
-    r"\b(fopen|fread|fwrite|std::ifstream|std::ofstream|socket|sendto|recvfrom|sendmmsg|"
-    r"recvmmsg|getaddrinfo|uv_[a-z_]+|logger)\s*\(")
+    r"(?:\b(fopen|fread|fwrite|std::ifstream|std::ofstream|std::fstream|socket|sendto|recvfrom|"
+    r"sendmsg|recvmsg|sendmmsg|recvmmsg|getaddrinfo|uv_[a-z_]+|logger)\s*\()|"
+    r"(?:(?<![\w>])::(open|read|write|close|connect|bind|listen|accept|poll|ioctl)\s*\()")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+# The public headers are included as <turnscout/...> and live in client/include/turnscout/.
+PUBLIC_PREFIX = "turnscout/"
 
 
 def part_of(path: str) -> str | None:
@@ -103,6 +106,21 @@ def strip_comments(line: str) -> str:
     return line.split("//", 1)[0]
 
 
+def project_header(root: Path, rel: str, quote: str, header: str) -> str | None:
+    """The path of an included project file relative to the root, or None for a system or
+    third-party header. Angle brackets and relative paths are resolved too, so neither
+    hides a project include."""
+    if header.startswith(PUBLIC_PREFIX) and (root / "client/include" / header).is_file():
+        return "client/include/" + header
+    if (root / header).is_file():
+        return Path(header).as_posix()
+    if quote == '"':
+        beside = (root / rel).parent / header
+        if beside.is_file():
+            return beside.resolve().relative_to(root.resolve()).as_posix()
+    return None
+
+
 def check_sources(root: Path, problems: list[str], edges: set[tuple[str, str]]):
     for rel in sorted(source_files(root)):
         part = part_of(rel)
@@ -113,9 +131,12 @@ def check_sources(root: Path, problems: list[str], edges: set[tuple[str, str]]):
         for number, line in enumerate(lines, 1):
             m = INCLUDE.match(line)
             if m:
-                quote, header = m.groups()
-                target = part_of(header) if quote == '"' else None
-                if target is not None:
+                quote, written = m.groups()
+                header = project_header(root, rel, quote, written)
+                target = part_of(header) if header is not None else None
+                if header is not None and target is None:
+                    problems.append(f"{rel}:{number}: includes {written}, which is in no part")
+                elif target is not None:
                     if not allowed(part, header):
                         problems.append(f"{rel}:{number}: {part}/ may not include {header}")
                     if header.startswith("tests/") and part not in ("tests", "bench", "fuzz"):
@@ -124,16 +145,17 @@ def check_sources(root: Path, problems: list[str], edges: set[tuple[str, str]]):
                     if target_top != top and top not in ("tests", "bench", "fuzz"):
                         edges.add((top, target_top))
                 elif part in PURE_PARTS:
-                    if IMPURE_HEADERS.match(header) or (part in CORE_PARTS and
-                                                        CORE_ONLY_HEADERS.match(header)):
-                        problems.append(f"{rel}:{number}: pure {part}/ includes <{header}>")
-                    if part in NO_FMT_PARTS and header.startswith("fmt/"):
-                        problems.append(f"{rel}:{number}: {part}/ includes <{header}>")
+                    if IMPURE_HEADERS.match(written) or (part in CORE_PARTS and
+                                                         CORE_ONLY_HEADERS.match(written)):
+                        problems.append(f"{rel}:{number}: pure {part}/ includes <{written}>")
+                    if part in NO_FMT_PARTS and written.startswith("fmt/"):
+                        problems.append(f"{rel}:{number}: {part}/ includes <{written}>")
                 continue
             if part in PURE_PARTS:
                 call = IMPURE_CALLS.search(strip_comments(line))
                 if call:
-                    problems.append(f"{rel}:{number}: pure {part}/ calls {call.group(1)}()")
+                    name = call.group(1) or "::" + call.group(2)
+                    problems.append(f"{rel}:{number}: pure {part}/ calls {name}()")
 
 
 def find_cycle(edges: set[tuple[str, str]]) -> list[str] | None:

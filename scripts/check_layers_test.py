@@ -79,6 +79,20 @@ class CheckLayersTest(unittest.TestCase):
         self.assert_fails({"tools/http/get.cpp": '#include "client/cli/main.cpp"\n'},
                           "tools/http/ may not include client/cli/main.cpp")
 
+    def test_angle_bracket_and_relative_project_includes_are_checked(self):
+        self.assert_fails({"tools/http/get.cpp": "#include <client/cli/main.cpp>\n"},
+                          "tools/http/ may not include client/cli/main.cpp")
+        self.assert_fails({"server/core/core.cpp": '#include "../io/loop.cpp"\n'},
+                          "server/core/ may not include server/io/loop.cpp")
+
+    def test_a_member_named_like_a_socket_call_is_not_a_violation(self):
+        tree = dict(CLEAN)
+        tree["client/core/prober.cpp"] += "bool Descent::accept(int x) { return x > 0; }\n"
+        result = run(tree)
+        self.assertEqual(result.returncode, 0, result.stdout)
+        self.assert_fails({"client/core/prober.cpp": "void f() { ::close(3); }\n"},
+                          "pure client/core/ calls ::close()")
+
     def test_a_cycle_between_folders_fails(self):
         # server/ includes common/ already; common/ including server/ closes a cycle.
         self.assert_fails({"common/format.hpp": '#include "server/core/core.cpp"\n'},

@@ -92,6 +92,7 @@ class Prober final : public SansIoNode {
   bool cancel(DiscoveryId id);
   // Finished discoveries, oldest first, each exactly once.
   std::optional<DiscoveryResult> poll_result();
+  bool has_results() const { return !results_.empty(); }
   std::optional<ResolveRequest> poll_resolve();
   // The answer to a ResolveRequest. No addresses: the name did not resolve, and `failure`
   // may say why (it is shown in the root's error).

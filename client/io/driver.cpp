@@ -166,6 +166,9 @@ void Driver::on_timer() {
   const TimePoint now = this->now();
   if (prober_.next_timeout() <= now) prober_.on_timeout(now);
   pump(now);
+  // Results leave the core only here, right before their callbacks: until then they count
+  // against ProberConfig::max_discoveries there, the one place that bounds them.
+  collect();
   deliver();  // Last: a callback may destroy this driver.
 }
 
@@ -175,7 +178,6 @@ void Driver::pump(TimePoint now) {
     const bool resolved_more = answer_resolves(now);
     if (!sent_more && !resolved_more) break;
   }
-  collect();
   arm(now);
   update_refs();
 }
@@ -249,7 +251,7 @@ void Driver::deliver() {
 }
 
 void Driver::arm(TimePoint now) {
-  const TimePoint next = ready_.empty() ? prober_.next_timeout() : now;
+  const TimePoint next = ready_.empty() && !prober_.has_results() ? prober_.next_timeout() : now;
   if (next == kNever) {
     uv_timer_stop(&timer_->handle);
     return;

@@ -91,6 +91,14 @@ Result<void, std::string> ControlPlane::start_worker0() {
     for (auto& w : workers_)
       w->publish(snapshot);
   });
+  // However the core learnt that its parents acknowledged the Leave (a datagram on this
+  // loop, one forwarded by a worker, its timer), the drain ends here.
+  node_->set_after_core([this] {
+    if (draining_ && !stopping_ && core().drained()) {
+      logger().info("drain complete");
+      shutdown();
+    }
+  });
   return node_->start(loaded_, SystemRandom().next_u64());
 }
 
@@ -174,12 +182,7 @@ void ControlPlane::on_forwarded(uv_async_t* async) {
 }
 
 void ControlPlane::after_core() {
-  if (stopping_) return;
-  node_->after_core();
-  if (draining_ && core().drained()) {
-    logger().info("drain complete");
-    shutdown();
-  }
+  if (!stopping_) node_->after_core();
 }
 
 void ControlPlane::on_signal(uv_signal_t* signal, int signum) {

@@ -26,9 +26,13 @@ struct ServerNode::Handles {
   std::unique_ptr<DataPlane> data;
   ServerNode* owner = nullptr;
   int closing = 0;
+  std::function<void()> on_closed;
 
   void one_closed() {
-    if (--closing == 0) delete this;
+    if (--closing > 0) return;
+    std::function<void()> done = std::move(on_closed);
+    delete this;
+    if (done) done();
   }
 };
 
@@ -37,7 +41,6 @@ ServerNode::ServerNode(uv_loop_t* loop, const Clock& clock, EventLog& events)
 
 ServerNode::~ServerNode() {
   close();
-  close_sockets(sockets_);
 }
 
 Result<std::vector<Endpoint>, std::string> ServerNode::bind(std::span<const Endpoint> listen,
@@ -68,10 +71,15 @@ Result<void, std::string> ServerNode::start(const ServerConfig& config, uint64_t
   return {};
 }
 
-void ServerNode::close() {
+void ServerNode::close(std::function<void()> on_closed) {
   Handles* h = std::exchange(handles_, nullptr);
-  if (h == nullptr) return;
+  if (h == nullptr) {
+    close_sockets(std::exchange(sockets_, {}));  // Bound, never started.
+    if (on_closed) on_closed();
+    return;
+  }
   h->owner = nullptr;
+  h->on_closed = std::move(on_closed);
   h->closing = 2;
   uv_close(reinterpret_cast<uv_handle_t*>(&h->timer),
            [](uv_handle_t* timer) { static_cast<Handles*>(timer->data)->one_closed(); });
@@ -91,6 +99,7 @@ void ServerNode::after_core() {
   transmit();
   publish_snapshot();
   arm_timer();
+  if (after_core_hook_) after_core_hook_();
 }
 
 void ServerNode::transmit() {

@@ -46,8 +46,9 @@ class ServerNode final : public ControlSink {
   // Creates the core from `config` (its listen addresses take the bound ports, see
   // bound_config.hpp) and starts answering. Once, after bind().
   Result<void, std::string> start(const ServerConfig& config, uint64_t seed);
-  // Stops the timer and closes the ports. The core stays readable.
-  void close();
+  // Stops the timer and closes the ports; `on_closed` runs from the loop once libuv is done
+  // with them (the node itself may be gone by then). The core stays readable.
+  void close(std::function<void()> on_closed = {});
 
   const std::vector<Endpoint>& bound() const { return bound_; }
   bool started() const { return core_ != nullptr; }
@@ -62,9 +63,12 @@ class ServerNode final : public ControlSink {
   void set_on_publish(std::function<void(const SnapshotPtr&)> on_publish) {
     on_publish_ = std::move(on_publish);
   }
+  // Called at the end of every after_core(), whoever gave the core something (a datagram,
+  // its timer, the owner): where the owner notices a finished drain. It may close the node.
+  void set_after_core(std::function<void()> after) { after_core_hook_ = std::move(after); }
 
   // After anything the core was given, by a callback here or by the owner: sends what it
-  // queued, publishes a changed snapshot and re-arms its timer.
+  // queued, publishes a changed snapshot, re-arms its timer, then runs the after_core hook.
   void after_core();
 
   // ControlSink: what the node's own ports did not answer goes straight into the core.
@@ -87,6 +91,7 @@ class ServerNode final : public ControlSink {
   std::unique_ptr<ServerCore> core_;
   Handles* handles_ = nullptr;  // Freed by the loop once closed; see Handles.
   std::function<void(const SnapshotPtr&)> on_publish_;
+  std::function<void()> after_core_hook_;
   std::vector<Datagram> transmit_;
   uint64_t published_version_ = 0;
 };

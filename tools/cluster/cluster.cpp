@@ -200,7 +200,10 @@ void Cluster::close_all(std::function<void()> on_closed) {
     close_timer(*timer, done);
   }
   for (Running& r : nodes_) {
-    if (r.node) r.node->close();
+    if (r.node) {
+      ++*pending;
+      r.node->close(done);
+    }
     if (r.proxy && r.proxy->running()) {
       ++*pending;
       r.proxy->stop(done);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "base/address.hpp"
@@ -32,8 +33,9 @@ class VirtualNode {
   // Starts the node with `config`, whose one listen address must be the bound one (its
   // port may be 0). Once, after bind().
   Result<void, std::string> start(const server::ServerConfig& config, uint64_t seed);
-  // Closes the socket and the timer; the core stays readable.
-  void close() { node_.close(); }
+  // Closes the socket and the timer; `on_closed` runs from the loop once they are closed
+  // (the node may be gone by then). The core stays readable.
+  void close(std::function<void()> on_closed = {}) { node_.close(std::move(on_closed)); }
 
   const Endpoint& local() const { return local_; }
   bool started() const { return node_.started(); }
