@@ -175,14 +175,23 @@ Result<TurnUri, DecodeError> parse_turn_uri(std::string_view text) {
   return uri;
 }
 
-std::string to_string(const TurnUri& uri) {
+const char* to_string(UriScheme scheme) {
   static constexpr std::array<const char*, 4> kNames{"stun", "stuns", "turn", "turns"};
-  std::string out = kNames[static_cast<size_t>(uri.scheme)];
+  return kNames[static_cast<size_t>(scheme)];
+}
+
+const char* to_string(UriTransport transport) {
+  return transport == UriTransport::kUdp ? "udp" : "tcp";
+}
+
+std::string to_string(const TurnUri& uri) {
+  std::string out = to_string(uri.scheme);
   out += ':';
   out += uri.host_is_ipv6 ? "[" + uri.host + "]" : uri.host;
   out += ':' + std::to_string(uri.port);
   if (uri.scheme == UriScheme::kTurn || uri.scheme == UriScheme::kTurns) {
-    out += uri.transport == UriTransport::kUdp ? "?transport=udp" : "?transport=tcp";
+    out += "?transport=";
+    out += to_string(uri.transport);
   }
   return out;
 }

@@ -31,5 +31,8 @@ Result<TurnUri, DecodeError> parse_turn_uri(std::string_view text);
 
 // The canonical text form, with port and transport always spelled out.
 std::string to_string(const TurnUri& uri);
+// "stun", "stuns", "turn", "turns"; "udp", "tcp".
+const char* to_string(UriScheme scheme);
+const char* to_string(UriTransport transport);
 
 }  // namespace turnscout::proto

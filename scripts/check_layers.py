@@ -41,7 +41,8 @@ ALLOWED = {
     "server/config": ["base", "proto", "common", "server/core", "server/config"],
     "server/io": ["base", "proto", "common", "server/core", "server/config", "server/io"],
     "server": ["base", "proto", "common"] + SERVER,
-    "client/core": ["base", "proto", "common/format.hpp", "client/core"],
+    # client/core produces the public result types (client/include, standard library only).
+    "client/core": ["base", "proto", "common/format.hpp", "client/include", "client/core"],
     "client/include": ["client/include"],
     "client/io": ["base", "proto", "common", "client/core", "client/include", "client/io"],
     "client/cli": ["base", "proto", "common", "client/include", "client/cli",

@@ -10,7 +10,7 @@ namespace {
 
 bool contains(const std::vector<Service>& list, const Service& service) {
   return std::any_of(list.begin(), list.end(),
-                     [&](const Service& s) { return s.text == service.text; });
+                     [&](const Service& s) { return s.uri == service.uri; });
 }
 
 }  // namespace
@@ -20,8 +20,17 @@ std::vector<Service> services_of(const AcceptedReply& reply, const Endpoint& add
   for (const std::string& text : reply.response.services) {
     auto uri = proto::parse_turn_uri(text);
     if (!uri) continue;
-    out.push_back(Service{text, std::move(*uri), reply.response.node_name, address, reply.rtt,
-                          reply.response.load.load_permille});
+    Service service;
+    service.uri = text;
+    service.scheme = proto::to_string(uri->scheme);
+    service.host = std::move(uri->host);
+    service.port = uri->port;
+    service.transport = proto::to_string(uri->transport);
+    service.node_name = reply.response.node_name;
+    service.node_address = to_address(address);
+    service.node_rtt = reply.rtt;
+    service.node_load_permille = reply.response.load.load_permille;
+    out.push_back(std::move(service));
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include "base/endpoint.hpp"
 #include "base/quote.hpp"
 #include "common/format.hpp"
+#include "proto/base64url.hpp"
 #include "proto/error_response.hpp"
 #include "proto/turn_uri.hpp"
 
@@ -35,7 +36,9 @@ Descent::Descent(const DiscoverOptions& options, const std::vector<Root>& roots,
       blacklist_(blacklist),
       deadline_(deadline),
       shared_(shared),
-      errors_(errors) {}
+      errors_(errors) {
+  if (auto token = proto::base64url_decode(options.capacity_token)) capacity_token_ = *token;
+}
 
 void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
                     uint32_t shortcut_depth) {
@@ -206,7 +209,7 @@ void Descent::transmit(size_t index, TimePoint now) {
   proto::ProbeRequest request;
   shared_.random.fill(request.transaction_id);
   request.children_wanted = options_.children_wanted;
-  request.capacity_token = options_.capacity_token;
+  request.capacity_token = capacity_token_;
   request.pad_to = options_.pad_to;
   std::vector<uint8_t> bytes(std::max<size_t>(options_.pad_to + 4, 512));
   auto size = proto::encode_probe_request(request, bytes);
@@ -432,9 +435,9 @@ void Descent::expire() {
            fmt::format("no reply before the deadline ({} attempts)", peer.exchange.attempts()));
   }
   state_ = State::kFailed;
-  failure_ =
-      fmt::format("deadline of {} passed while probing depth {}",
-                  format_duration(options_.deadline), levels_.empty() ? 0 : levels_.back().depth);
+  failure_ = fmt::format("deadline of {} passed while probing depth {}",
+                         format_duration(Duration{options_.timeout}),
+                         levels_.empty() ? 0 : levels_.back().depth);
 }
 
 bool Descent::shortcut_pending() const {
@@ -448,12 +451,19 @@ std::vector<Hop> Descent::path() const {
     const AcceptedReply& reply = replies_[level.winner];
     const auto probed = std::count_if(level.peers.begin(), level.peers.end(),
                                       [&](size_t i) { return peers_[i].exchange.attempts() > 0; });
-    hops.push_back(Hop{level.depth, reply.response.node_name, peers_[reply.peer].candidate.address,
-                       reply.rtt, reply.response.load.load_permille,
-                       reply.response.load.overload_limit_permille, static_cast<uint32_t>(probed),
-                       static_cast<uint32_t>(level.replies.size())});
+    hops.push_back(Hop{
+        level.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
+        reply.rtt, reply.response.load.load_permille, reply.response.load.overload_limit_permille,
+        static_cast<uint32_t>(probed), static_cast<uint32_t>(level.replies.size())});
   }
   return hops;
+}
+
+std::vector<Endpoint> Descent::path_addresses() const {
+  std::vector<Endpoint> out;
+  for (size_t i : path_replies())
+    out.push_back(address_of(replies_[i]));
+  return out;
 }
 
 std::vector<size_t> Descent::path_replies() const {
@@ -503,7 +513,8 @@ bool Descent::failed_before(const Endpoint& address) const {
 
 void Descent::report(const Candidate& candidate, uint32_t depth, PeerErrorKind kind,
                      std::string detail, uint16_t code) {
-  errors_.add(PeerError{candidate.address, candidate.name, depth, kind, code, std::move(detail)});
+  errors_.add(PeerError{to_address(candidate.address), candidate.name, depth, kind, code,
+                        std::move(detail)});
 }
 
 std::string Descent::failure_text() const {

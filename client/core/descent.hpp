@@ -84,6 +84,8 @@ class Descent {
   bool shortcut_pending() const;
   // Root first; with kLeafFound the leaf is last.
   std::vector<Hop> path() const;
+  // The addresses of path(), in its order.
+  std::vector<Endpoint> path_addresses() const;
   // Every accepted reply, in arrival order.
   const std::vector<AcceptedReply>& replies() const { return replies_; }
   const Endpoint& address_of(const AcceptedReply& reply) const {
@@ -141,6 +143,7 @@ class Descent {
   TimePoint deadline_;
   Shared& shared_;
   ErrorLog& errors_;
+  std::vector<uint8_t> capacity_token_;  // options_.capacity_token decoded (start() checked it).
 
   std::vector<Peer> peers_;
   std::vector<AcceptedReply> replies_;

@@ -15,7 +15,7 @@ Discovery::Discovery(DiscoveryId id, TimePoint started, DiscoverOptions options,
                      Shared& shared)
     : id_(id),
       started_(started),
-      deadline_(started + options.deadline),
+      deadline_(started + options.timeout),
       options_(std::move(options)),
       roots_(std::move(roots)),
       blacklist_(std::move(blacklist)),
@@ -31,7 +31,7 @@ void Discovery::start(TimePoint now) {
   std::optional<Candidate> shortcut;
   uint32_t depth = 0;
   if (last_path_) {
-    shortcut = Candidate{last_path_->leaf().address, last_path_->leaf().name};
+    shortcut = Candidate{last_path_->leaf_address(), last_path_->leaf().name};
     depth = last_path_->leaf().depth;
   }
   descent_.start(now, shortcut, depth);
@@ -162,9 +162,9 @@ void Discovery::advance_walk(TimePoint now) {
   std::vector<Endpoint> roots;
   for (const Root& root : roots_)
     roots.push_back(root.address);
-  path_update_ = PathUpdate{
-      LastPath{sorted_roots(std::move(roots)), fresh.path, fresh.services, fresh.backups},
-      answer_ && answer_->warm};
+  path_update_ = PathUpdate{LastPath{sorted_roots(std::move(roots)), fresh.path,
+                                     descent_.path_addresses(), fresh.services, fresh.backups},
+                            answer_ && answer_->warm};
 }
 
 Discovery::Answer Discovery::answer_from_descent() const {
@@ -174,7 +174,7 @@ Discovery::Answer Discovery::answer_from_descent() const {
   const size_t chosen = static_cast<size_t>(&leaf - descent_.replies().data());
   answer.backups = rank_backups(descent_, chosen, answer.services, shared_.config.max_backups);
   answer.path = descent_.path();
-  answer.reflexive = leaf.response.reflexive;
+  answer.reflexive = to_address(leaf.response.reflexive);
   return answer;
 }
 
@@ -191,14 +191,14 @@ Discovery::Answer Discovery::answer_from_shortcut() const {
   leaf.overload_limit_permille = reply.response.load.overload_limit_permille;
   leaf.siblings_probed = 1;
   leaf.siblings_answered = 1;
-  answer.reflexive = reply.response.reflexive;
+  answer.reflexive = to_address(reply.response.reflexive);
   answer.warm = true;
   return answer;
 }
 
 DiscoveryResult Discovery::base_result(TimePoint now) const {
   DiscoveryResult result;
-  result.id = id_;
+  result.status = Status::kNotFound;
   result.total_time = now - started_;
   result.errors = errors_.errors();
   result.errors_dropped = errors_.dropped();
@@ -215,7 +215,7 @@ void Discovery::deliver_failure(TimePoint now, std::string reason) {
 void Discovery::deliver(TimePoint now) {
   DiscoveryResult result = base_result(now);
   Answer& answer = *answer_;
-  result.ok = true;
+  result.status = Status::kOk;
   result.warm = answer.warm;
   result.path = answer.path;
   result.reflexive = answer.reflexive;
@@ -234,10 +234,10 @@ void Discovery::deliver(TimePoint now) {
         result.backups.erase(backup);
       }
     } else {
-      result.ok = false;
+      result.status = Status::kNotFound;
       const bool any_sent =
           std::any_of(result.verification.tried.begin(), result.verification.tried.end(),
-                      [](const VerifyAttempt& a) { return a.address.valid(); });
+                      [](const VerifyAttempt& a) { return !a.address.empty(); });
       result.failure = any_sent ? fmt::format("no TURN server answered a STUN Binding ({} tried)",
                                               result.verification.tried.size())
                                 : "no TURN server could be checked by a UDP Binding";

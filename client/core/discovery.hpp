@@ -67,7 +67,7 @@ class Discovery {
     std::vector<Service> services;
     std::vector<Service> backups;
     std::vector<Hop> path;
-    Endpoint reflexive;
+    Address reflexive;
     bool warm = false;
   };
 

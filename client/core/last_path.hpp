@@ -15,10 +15,12 @@ struct LastPath {
   // The roots of the discovery that found it, sorted: the path is reused only by a
   // discovery with the same roots.
   std::vector<Endpoint> roots;
-  std::vector<Hop> hops;          // Root first, leaf last; never empty.
-  std::vector<Service> services;  // The leaf's, as last heard.
-  std::vector<Service> backups;   // Reused by warm results, which probe no other leaf.
+  std::vector<Hop> hops;            // Root first, leaf last; never empty.
+  std::vector<Endpoint> addresses;  // Of `hops`, in their order.
+  std::vector<Service> services;    // The leaf's, as last heard.
+  std::vector<Service> backups;     // Reused by warm results, which probe no other leaf.
   const Hop& leaf() const { return hops.back(); }
+  const Endpoint& leaf_address() const { return addresses.back(); }
 };
 
 inline std::vector<Endpoint> sorted_roots(std::vector<Endpoint> roots) {

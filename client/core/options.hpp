@@ -1,5 +1,6 @@
-// What a caller asks of one discovery (DiscoverOptions) and of the prober as a whole
-// (ProberConfig). Plain values; Prober::start() checks them and names what is wrong.
+// What a caller asks of one discovery (DiscoverOptions: the public options and a few more)
+// and of the prober as a whole (ProberConfig). Plain values; Prober::start() checks them
+// and names what is wrong.
 #pragma once
 
 #include <cstddef>
@@ -7,22 +8,15 @@
 #include <string>
 #include <vector>
 
+#include <turnscout/types.hpp>
+
 #include "base/address.hpp"
 #include "base/clock.hpp"
 #include "proto/constants.hpp"
 
 namespace turnscout::client {
 
-// Which reply wins a level.
-enum class Selection : uint8_t {
-  // The first valid reply, whatever its load (the original design).
-  kFirst,
-  // The first valid reply that is under the overload limit it announces; an overloaded
-  // reply wins only if no other arrives within the grace window after it.
-  kLoadAware,
-};
-
-const char* to_string(Selection selection);
+using turnscout::Selection;
 
 // A bootstrap server once its address is known (client/core/roots.hpp resolves them).
 struct Root {
@@ -35,40 +29,24 @@ struct Root {
 
 inline constexpr uint32_t kMaxAttemptsLimit = 10;
 
-struct DiscoverOptions {
-  // Bootstrap servers as the caller wrote them, probed all at once: "192.0.2.1:3478",
-  // "[2001:db8::1]:3478", an address without a port, or "HOST[:PORT]". The core asks the
-  // driver to resolve host names (Prober::poll_resolve); a name with several addresses is
-  // several roots. A missing port is `default_port`.
-  std::vector<std::string> roots;
-  uint16_t default_port = 3478;
-  // Tokens `index:N` (a root's position, counted from 0), `addr:IP:PORT` (any server at
-  // any depth, e.g. `addr:[2001:db8::1]:3478`) and `name:NODE` (a root's host name or a
-  // server's NODE-NAME, ASCII case-insensitive).
-  std::vector<std::string> blacklist;
-  // Everything, root name look-ups and verification included, ends by then (counted from
-  // Prober::start): on time or with a failure.
-  Duration deadline = 2s;
-  Selection selection = Selection::kLoadAware;
+// The public options (client/include/turnscout/types.hpp: roots as written, blacklist
+// tokens, timeout, selection, verify, capacity token as base64url text, children wanted,
+// attempts, warm path), plus what the public API leaves at its defaults. Prober::start()
+// checks every field and names the one that is wrong.
+struct DiscoverOptions : turnscout::DiscoverOptions {
+  // The port of a root given without one.
+  uint16_t default_port = kDefaultPort;
   // How long an overloaded reply waits for a better one (kLoadAware). 10 ms is about the
   // spread of replies from servers in one metro area, and small next to a round trip.
   Duration grace = 10ms;
-  // After the descent, send a STUN Binding to the chosen TURN server (then to the backups
-  // in rank order) and fail if none answers.
-  bool verify = false;
   // Services named by a host name can only be verified when the driver resolves names for
   // the core (Prober::poll_resolve / on_resolved); otherwise they are skipped as unverified.
+  // Root names are always resolved that way.
   bool resolve_host_names = false;
   // Probe requests are padded to this size so a server may answer with its whole list.
   size_t pad_to = proto::kRecommendedRequestSize;
-  std::vector<uint8_t> capacity_token;  // Sent in every Probe; empty = none (free tier).
-  uint16_t children_wanted = 0;         // 0 = as many as fit.
-  // Requests per server, first one included, 1..kMaxAttemptsLimit.
-  uint32_t max_attempts = 5;
   uint32_t verify_attempts = 3;  // Binding requests per TURN server, 1..kMaxAttemptsLimit.
-  // Probe the last good leaf together with the roots and answer from it in one round trip.
-  bool use_last_path = true;
-  uint32_t max_depth = 8;  // Levels below which nothing is probed (loops, misconfiguration).
+  uint32_t max_depth = 8;        // Levels below which nothing is probed (loops, misconfiguration).
 };
 
 // A token bucket the client applies to itself; burst 0 turns it off.

@@ -7,6 +7,8 @@
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
+#include "proto/base64url.hpp"
+#include "proto/errors.hpp"
 #include "proto/message_view.hpp"
 
 namespace turnscout::client {
@@ -19,13 +21,14 @@ Result<void, std::string> check(const DiscoverOptions& o) {
   auto fail = [](std::string message) -> Result<void, std::string> {
     return unexpected(std::move(message));
   };
-  if (o.deadline <= Duration::zero() || o.deadline > Duration{1h}) {
-    return fail(fmt::format("deadline must be above 0 and at most 1h, got {}",
-                            format_duration(o.deadline)));
-  }
-  if (o.grace < Duration::zero() || o.grace > o.deadline) {
+  const Duration timeout = o.timeout;
+  if (timeout <= Duration::zero() || timeout > Duration{1h}) {
     return fail(
-        fmt::format("grace must be from 0 to the deadline, got {}", format_duration(o.grace)));
+        fmt::format("timeout must be above 0 and at most 1h, got {}", format_duration(timeout)));
+  }
+  if (o.grace < Duration::zero() || o.grace > timeout) {
+    return fail(
+        fmt::format("grace must be from 0 to the timeout, got {}", format_duration(o.grace)));
   }
   if (o.max_attempts < 1 || o.max_attempts > kMaxAttemptsLimit || o.verify_attempts < 1 ||
       o.verify_attempts > kMaxAttemptsLimit) {
@@ -35,9 +38,13 @@ Result<void, std::string> check(const DiscoverOptions& o) {
   if (o.pad_to > kMaxPadTo) {
     return fail(fmt::format("pad_to must be at most {} bytes, got {}", kMaxPadTo, o.pad_to));
   }
-  if (o.capacity_token.size() > proto::kMaxCapacityTokenSize) {
+  auto token = proto::base64url_decode(o.capacity_token);
+  if (!token) {
+    return fail(fmt::format("capacity token: not base64url ({})", proto::to_string(token.error())));
+  }
+  if (token->size() > proto::kMaxCapacityTokenSize) {
     return fail(fmt::format("capacity token must be at most {} bytes, got {}",
-                            proto::kMaxCapacityTokenSize, o.capacity_token.size()));
+                            proto::kMaxCapacityTokenSize, token->size()));
   }
   if (o.max_depth < 1 || o.max_depth > kMaxDepthLimit) {
     return fail(fmt::format("max_depth must be from 1 to {}, got {}", kMaxDepthLimit, o.max_depth));
@@ -84,10 +91,10 @@ Result<DiscoveryId, StartError> Prober::start(TimePoint now, DiscoverOptions opt
 void Prober::launch(TimePoint now, Resolving r) {
   std::vector<Root> roots = r.roots.roots();
   if (roots.empty()) return fail_early(now, r, r.roots.first_failure());
-  if (now >= r.started + r.options.deadline) {
+  if (now >= r.started + r.options.timeout) {
     return fail_early(now, r,
                       fmt::format("the timeout ({}) passed while resolving root names",
-                                  format_duration(r.options.deadline)));
+                                  format_duration(Duration{r.options.timeout})));
   }
   std::optional<LastPath> last;
   if (r.options.use_last_path) last = usable_last_path(roots, r.blacklist);
@@ -100,7 +107,7 @@ void Prober::launch(TimePoint now, Resolving r) {
 // A discovery that ends before its descent began: no root resolved, or the deadline came.
 void Prober::fail_early(TimePoint now, const Resolving& r, std::string failure) {
   DiscoveryResult result;
-  result.id = r.id;
+  result.status = Status::kNotFound;
   result.failure = std::move(failure);
   result.total_time = now - r.started;
   result.errors = r.roots.errors();
@@ -108,7 +115,7 @@ void Prober::fail_early(TimePoint now, const Resolving& r, std::string failure) 
     result.errors_dropped = result.errors.size() - config_.max_errors;
     result.errors.resize(config_.max_errors);
   }
-  results_.push_back(std::move(result));
+  results_.push_back({r.id, std::move(result)});
 }
 
 std::optional<LastPath> Prober::usable_last_path(const std::vector<Root>& roots,
@@ -118,8 +125,9 @@ std::optional<LastPath> Prober::usable_last_path(const std::vector<Root>& roots,
   for (const Root& root : roots)
     addresses.push_back(root.address);
   if (sorted_roots(std::move(addresses)) != last_path_->roots) return std::nullopt;
-  for (const Hop& hop : last_path_->hops) {
-    if (blacklist.blocks_address(hop.address) || blacklist.blocks_name(hop.name)) {
+  for (size_t i = 0; i < last_path_->hops.size(); ++i) {
+    if (blacklist.blocks_address(last_path_->addresses[i]) ||
+        blacklist.blocks_name(last_path_->hops[i].name)) {
       return std::nullopt;
     }
   }
@@ -130,13 +138,13 @@ bool Prober::cancel(DiscoveryId id) {
   const size_t before = active() + results_.size();
   std::erase_if(resolving_, [id](const Resolving& r) { return r.id == id; });
   std::erase_if(discoveries_, [id](const auto& d) { return d->id() == id; });
-  std::erase_if(results_, [id](const DiscoveryResult& r) { return r.id == id; });
+  std::erase_if(results_, [id](const Finished& r) { return r.id == id; });
   return active() + results_.size() < before;
 }
 
-std::optional<DiscoveryResult> Prober::poll_result() {
+std::optional<Finished> Prober::poll_result() {
   if (results_.empty()) return std::nullopt;
-  DiscoveryResult result = std::move(results_.front());
+  Finished result = std::move(results_.front());
   results_.pop_front();
   return result;
 }
@@ -198,13 +206,13 @@ void Prober::on_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoin
 
 void Prober::on_timeout(TimePoint now) {
   for (auto r = resolving_.begin(); r != resolving_.end();) {
-    if (now < r->started + r->options.deadline) {
+    if (now < r->started + r->options.timeout) {
       ++r;
       continue;
     }
     fail_early(now, *r,
                fmt::format("the timeout ({}) passed while resolving root names",
-                           format_duration(r->options.deadline)));
+                           format_duration(Duration{r->options.timeout})));
     r = resolving_.erase(r);
   }
   for (const auto& d : discoveries_) {
@@ -216,7 +224,7 @@ void Prober::on_timeout(TimePoint now) {
 TimePoint Prober::next_timeout() const {
   TimePoint next = kNever;
   for (const Resolving& r : resolving_)
-    next = std::min(next, r.started + r.options.deadline);
+    next = std::min(next, r.started + r.options.timeout);
   for (const auto& d : discoveries_)
     next = std::min(next, d->next_timeout());
   return next;
@@ -245,7 +253,7 @@ std::optional<PeerInfo> Prober::peer(const Endpoint& address, TimePoint now) con
 
 void Prober::collect() {
   for (const auto& d : discoveries_) {
-    if (auto result = d->take_result()) results_.push_back(std::move(*result));
+    if (auto result = d->take_result()) results_.push_back({d->id(), std::move(*result)});
     if (auto update = d->take_path_update()) apply(std::move(*update));
   }
   std::erase_if(discoveries_, [](const auto& d) { return d->finished(); });
@@ -255,13 +263,14 @@ void Prober::collect() {
 // it only when its leaf is clearly better, so two similar leaves do not alternate.
 void Prober::apply(PathUpdate update) {
   const bool same_leaf =
-      last_path_ && unmap_v4(last_path_->leaf().address) == unmap_v4(update.path.leaf().address);
+      last_path_ && unmap_v4(last_path_->leaf_address()) == unmap_v4(update.path.leaf_address());
   if (update.refresh && last_path_ && !same_leaf && last_path_->roots == update.path.roots) {
-    auto rtt_of = [&](const Hop& hop) {
-      const PeerRecord* record = shared_.peers.find(hop.address);
-      return record != nullptr && record->rtt.has_sample() ? record->rtt.srtt() : hop.rtt;
+    auto rtt_of = [&](const LastPath& path) {
+      const PeerRecord* record = shared_.peers.find(path.leaf_address());
+      return record != nullptr && record->rtt.has_sample() ? record->rtt.srtt()
+                                                           : Duration{path.leaf().rtt};
     };
-    if (!clearly_better(rtt_of(last_path_->leaf()), rtt_of(update.path.leaf()))) return;
+    if (!clearly_better(rtt_of(*last_path_), rtt_of(update.path))) return;
   }
   if (last_path_ && !same_leaf) ++path_switches_;
   last_path_ = std::move(update.path);

@@ -2,7 +2,9 @@
 // tree of balance servers and remembers, across them, each server's RTT and health, the
 // buckets servers announce, and the last good path. The driver hands it datagrams and the
 // time and sends what poll_transmit() returns; results are polled so the driver can invoke
-// callbacks outside the core.
+// callbacks outside the core. Options and results are the public types of
+// turnscout/types.hpp (DiscoverOptions adds a few tuning fields): one vocabulary from the
+// core to the application.
 //
 // Contract:
 // - Not thread-safe; one driver calls it. `random` must outlive the Prober; production
@@ -91,7 +93,7 @@ class Prober final : public SansIoNode {
   // A background refresh of a delivered discovery stops too. False for an unknown id.
   bool cancel(DiscoveryId id);
   // Finished discoveries, oldest first, each exactly once.
-  std::optional<DiscoveryResult> poll_result();
+  std::optional<Finished> poll_result();
   bool has_results() const { return !results_.empty(); }
   std::optional<ResolveRequest> poll_resolve();
   // The answer to a ResolveRequest. No addresses: the name did not resolve, and `failure`
@@ -140,7 +142,7 @@ class Prober final : public SansIoNode {
   Shared shared_;
   std::vector<Resolving> resolving_;
   std::vector<std::unique_ptr<Discovery>> discoveries_;
-  std::deque<DiscoveryResult> results_;
+  std::deque<Finished> results_;
   std::optional<LastPath> last_path_;
   DiscoveryId next_id_ = 1;
   uint64_t path_switches_ = 0;

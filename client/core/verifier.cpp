@@ -14,9 +14,8 @@
 namespace turnscout::client {
 namespace {
 
-bool checkable_by_udp_binding(const proto::TurnUri& uri) {
-  return (uri.scheme == proto::UriScheme::kStun || uri.scheme == proto::UriScheme::kTurn) &&
-         uri.transport == proto::UriTransport::kUdp;
+bool checkable_by_udp_binding(const Service& service) {
+  return (service.scheme == "stun" || service.scheme == "turn") && service.transport == "udp";
 }
 
 }  // namespace
@@ -41,24 +40,24 @@ void Verifier::add_candidates(std::vector<Service> more) {
 // Starts on candidates_[index_] or the first checkable one after it.
 void Verifier::next_candidate(TimePoint now) {
   for (; index_ < candidates_.size(); ++index_) {
-    const proto::TurnUri& uri = candidates_[index_].uri;
+    const Service& service = candidates_[index_];
     target_ = Endpoint{};
-    if (!checkable_by_udp_binding(uri)) {
+    if (!checkable_by_udp_binding(service)) {
       note("not checked: needs TCP or TLS, the check is a UDP Binding");
       continue;
     }
-    auto ip = parse_ip(uri.host);
+    auto ip = parse_ip(service.host);
     if (ip) {
       target_ = *ip;
-      target_.port = uri.port;
+      target_.port = service.port;
       const Duration rto = shared_.peers.touch(target_, now).rtt.rto();
       exchange_.emplace(options_.verify_attempts, rto, shared_.config.rto);
       pump(now);
       return;
     }
     if (options_.resolve_host_names) {
-      resolve_request_ = uri.host;
-      resolving_ = uri.host;
+      resolve_request_ = service.host;
+      resolving_ = service.host;
       return;
     }
     note("not checked: a host name, and the core resolves none");
@@ -139,10 +138,10 @@ bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::Me
   record.health.on_success();
   note("answered");
   result_.state = VerifyState::kVerified;
-  result_.service = candidates_[index_].text;
-  result_.address = target_;
+  result_.service = candidates_[index_].uri;
+  result_.address = to_address(target_);
   result_.rtt = rtt;
-  result_.mapped = response->mapped;
+  result_.mapped = to_address(response->mapped);
   exchange_.reset();
   done_ = true;
   return true;
@@ -189,7 +188,7 @@ void Verifier::on_resolved(TimePoint now, std::string_view host,
     return;
   }
   target_ = addresses.front();
-  target_.port = candidates_[index_].uri.port;
+  target_.port = candidates_[index_].port;
   const Duration rto = shared_.peers.touch(target_, now).rtt.rto();
   exchange_.emplace(options_.verify_attempts, rto, shared_.config.rto);
   pump(now);
@@ -197,7 +196,8 @@ void Verifier::on_resolved(TimePoint now, std::string_view host,
 
 void Verifier::note(std::string outcome) {
   if (index_ >= candidates_.size()) return;
-  result_.tried.push_back(VerifyAttempt{candidates_[index_].text, target_, std::move(outcome)});
+  result_.tried.push_back(
+      VerifyAttempt{candidates_[index_].uri, to_address(target_), std::move(outcome)});
 }
 
 }  // namespace turnscout::client

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "client/io/convert.hpp"
+#include "client/core/result.hpp"
 
 namespace turnscout::client {
 

@@ -1,8 +1,8 @@
-// turnscout::Client: the public face of the driver, converting types at the boundary.
+// turnscout::Client: the public face of the driver. The core takes the public options (plus
+// defaults for the rest) and produces the public results, so nothing is converted here.
 #include <turnscout/client.hpp>
 
 #include "client/io/blocking_client.hpp"
-#include "client/io/convert.hpp"
 #include "client/io/driver.hpp"
 
 namespace turnscout {
@@ -29,14 +29,12 @@ Client::Client(uv_loop_s* loop, ClientConfig config)
 Client::~Client() = default;
 
 DiscoveryId Client::discover(const DiscoverOptions& options, Callback callback) {
-  client::Driver::Callback done = [callback = std::move(callback)](
-                                      client::DiscoveryResult result,
-                                      std::optional<client::StartErrc> refused) {
-    if (callback) callback(client::to_public(std::move(result), refused));
-  };
-  auto request = client::to_request(options);
-  if (!request) return impl_->driver.reject(request.error(), std::move(done));
-  return impl_->driver.discover(std::move(*request), std::move(done));
+  client::DiscoverOptions request{options};
+  request.resolve_host_names = true;  // The driver looks names up.
+  return impl_->driver.discover(std::move(request),
+                                [callback = std::move(callback)](DiscoveryResult result) {
+                                  if (callback) callback(std::move(result));
+                                });
 }
 
 bool Client::cancel(DiscoveryId id) {

@@ -89,13 +89,6 @@ RequestId Driver::discover(DiscoverOptions options, Callback callback) {
   return id;
 }
 
-RequestId Driver::reject(StartError error, Callback callback) {
-  const RequestId id = next_id_++;
-  refuse(id, std::move(callback), std::move(error));
-  pump(now());
-  return id;
-}
-
 bool Driver::cancel(RequestId id) {
   const size_t before = pending();
   std::erase_if(ready_, [id](const Ready& r) { return r.id == id; });
@@ -113,9 +106,8 @@ bool Driver::cancel(RequestId id) {
 }
 
 void Driver::refuse(RequestId id, Callback callback, StartError error) {
-  DiscoveryResult result;
-  result.failure = std::move(error.message);
-  ready_.push_back(Ready{id, std::move(callback), std::move(result), error.code});
+  ready_.push_back(Ready{id, std::move(callback),
+                         failed_result(Status::kInvalidOptions, std::move(error.message))});
 }
 
 void Driver::abandon_lookups(DiscoveryId discovery) {
@@ -232,7 +224,7 @@ void Driver::collect() {
                           [&](const Pending& e) { return e.discovery == result->id; });
     if (p == pending_.end()) continue;  // Cancelled.
     abandon_lookups(p->discovery);
-    ready_.push_back(Ready{p->id, std::move(p->callback), std::move(*result), std::nullopt});
+    ready_.push_back(Ready{p->id, std::move(p->callback), std::move(result->result)});
     pending_.erase(p);
   }
 }
@@ -243,7 +235,7 @@ void Driver::deliver() {
   while (!ready_.empty()) {
     Ready ready = std::move(ready_.front());
     ready_.pop_front();
-    ready.callback(std::move(ready.result), ready.refused);
+    ready.callback(std::move(ready.result));
     if (destroyed) return;
   }
   destroyed_ = nullptr;

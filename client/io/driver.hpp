@@ -43,9 +43,9 @@ struct DriverCounters {
 
 class Driver final : private UdpPortHandler {
  public:
-  // `refused` is set when the request was turned down before anything was sent (bad
-  // options); the result then only carries `failure`.
-  using Callback = std::function<void(DiscoveryResult result, std::optional<StartErrc> refused)>;
+  // The core's result as it is. A request turned down before anything was sent (bad
+  // options) is answered too, with Status::kInvalidOptions and the reason in `failure`.
+  using Callback = std::function<void(DiscoveryResult result)>;
 
   Driver(uv_loop_t* loop, ProberConfig config);
   ~Driver() override;
@@ -53,9 +53,6 @@ class Driver final : private UdpPortHandler {
   Driver& operator=(const Driver&) = delete;
 
   RequestId discover(DiscoverOptions options, Callback callback);
-  // Answers `callback` with a refusal, on the loop like any result: for requests the layer
-  // above found invalid before they reached the driver.
-  RequestId reject(StartError error, Callback callback);
   bool cancel(RequestId id);
   // Requests whose callback has not run.
   size_t pending() const { return pending_.size() + ready_.size(); }
@@ -74,7 +71,6 @@ class Driver final : private UdpPortHandler {
     RequestId id = 0;
     Callback callback;
     DiscoveryResult result;
-    std::optional<StartErrc> refused;
   };
 
   TimePoint now() const;

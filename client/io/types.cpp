@@ -1,8 +1,6 @@
-// The functions declared in the public types header.
+// The functions declared in the public types header. The core uses these types too
+// (client/core/result.hpp); the names live here, in the library that exports them.
 #include <turnscout/types.hpp>
-
-#include "client/core/options.hpp"
-#include "client/core/result.hpp"
 
 #ifndef TURNSCOUT_VERSION
 #define TURNSCOUT_VERSION "unknown"
@@ -10,36 +8,48 @@
 
 namespace turnscout {
 
-// The public enums mirror the core's value for value (checked below), so their names come
-// from the one table in client/core/names.cpp.
-#define TURNSCOUT_SAME_ENUM(Type, value)                                                \
-  static_assert(static_cast<int>(Type::value) == static_cast<int>(client::Type::value), \
-                #Type "::" #value " differs")
-TURNSCOUT_SAME_ENUM(Selection, kFirst);
-TURNSCOUT_SAME_ENUM(Selection, kLoadAware);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kTimeout);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kMalformed);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kRateLimited);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kErrorResponse);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kBlacklisted);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kUnreachable);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kEmpty);
-TURNSCOUT_SAME_ENUM(PeerErrorKind, kSkipped);
-TURNSCOUT_SAME_ENUM(VerifyState, kNotRequested);
-TURNSCOUT_SAME_ENUM(VerifyState, kVerified);
-TURNSCOUT_SAME_ENUM(VerifyState, kFailed);
-#undef TURNSCOUT_SAME_ENUM
-
 const char* to_string(Selection selection) {
-  return client::to_string(static_cast<client::Selection>(selection));
+  switch (selection) {
+    case Selection::kFirst:
+      return "first";
+    case Selection::kLoadAware:
+      return "load-aware";
+  }
+  return "?";
 }
 
 const char* to_string(PeerErrorKind kind) {
-  return client::to_string(static_cast<client::PeerErrorKind>(kind));
+  switch (kind) {
+    case PeerErrorKind::kTimeout:
+      return "timeout";
+    case PeerErrorKind::kMalformed:
+      return "malformed";
+    case PeerErrorKind::kRateLimited:
+      return "rate-limited";
+    case PeerErrorKind::kErrorResponse:
+      return "error-response";
+    case PeerErrorKind::kBlacklisted:
+      return "blacklisted";
+    case PeerErrorKind::kUnreachable:
+      return "unreachable";
+    case PeerErrorKind::kEmpty:
+      return "empty";
+    case PeerErrorKind::kSkipped:
+      return "skipped";
+  }
+  return "?";
 }
 
 const char* to_string(VerifyState state) {
-  return client::to_string(static_cast<client::VerifyState>(state));
+  switch (state) {
+    case VerifyState::kNotRequested:
+      return "not-requested";
+    case VerifyState::kVerified:
+      return "verified";
+    case VerifyState::kFailed:
+      return "failed";
+  }
+  return "?";
 }
 
 const char* to_string(Status status) {

@@ -88,8 +88,8 @@ Tally run_discoveries(LossyTree& t, int count, bool warm, Duration spacing) {
     auto id = t.prober.start(began, o);
     REQUIRE(id.ok());
     std::optional<DiscoveryResult> r;
-    REQUIRE(t.net.run_until([&] { return (r = t.prober.poll_result()).has_value(); }, began + 3s));
-    if (r->ok && r->path.size() == 3) {
+    REQUIRE(t.net.run_until([&] { return (r = poll_result(t.prober)).has_value(); }, began + 3s));
+    if (r->ok() && r->path.size() == 3) {
       ++tally.ok;
     } else {
       ++tally.failed;

@@ -36,6 +36,13 @@ inline Endpoint server(uint8_t c, uint8_t d, uint16_t port = 3478) {
 }
 
 // One-way delay `d` both ways: a round trip of 2d.
+// The next finished discovery's result, without its id.
+inline std::optional<DiscoveryResult> poll_result(Prober& prober) {
+  auto finished = prober.poll_result();
+  if (!finished) return std::nullopt;
+  return std::move(finished->result);
+}
+
 inline sim::LinkParams delay(Duration d) {
   return sim::LinkParams{.delay = d};
 }
@@ -83,7 +90,7 @@ struct Scenario {
   DiscoveryResult discover(DiscoverOptions options, Duration limit = 10s) {
     auto id = prober.start(net.now(), std::move(options));
     REQUIRE_MESSAGE(id.ok(), (id.ok() ? "" : id.error().message));
-    std::optional<DiscoveryResult> result;
+    std::optional<Finished> result;
     const bool done = net.run_until(
         [&] {
           answer_names();
@@ -94,7 +101,7 @@ struct Scenario {
     REQUIRE(done);
     CHECK(result->id == *id);
     CHECK(net.errors().empty());
-    return std::move(*result);
+    return std::move(result->result);
   }
 
   // Lets background work (refreshes) finish.
@@ -143,7 +150,7 @@ inline std::vector<std::string> hop_names(const DiscoveryResult& result) {
 inline std::vector<std::string> service_texts(const std::vector<Service>& services) {
   std::vector<std::string> texts;
   for (const Service& s : services)
-    texts.push_back(s.text);
+    texts.push_back(s.uri);
   return texts;
 }
 

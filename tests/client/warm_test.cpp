@@ -34,7 +34,7 @@ struct Regions : Scenario {
 TEST_CASE("a warm discovery answers from the cached leaf in one round trip, then refreshes") {
   Regions s;
   const DiscoveryResult first = s.cold();
-  REQUIRE(first.ok);
+  REQUIRE(first.ok());
   CHECK(first.total_time == 90ms);
   CHECK_FALSE(first.warm);
   REQUIRE(s.prober.last_path());
@@ -44,13 +44,13 @@ TEST_CASE("a warm discovery answers from the cached leaf in one round trip, then
   s.record_sends();
   const TimePoint began = s.net.now();
   const DiscoveryResult warm = s.discover(s.options({server(0, 1)}));
-  REQUIRE(warm.ok);
+  REQUIRE(warm.ok());
   CHECK(warm.warm);
   CHECK(warm.total_time == 40ms);  // eu-1's round trip.
   CHECK(hop_names(warm) == Names{"root", "eu", "eu-1"});
   CHECK(warm.path[2].rtt == 40ms);
   CHECK(service_texts(warm.services) == Names{turn(21)});
-  CHECK(warm.reflexive == kClientV4);
+  CHECK(warm.reflexive == to_address(kClientV4));
   // The roots and the cached leaf went out together.
   CHECK(s.sends_to(server(0, 1), began) == std::vector<Duration>{0ms});
   CHECK(s.sends_to(server(2, 1), began) == std::vector<Duration>{0ms});
@@ -73,13 +73,13 @@ TEST_CASE("a slow cached leaf met by the walk: its one exchange answers both, wa
   s.add(server(0, 1), branch("root", {server(1, 1)}), 10ms);
   s.add(server(1, 1), branch("eu", {server(2, 1)}), 15ms);
   s.add(server(2, 1), leaf("eu-1", turn(21)), 30ms);
-  REQUIRE(s.discover(s.options({server(0, 1)})).ok);
+  REQUIRE(s.discover(s.options({server(0, 1)})).ok());
   s.settle();
   s.net.run_for(1s);
   s.record_sends();
   const TimePoint began = s.net.now();
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK(r.warm);
   CHECK(r.total_time == 60ms);
   CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
@@ -88,10 +88,10 @@ TEST_CASE("a slow cached leaf met by the walk: its one exchange answers both, wa
 
 TEST_CASE("a silent cached leaf: the walk answers instead and the cache moves on") {
   Regions s;
-  REQUIRE(s.cold().ok);
+  REQUIRE(s.cold().ok());
   s.eu1->config.silent = true;
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK_FALSE(r.warm);
   // eu-1 is given up (5 attempts, 1.5 s at most), then the walk falls back to "us".
   CHECK(hop_names(r) == Names{"root", "us", "us-1"});
@@ -109,7 +109,7 @@ TEST_CASE("hysteresis: the refresh switches leaves only when clearly better") {
   // Make "us" the region that answers first, so the refresh finds us-1; eu-1 stays cached.
   auto refresh_with = [](Duration us1_one_way) {
     Regions s;
-    REQUIRE(s.cold().ok);
+    REQUIRE(s.cold().ok());
     s.set_delay(server(1, 2), 5ms);
     s.set_delay(server(2, 2), us1_one_way);
     const DiscoveryResult warm = s.discover(s.options({server(0, 1)}));
@@ -136,7 +136,7 @@ TEST_CASE("clearly_better: under 2/3 of the old RTT and at least 10 ms better") 
 
 TEST_CASE("the cached path is not used with other roots, a blacklisted hop, or when off") {
   Regions s;
-  REQUIRE(s.cold().ok);
+  REQUIRE(s.cold().ok());
   s.add(server(0, 2), branch("root2", {server(1, 2)}), 10ms);
   DiscoverOptions other = s.options({server(0, 1), server(0, 2)});
   CHECK_FALSE(s.discover(other).warm);
@@ -158,10 +158,10 @@ TEST_CASE("the cached path is not used with other roots, a blacklisted hop, or w
 
 TEST_CASE("a cached leaf that became a branch or overloaded is not a shortcut") {
   Regions s;
-  REQUIRE(s.cold().ok);
+  REQUIRE(s.cold().ok());
   s.eu1->config.load = {950, 900};
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
-  REQUIRE(r.ok);
+  REQUIRE(r.ok());
   CHECK_FALSE(r.warm);
   REQUIRE_FALSE(r.errors.empty());
   CHECK(r.errors[0].detail == "the last good leaf is overloaded: no shortcut");

@@ -44,6 +44,18 @@ DiscoveryResult found() {
 
 }  // namespace
 
+TEST_CASE("cli format: the names of the public enums, for logs, the CLI and JSON") {
+  CHECK(std::string(to_string(Selection::kFirst)) == "first");
+  CHECK(std::string(to_string(Selection::kLoadAware)) == "load-aware");
+  CHECK(std::string(to_string(PeerErrorKind::kTimeout)) == "timeout");
+  CHECK(std::string(to_string(PeerErrorKind::kRateLimited)) == "rate-limited");
+  CHECK(std::string(to_string(PeerErrorKind::kErrorResponse)) == "error-response");
+  CHECK(std::string(to_string(PeerErrorKind::kUnreachable)) == "unreachable");
+  CHECK(std::string(to_string(PeerErrorKind::kSkipped)) == "skipped");
+  CHECK(std::string(to_string(VerifyState::kVerified)) == "verified");
+  CHECK(std::string(to_string(Status::kInvalidOptions)) == "invalid-options");
+}
+
 TEST_CASE("cli format: the report lists hops like traceroute, then services and errors") {
   const std::string report = format_report(found());
   CHECK(report.find(" 1  root     192.0.2.1:3478        1.500 ms  load  12.0%  1/1 answered\n") !=
