@@ -55,9 +55,9 @@ std::string describe_load(const LoadConfig& load) {
 
 std::string describe_admission(const AdmissionConfig& admission) {
   if (!admission.enabled) return "off";
-  return fmt::format("on, costs probe {} binding {} other {}, up to {} clients",
+  return fmt::format("on, costs probe {} binding {} other {}, up to {} clients (IPv6 per /{})",
                      admission.probe_cost, admission.binding_cost, admission.other_cost,
-                     admission.max_clients);
+                     admission.max_clients, admission.ipv6_prefix);
 }
 
 std::string describe_tiers(const AdmissionConfig& admission) {

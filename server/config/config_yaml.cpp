@@ -326,6 +326,8 @@ void read_admission(Loader& ld, ConfigMap root) {
   admission.optional("binding_cost", out.binding_cost, uint16_t{1}, kMaxCost);
   admission.optional("other_cost", out.other_cost, uint16_t{1}, kMaxCost);
   admission.optional("max_clients", out.max_clients, 1u, kMaxClientsBound);
+  admission.optional("ipv6_prefix", out.ipv6_prefix, uint8_t{32}, uint8_t{128});
+  admission.optional("unknown_control_rate", out.unknown_control_rate, 1.0, kMaxTokens);
   std::vector<TierEntry> tiers;
   for (auto& [name, node] : admission.optional_map("tiers").entries()) {
     read_tier(name, node, tiers);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include "base/endpoint.hpp"
@@ -15,6 +16,10 @@ namespace {
 
 constexpr uint32_t kNil = ~uint32_t{0};
 constexpr size_t kMinChains = 64;
+// The clients that do not fit a full table share one bucket worth this many free clients:
+// new clients still get answers during a flood of fresh sources, and the flood gets no
+// more than this in total.
+constexpr double kOverflowShare = 8;
 
 uint32_t saturate_u32(double v) {
   if (!(v > 0)) return 0;
@@ -64,6 +69,9 @@ struct AdmissionControl::Impl {
   uint32_t newest = kNil;
   uint32_t oldest = kNil;
   uint64_t evictions = 0;
+  // Charged for every client that does not fit the full table (see admit()).
+  TokenBucket overflow{0, 0, TimePoint{}};
+  uint64_t overflow_charges = 0;
 
   void set_config(const AdmissionConfig& c);
   void add_tier(const TierConfig& t);
@@ -81,6 +89,10 @@ struct AdmissionControl::Impl {
   void forget_recency(uint32_t i);
   void grow_index(size_t entries_needed);
   uint32_t insert(const Endpoint& client, uint8_t tier, const TokenMemo& memo, TimePoint now);
+  // Room for a new entry: below the bound, or the longest-idle entry's bucket is full again
+  // (then dropping it changes nobody's admission).
+  bool has_room(TimePoint now);
+  Endpoint key_of(const Endpoint& client) const;
 
   uint8_t resolve_tier(TokenMemo& memo, std::span<const uint8_t> token, uint64_t wall_unix_s,
                        const Endpoint& client) const;
@@ -97,11 +109,31 @@ void AdmissionControl::Impl::set_config(const AdmissionConfig& c) {
   }
   // The free tier first (index 0), then the others; the first of a duplicate id wins.
   tiers.clear();
-  add_tier(*std::find_if(config.tiers.begin(), config.tiers.end(), is_free));
+  const TierConfig& free = *std::find_if(config.tiers.begin(), config.tiers.end(), is_free);
+  add_tier(free);
+  overflow = TokenBucket(free.burst * kOverflowShare, free.refill_per_second * kOverflowShare,
+                         TimePoint{});
   for (const TierConfig& t : config.tiers) {
     const auto same = [&t](const Tier& known) { return known.id == t.id; };
     if (std::none_of(tiers.begin(), tiers.end(), same)) add_tier(t);
   }
+}
+
+// The bucket a client is charged to: its IP address (the port is the sender's choice), and
+// for IPv6 its /ipv6_prefix network (one host gets a /64 and may use all of it).
+Endpoint AdmissionControl::Impl::key_of(const Endpoint& client) const {
+  Endpoint out = unmap_v4(client);
+  out.port = 0;
+  if (out.family == Family::kV6) {
+    const unsigned prefix = std::min<unsigned>(config.ipv6_prefix, 128);
+    for (unsigned bit = prefix; bit < 128; ++bit)
+      out.ip[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  return out;
+}
+
+bool AdmissionControl::Impl::has_room(TimePoint now) {
+  return entries.size() < bound() || entries[oldest].bucket.is_full(now);
 }
 
 void AdmissionControl::Impl::add_tier(const TierConfig& t) {
@@ -247,8 +279,12 @@ void AdmissionControl::Impl::rebuild(const std::vector<uint8_t>& old_tier_ids, b
                                      TimePoint now) {
   std::vector<Entry> kept;
   kept.reserve(std::min(entries.size(), bound()));
+  // Keys follow the new ipv6_prefix; of entries that now share a key, the newest stays.
+  std::unordered_set<Endpoint> keys;
   for (uint32_t i = newest; i != kNil && kept.size() < bound(); i = entries[i].older) {
-    kept.push_back(entries[i]);
+    Entry e = entries[i];
+    e.client = key_of(e.client);
+    if (keys.insert(e.client).second) kept.push_back(e);
   }
   evictions += entries.size() - kept.size();
   entries.clear();
@@ -286,17 +322,26 @@ Admission AdmissionControl::admit(TimePoint now, uint64_t wall_unix_s, const End
   Impl& m = *impl_;
   // No limit: an all-zero FLOW-CONTROL tells clients not to mirror a bucket (PROTOCOL.md).
   if (!m.config.enabled) return Admission{true, proto::FlowControl{}};
-  // A client counts once whether it reached an IPv4 or a dual-stack socket.
-  const Endpoint key = unmap_v4(client);
+  // A client counts once whether it reached an IPv4 or a dual-stack socket, whatever its
+  // port (and for IPv6, anywhere in its /64).
+  const Endpoint key = m.key_of(client);
+  const Endpoint address = unmap_v4(client);  // What a capacity token names.
   uint32_t i = m.find(key);
   if (i == kNil) {
+    // A full table of clients still paying back their bursts: evicting one would hand the
+    // newcomer (perhaps the same sender under a new address) a full bucket. Instead, every
+    // client that does not fit shares the overflow bucket, at the free tier, unverified.
+    if (!m.has_room(now)) {
+      ++m.overflow_charges;
+      return Admission{m.overflow.try_take(now, cost), m.tiers[0].flow};
+    }
     TokenMemo memo;
-    const uint8_t tier = m.resolve_tier(memo, capacity_token, wall_unix_s, key);
+    const uint8_t tier = m.resolve_tier(memo, capacity_token, wall_unix_s, address);
     i = m.insert(key, tier, memo, now);
   } else {
     m.make_newest(i);
     Entry& e = m.entries[i];
-    const uint8_t tier = m.resolve_tier(e.memo, capacity_token, wall_unix_s, key);
+    const uint8_t tier = m.resolve_tier(e.memo, capacity_token, wall_unix_s, address);
     if (tier != e.tier) {
       e.bucket.reconfigure(m.tiers[tier].burst, m.tiers[tier].refill_per_second, now);
       e.tier = tier;
@@ -325,6 +370,9 @@ size_t AdmissionControl::tracked_clients() const {
 }
 uint64_t AdmissionControl::evictions() const {
   return impl_->evictions;
+}
+uint64_t AdmissionControl::overflow_charges() const {
+  return impl_->overflow_charges;
 }
 
 }  // namespace turnscout::server

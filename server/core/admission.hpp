@@ -1,8 +1,13 @@
-// Admission control after geth's LES flow control: a token bucket per client transport
-// address, refilled at the rate of the client's tier, charged per request. The parameters
-// are announced in every Probe reply (FLOW-CONTROL) so a client can mirror its bucket and
-// never send what would be dropped. The table is bounded: when full, the entry idle the
-// longest is evicted, so a spoofed-source flood cannot grow memory.
+// Admission control after geth's LES flow control: a token bucket per client IP address
+// (any port; for IPv6 per /64 by default), refilled at the rate of the client's tier,
+// charged per request. The parameters are announced in every Probe reply (FLOW-CONTROL) so
+// a client can mirror its bucket and never send what would be dropped.
+//
+// The table is bounded, and eviction never hands out credit: a new client takes the place
+// of the longest-idle entry only when that entry's bucket has refilled completely (a full
+// bucket is the same as a new one). While every entry is still paying back, new clients
+// share one overflow bucket (8 free clients' worth), so rotating source addresses or ports
+// earns a flood nothing beyond it, and memory stays bounded.
 #pragma once
 
 #include <cstddef>
@@ -50,6 +55,8 @@ class AdmissionControl {
   const AdmissionConfig& config() const;
   size_t tracked_clients() const;
   uint64_t evictions() const;
+  // Requests charged to the overflow bucket because the table was full.
+  uint64_t overflow_charges() const;
 
  private:
   struct Impl;

@@ -63,7 +63,11 @@ struct AdmissionConfig {
   uint16_t probe_cost = 1;
   uint16_t binding_cost = 1;
   uint16_t other_cost = 1;       // Heartbeat/Leave from unknown sources, errors.
-  uint32_t max_clients = 65536;  // Bucket table bound; the longest-idle entry is evicted.
+  uint32_t max_clients = 65536;  // Bucket table bound (see admission.hpp for eviction).
+  uint8_t ipv6_prefix = 64;      // IPv6 clients share a bucket per network of this length.
+  // Heartbeat and Leave requests per second (and burst) each worker passes on from sources
+  // that are not its children: new dynamic children, and forgeries.
+  double unknown_control_rate = 100;
 };
 
 struct HeartbeatConfig {

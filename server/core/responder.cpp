@@ -27,6 +27,11 @@ void fill_entry(const SnapshotChild& child, Family client_family, proto::ChildEn
   entry.weight = child.weight;
 }
 
+// One second's worth, and never below one message.
+double unknown_control_burst(const AdmissionConfig& admission) {
+  return std::max(admission.unknown_control_rate, 1.0);
+}
+
 // Both limits are "0 = no limit".
 size_t child_limit(uint16_t configured, uint16_t wanted) {
   if (configured == 0) return wanted;
@@ -38,7 +43,9 @@ size_t child_limit(uint16_t configured, uint16_t wanted) {
 
 ProbeResponder::ProbeResponder(const AdmissionConfig& admission, std::string cluster_key,
                                uint64_t seed)
-    : admission_(admission, std::move(cluster_key), seed), strategy_(seed ^ kStrategySeedSalt) {}
+    : admission_(admission, std::move(cluster_key), seed),
+      strangers_(unknown_control_burst(admission), admission.unknown_control_rate, TimePoint{}),
+      strategy_(seed ^ kStrategySeedSalt) {}
 
 void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
   snapshot_ = std::move(snapshot);
@@ -56,6 +63,7 @@ void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
 void ProbeResponder::reconfigure(const AdmissionConfig& admission, std::string cluster_key,
                                  TimePoint now) {
   admission_.reconfigure(admission, std::move(cluster_key), now);
+  strangers_.reconfigure(unknown_control_burst(admission), admission.unknown_control_rate, now);
 }
 
 Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoint& from,
@@ -64,7 +72,11 @@ Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoi
   if (!view || !from.valid()) return drop(DropReason::kMalformed);
   const proto::MessageClass cls = view->message_class();
   if (cls == proto::MessageClass::kSuccess || cls == proto::MessageClass::kError) {
-    return Outcome{Disposition::kForward, 0, DropReason::kUnexpected};
+    // Answers to our heartbeats come from our parents; nobody else's are read.
+    if (snapshot_ && snapshot_->knows_parent(unmap_v4(from))) {
+      return Outcome{Disposition::kForward, 0, DropReason::kUnexpected, true};
+    }
+    return drop(DropReason::kUnexpected);
   }
   const proto::Method method = view->method();
   if (cls == proto::MessageClass::kRequest) {
@@ -76,8 +88,9 @@ Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoi
       case proto::Method::kBinding:
         return answer_binding(now, wall_unix_s, client, *view, out);
       case proto::Method::kHeartbeat:
+        return screen_control(now, wall_unix_s, client, RequestKind::kHeartbeat, in.size());
       case proto::Method::kLeave:
-        return Outcome{Disposition::kForward, 0, DropReason::kUnexpected};
+        return screen_control(now, wall_unix_s, client, RequestKind::kLeave, in.size());
     }
   }
   counters_.request(RequestKind::kOther);
@@ -151,6 +164,24 @@ Outcome ProbeResponder::answer_unknown_attribute(TimePoint now, uint64_t wall_un
                                                   "Unknown Attribute", request.size(), out);
   if (!written) return drop(DropReason::kAmplification);
   return reply(*written);
+}
+
+// Cheap checks before the control core verifies anything (an HMAC with a key): a child's
+// own datagrams pass at once; strangers pay admission and share a budget, so a forged flood
+// can neither be reflected nor crowd out the children.
+Outcome ProbeResponder::screen_control(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                                       RequestKind kind, size_t size) {
+  if (size <= kMaxControlDatagram && snapshot_ && snapshot_->knows_source(client)) {
+    return Outcome{Disposition::kForward, 0, DropReason::kUnexpected, true};
+  }
+  counters_.request(kind);
+  if (size > kMaxControlDatagram) return drop(DropReason::kMalformed);
+  if (!snapshot_ || !snapshot_->accepts_strangers) return drop(DropReason::kAuth);
+  if (!admission_.admit(now, wall_unix_s, client, {}, admission_.config().other_cost).admitted ||
+      !strangers_.try_take(now, 1)) {
+    return drop(DropReason::kRateLimited);
+  }
+  return Outcome{Disposition::kForward, 0, DropReason::kUnexpected, false};
 }
 
 Outcome ProbeResponder::reply(size_t size) {

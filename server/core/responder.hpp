@@ -1,12 +1,20 @@
 // The hot path: answers Probe and Binding requests from the current Snapshot, after
 // admission control. One ProbeResponder per worker thread; it is not thread-safe and is
-// only ever touched by its own thread. Everything else (Heartbeat, Leave, responses to our
-// own heartbeats) is handed back as kForward for the control core.
+// only ever touched by its own thread. Heartbeat and Leave requests are screened here and
+// handed back as kForward for the control core, with responses to our own heartbeats.
 //
 // What becomes of a datagram:
 //   does not parse as STUN                      drop kMalformed
-//   success or error response (any method)      kForward
-//   Heartbeat or Leave request                  kForward (counted by the control core)
+//   success or error response from a parent     kForward, `known`
+//   ... from anyone else                        drop kUnexpected
+//   Heartbeat or Leave request over 1500 bytes  drop kMalformed
+//   ... from a child's source address           kForward, `known` (counted by the control core)
+//   ... from a stranger, when no stranger can   drop kAuth (no integrity check, no answer)
+//       be admitted (no dynamic children)
+//   ... from a stranger over its client's       drop kRateLimited (other_cost)
+//       bucket or the worker's stranger budget
+//   ... from any other stranger                 kForward (admission.unknown_control_rate
+//                                               per second and worker, at most)
 //   Probe or Binding while draining/no snapshot drop kDraining
 //   Probe or Binding that fails to decode       drop kMalformed
 //   ... with an unknown comprehension-required  420 error response, charged other_cost; drop
@@ -28,6 +36,7 @@
 
 #include "base/address.hpp"
 #include "base/clock.hpp"
+#include "base/token_bucket.hpp"
 #include "proto/attributes.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
@@ -48,7 +57,14 @@ struct Outcome {
   Disposition what = Disposition::kDrop;
   size_t size = 0;
   DropReason reason = DropReason::kMalformed;
+  // kForward: it comes from one of this node's children (Snapshot::child_sources), so it
+  // must not wait behind strangers' datagrams.
+  bool known = false;
 };
+
+// The largest Heartbeat or Leave forwarded to the control core; real ones are a few
+// hundred bytes.
+inline constexpr size_t kMaxControlDatagram = 1500;
 
 class ProbeResponder {
  public:
@@ -78,12 +94,15 @@ class ProbeResponder {
                          const proto::MessageView& request, std::span<uint8_t> out);
   Outcome answer_unknown_attribute(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                                    const proto::MessageView& request, std::span<uint8_t> out);
+  Outcome screen_control(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                         RequestKind kind, size_t size);
   Outcome reply(size_t size);
   Outcome drop(DropReason reason);
   bool serving() const { return snapshot_ && !snapshot_->draining; }
 
   SnapshotPtr snapshot_;
   AdmissionControl admission_;
+  TokenBucket strangers_;  // Heartbeat and Leave requests from strangers, all together.
   WorkerCounters counters_;
   // Strategy state and scratch space, reused so a reply allocates nothing.
   StrategyState strategy_;

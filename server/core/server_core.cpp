@@ -192,6 +192,9 @@ void ServerCore::Impl::reject(const Endpoint& local, const Endpoint& remote,
   events.debug("{} from {} rejected: {} {}",
                request.method() == proto::Method::kLeave ? "Leave" : "heartbeat", remote, why.code,
                why.reason);
+  // Only a child's own address hears why (its operator needs to know); anyone else could
+  // be a forged source, and an answer would make this node a reflector.
+  if (!snapshot || !snapshot->knows_source(unmap_v4(remote))) return;
   // Never larger than the request: otherwise, silence.
   auto size = proto::make_error_response(request, why.code, why.reason, request.size(), buffer);
   if (size) answer(local, remote, size);

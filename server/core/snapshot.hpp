@@ -4,6 +4,7 @@
 // no lock and allocates nothing.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,6 +50,23 @@ struct Snapshot {
   std::vector<std::string> services;  // Non-empty: this node is a leaf.
   std::vector<SnapshotChild> children;
   ListingConfig listing;
+  // Where this node's children send their heartbeats from (every child in the registry,
+  // alive or not), IPv4-mapped addresses unmapped, sorted. Their Heartbeat and Leave
+  // requests skip the budget for strangers.
+  std::vector<Endpoint> child_sources;
+  // A Heartbeat from a stranger may be accepted: dynamic children (which need a key) are
+  // on. Otherwise the responder drops strangers' Heartbeat and Leave at once.
+  bool accepts_strangers = false;
+  // The configured parents, unmapped and sorted: the only sources whose responses (to our
+  // heartbeats and Leaves) are passed on.
+  std::vector<Endpoint> parent_sources;
+
+  bool knows_source(const Endpoint& source) const {
+    return std::binary_search(child_sources.begin(), child_sources.end(), source);
+  }
+  bool knows_parent(const Endpoint& source) const {
+    return std::binary_search(parent_sources.begin(), parent_sources.end(), source);
+  }
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

@@ -65,7 +65,12 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   uint32_t best = has_services ? own_load_permille : std::numeric_limits<uint32_t>::max();
   uint16_t max_height = 0;
   bool any_live = false;
+  s.accepts_strangers = registry.policy().accept_dynamic && registry.policy().authenticated;
+  for (const ParentConfig& parent : config.parents)
+    s.parent_sources.push_back(unmap_v4(parent.address));
+  std::sort(s.parent_sources.begin(), s.parent_sources.end());
   registry.for_each([&](const ChildStatus& c) {
+    if (c.source.valid()) s.child_sources.push_back(unmap_v4(c.source));
     if (live(c) && (c.subtree.height == 0 || c.subtree.live_leaves > 0)) {
       any_live = true;
       leaves += c.subtree.live_leaves;
@@ -79,6 +84,9 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   });
   std::sort(s.children.begin(), s.children.end(),
             [](const SnapshotChild& a, const SnapshotChild& b) { return a.name < b.name; });
+  std::sort(s.child_sources.begin(), s.child_sources.end());
+  s.child_sources.erase(std::unique(s.child_sources.begin(), s.child_sources.end()),
+                        s.child_sources.end());
 
   proto::Subtree& t = out.subtree;
   t.live_leaves = static_cast<uint32_t>(std::min<uint64_t>(leaves, UINT32_MAX));
@@ -94,6 +102,8 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
 bool same_content(const Snapshot& a, const Snapshot& b) {
   return a.node_name == b.node_name && a.load == b.load && a.draining == b.draining &&
          a.services == b.services && same_listing(a.listing, b.listing) &&
+         a.child_sources == b.child_sources && a.accepts_strangers == b.accepts_strangers &&
+         a.parent_sources == b.parent_sources &&
          std::equal(a.children.begin(), a.children.end(), b.children.begin(), b.children.end(),
                     same_child);
 }

@@ -21,7 +21,10 @@
 namespace turnscout::server {
 namespace {
 
-constexpr size_t kForwardQueueCapacity = 256;
+// Children's heartbeats and parents' answers; strangers' (new dynamic children, forgeries),
+// which each worker already holds to admission.unknown_control_rate.
+constexpr size_t kForwardQueueKnown = 256;
+constexpr size_t kForwardQueueStrangers = 64;
 constexpr Duration kMinLoadRefresh = std::chrono::milliseconds{10};
 
 template <typename Handle>
@@ -43,7 +46,7 @@ uint64_t to_millis_ceil(Duration d) {
 ControlPlane::ControlPlane(ServerConfig config, ServerOptions options)
     : options_(std::move(options)),
       loaded_(std::move(config)),
-      forward_queue_(kForwardQueueCapacity),
+      forward_queue_(kForwardQueueKnown, kForwardQueueStrangers),
       load_sampler_(loaded_.load) {}
 
 ControlPlane::~ControlPlane() {

@@ -28,7 +28,9 @@ void DataPlane::on_datagram(UdpPort& port, const Endpoint& remote, std::span<con
       port.batch().commit(remote, outcome.size);
       break;
     case Disposition::kForward:
-      if (!sink_.forward(port.local(), remote, bytes)) counters_.forward_dropped.add();
+      if (!sink_.forward(port.local(), remote, bytes, outcome.known)) {
+        counters_.forward_dropped.add();
+      }
       break;
     case Disposition::kDrop:
       break;

@@ -24,10 +24,11 @@ namespace turnscout::server {
 class ControlSink {
  public:
   virtual ~ControlSink() = default;
-  // A datagram the responder returned as kForward. `bytes` is valid during the call only.
-  // False if it was dropped (counted by the caller).
+  // A datagram the responder returned as kForward; `known` when it comes from one of this
+  // node's children. `bytes` is valid during the call only. False if it was dropped
+  // (counted by the caller).
   virtual bool forward(const Endpoint& local, const Endpoint& remote,
-                       std::span<const uint8_t> bytes) = 0;
+                       std::span<const uint8_t> bytes, bool known) = 0;
 };
 
 class DataPlane final : public UdpPortHandler {

@@ -87,7 +87,7 @@ void ServerNode::close(std::function<void()> on_closed) {
 }
 
 bool ServerNode::forward(const Endpoint& local, const Endpoint& remote,
-                         std::span<const uint8_t> bytes) {
+                         std::span<const uint8_t> bytes, bool /*known*/) {
   if (handles_ == nullptr) return false;
   core_->on_control_datagram(clock_.now(), local, remote, bytes);
   after_core();

@@ -72,8 +72,8 @@ class ServerNode final : public ControlSink {
   void after_core();
 
   // ControlSink: what the node's own ports did not answer goes straight into the core.
-  bool forward(const Endpoint& local, const Endpoint& remote,
-               std::span<const uint8_t> bytes) override;
+  bool forward(const Endpoint& local, const Endpoint& remote, std::span<const uint8_t> bytes,
+               bool known) override;
 
  private:
   struct Handles;

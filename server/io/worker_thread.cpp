@@ -8,8 +8,8 @@
 namespace turnscout::server {
 
 bool QueueSink::forward(const Endpoint& local, const Endpoint& remote,
-                        std::span<const uint8_t> bytes) {
-  if (!queue_.push(local, remote, bytes)) return false;
+                        std::span<const uint8_t> bytes, bool known) {
+  if (!queue_.push(local, remote, bytes, known)) return false;
   uv_async_send(&wakeup_);
   return true;
 }

@@ -31,8 +31,8 @@ class QueueSink final : public ControlSink {
  public:
   // `wakeup` belongs to worker 0's loop; uv_async_send is safe from any thread.
   QueueSink(ForwardQueue& queue, uv_async_t& wakeup) : queue_(queue), wakeup_(wakeup) {}
-  bool forward(const Endpoint& local, const Endpoint& remote,
-               std::span<const uint8_t> bytes) override;
+  bool forward(const Endpoint& local, const Endpoint& remote, std::span<const uint8_t> bytes,
+               bool known) override;
 
  private:
   ForwardQueue& queue_;

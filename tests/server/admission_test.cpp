@@ -69,8 +69,8 @@ TEST_CASE("free tier: a burst of 20, then the 21st is dropped") {
   CHECK(refused.flow == proto::FlowControl{20, 5000, 1, 1, 0});
   // Another client has its own bucket.
   CHECK(admitted_in_a_row(ac, kStart, client(2)) == 20);
-  // So does another port of the same host: buckets are per transport address.
-  CHECK(admitted_in_a_row(ac, kStart, client(1, 40001)) == 20);
+  // Another port of the same host is the same client: buckets are per IP address.
+  CHECK(admitted_in_a_row(ac, kStart, client(1, 40001)) == 0);
 }
 
 TEST_CASE("refill: 5 tokens/s give one token after exactly 200 ms") {
@@ -205,35 +205,99 @@ TEST_CASE("when disabled, everything is admitted and no limit announced") {
   CHECK(ac.tracked_clients() == 0);
 }
 
-TEST_CASE("a flood of 10x distinct sources keeps the table at its bound") {
+TEST_CASE("a flood of 10x distinct sources keeps the table at its bound, without fresh credit") {
   AdmissionConfig c = free_only();
   c.max_clients = 1000;
   AdmissionControl ac(c, "", 42);
+  int admitted = 0;
   for (uint32_t i = 0; i < 10000; ++i) {
-    CHECK(ac.admit(kStart, kWall, client(i), {}, 1).admitted);
+    admitted += ac.admit(kStart, kWall, client(i), {}, 1).admitted ? 1 : 0;
     REQUIRE(ac.tracked_clients() == std::min<size_t>(i + 1, 1000));
   }
-  CHECK(ac.evictions() == 9000);
-  // The most recent 1000 are the ones kept: their buckets still hold 19 tokens.
-  CHECK(admitted_in_a_row(ac, kStart, client(9999)) == 19);
-  CHECK(admitted_in_a_row(ac, kStart, client(9001)) == 19);
-  CHECK(ac.evictions() == 9000);
+  // The first 1000 have a bucket each; the other 9000 share the overflow bucket (8 free
+  // clients' worth: 160 tokens), as nobody's bucket has refilled yet.
+  CHECK(admitted == 1000 + 160);
+  CHECK(ac.evictions() == 0);
+  CHECK(ac.overflow_charges() == 9000);
+  CHECK(admitted_in_a_row(ac, kStart, client(1)) == 19);
+  CHECK(admitted_in_a_row(ac, kStart, client(999)) == 19);
 }
 
-TEST_CASE("the entry idle the longest is the one evicted") {
+TEST_CASE("a client takes the longest-idle entry's place only once that bucket is full again") {
   AdmissionConfig c = free_only();
   c.max_clients = 3;
   AdmissionControl ac(c, "");
   for (uint32_t i = 1; i <= 3; ++i)
     CHECK(admitted_in_a_row(ac, kStart, client(i)) == 20);
   CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);  // 1 is now the newest.
-  CHECK(ac.admit(kStart, kWall, client(4), {}, 1).admitted);        // Evicts 2.
+  // Everyone is still paying back: client 4 is charged to the overflow bucket.
+  CHECK(ac.admit(kStart, kWall, client(4), {}, 1).admitted);
+  CHECK(ac.evictions() == 0);
+  CHECK(ac.overflow_charges() == 1);
+  // 4 s later every bucket has refilled (20 tokens at 5/s): client 2, idle the longest,
+  // gives way, and client 4 gets a bucket of its own.
+  const TimePoint later = kStart + 4s;
+  CHECK(admitted_in_a_row(ac, later, client(4)) == 20);
   CHECK(ac.evictions() == 1);
   CHECK(ac.tracked_clients() == 3);
-  CHECK(admitted_in_a_row(ac, kStart, client(2)) == 20);            // Fresh bucket; evicts 3.
-  CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);  // Kept, still empty.
-  CHECK(admitted_in_a_row(ac, kStart, client(3)) == 20);            // Was evicted.
-  CHECK(ac.evictions() == 3);
+  CHECK(admitted_in_a_row(ac, later, client(1)) == 20);  // Kept.
+}
+
+TEST_CASE("one IP address rotating its source port is one client") {
+  AdmissionControl ac(free_only(), "");
+  int admitted = 0;
+  for (int round = 0; round < 25; ++round) {
+    for (uint16_t port = 1; port <= 200; ++port)
+      admitted += ac.admit(kStart, kWall, client(7, port), {}, 1).admitted ? 1 : 0;
+  }
+  CHECK(admitted == 20);
+  CHECK(ac.tracked_clients() == 1);
+}
+
+TEST_CASE("a full table of clients rotating addresses earns them no fresh buckets") {
+  AdmissionConfig c = free_only();
+  c.max_clients = 64;
+  AdmissionControl ac(c, "");
+  // 100 sources, 60 requests each, spread over one second.
+  int admitted = 0;
+  for (int round = 0; round < 60; ++round) {
+    const TimePoint now = kStart + round * (1000ms / 60);
+    for (uint32_t i = 0; i < 100; ++i)
+      admitted += ac.admit(now, kWall, client(i), {}, 1).admitted ? 1 : 0;
+  }
+  // At most 64 buckets of 20 + 5/s, and the overflow bucket's 160 + 40/s.
+  MESSAGE("admitted ", admitted, " of 6000");
+  CHECK(admitted <= 64 * 25 + 200);
+  CHECK(ac.tracked_clients() == 64);
+}
+
+TEST_CASE("IPv6 clients are charged per /64 unless configured otherwise") {
+  std::array<uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
+  std::array<uint8_t, 16> b = a;
+  b[15] = 0x99;  // Same /64.
+  std::array<uint8_t, 16> other = a;
+  other[7] = 2;  // Another /64.
+  SUBCASE("default /64") {
+    AdmissionControl ac(free_only(), "");
+    CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(a, 1000)) == 20);
+    CHECK_FALSE(ac.admit(kStart, kWall, Endpoint::v6(b, 2000), {}, 1).admitted);
+    CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(other, 1000)) == 20);
+  }
+  SUBCASE("/128: every address on its own") {
+    AdmissionConfig c = free_only();
+    c.ipv6_prefix = 128;
+    AdmissionControl ac(c, "");
+    CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(a, 1000)) == 20);
+    CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(b, 1000)) == 20);
+  }
+}
+
+TEST_CASE("a capacity token names the client's own IPv6 address, not its /64") {
+  AdmissionControl ac(with_gold(), kKey);
+  std::array<uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
+  a[15] = 5;
+  const auto tok = token(1, kWall + 3600, "2001:db8:0:1::5");
+  CHECK(ac.admit(kStart, kWall, Endpoint::v6(a, 1000), tok, 1).flow.tier == 1);
 }
 
 TEST_CASE("reconfigure keeps buckets, applies new tiers and bounds") {

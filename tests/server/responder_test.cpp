@@ -455,36 +455,45 @@ TEST_CASE("without a snapshot, or while draining, Probe and Binding go unanswere
   CHECK(h.send(probe(600)).what == Disposition::kReply);
 }
 
-TEST_CASE("control traffic is forwarded; stray messages are dropped") {
+TEST_CASE("control traffic from children and parents is forwarded; stray messages are dropped") {
   Harness h;
+  const Endpoint child = Endpoint::v4(10, 0, 0, 1, 3479);
+  const Endpoint parent = Endpoint::v4(10, 0, 0, 9, 3478);
   Snapshot s = base_snapshot(2);
   s.draining = true;  // Heartbeats and Leaves still reach the control core while draining.
+  s.child_sources = {child};
+  s.parent_sources = {parent};
   h.responder.set_snapshot(snapshot_of(s));
   std::vector<uint8_t> buf(512);
-  auto forwarded = [&](Result<size_t, proto::EncodeError> size) {
+  auto forwarded = [&](Result<size_t, proto::EncodeError> size, const Endpoint& from) {
     REQUIRE(size.ok());
-    const Outcome o = h.send(std::span(buf).first(*size));
+    const Outcome o = h.send(std::span(buf).first(*size), from);
     CHECK(o.what == Disposition::kForward);
+    CHECK(o.known);
   };
   proto::HeartbeatRequest hb;
   hb.transaction_id = tid(5);
   hb.node_name = "child-a";
-  hb.advertised = {Endpoint::v4(10, 0, 0, 1, 3479)};
+  hb.advertised = {child};
   hb.timestamp_ms = kWall * 1000;
-  forwarded(proto::encode_heartbeat_request(hb, {}, buf));
+  forwarded(proto::encode_heartbeat_request(hb, {}, buf), child);
   proto::LeaveRequest leave;
   leave.transaction_id = tid(6);
   leave.node_name = "child-a";
-  forwarded(proto::encode_leave_request(leave, {}, buf));
+  forwarded(proto::encode_leave_request(leave, {}, buf), child);
   proto::HeartbeatResponse hb_response;
   hb_response.transaction_id = tid(7);
   hb_response.node_name = "parent";
-  forwarded(proto::encode_heartbeat_response(hb_response, {}, buf));
-  forwarded(proto::encode_binding_response({tid(8), kClient, true}, buf));
+  forwarded(proto::encode_heartbeat_response(hb_response, {}, buf), parent);
   forwarded(
-      proto::encode_error_response({tid(9), proto::Method::kHeartbeat, 401, "no", {}, true}, buf));
+      proto::encode_error_response({tid(9), proto::Method::kHeartbeat, 401, "no", {}, true}, buf),
+      parent);
   // Control traffic is counted by the control core, not twice here.
   CHECK(h.requests(RequestKind::kHeartbeat) == 0);
+  // Responses from anyone but a parent are not read.
+  auto size = proto::encode_binding_response({tid(8), kClient, true}, buf);
+  REQUIRE(size.ok());
+  CHECK(h.send(std::span(buf).first(*size), child).reason == DropReason::kUnexpected);
 
   proto::MessageBuilder b(buf);
   b.start(proto::Method::kBinding, proto::MessageClass::kIndication, tid(10));
@@ -496,7 +505,63 @@ TEST_CASE("control traffic is forwarded; stray messages are dropped") {
   b.add_fingerprint();
   CHECK(h.send(std::span(buf).first(*b.finish())).reason == DropReason::kUnexpected);
   CHECK(h.requests(RequestKind::kOther) == 2);
-  CHECK(h.drops(DropReason::kUnexpected) == 2);
+  CHECK(h.drops(DropReason::kUnexpected) == 3);
+}
+
+// Found by an attack run: strangers' Heartbeat and Leave went to the control core uncharged
+// (an HMAC and an answer each), and control datagrams of any size were passed on.
+TEST_CASE("strangers' Heartbeat and Leave are screened: unread, charged, and budgeted") {
+  AdmissionConfig c;
+  c.tiers = {TierConfig{"free", 0, 20, 5}};
+  c.unknown_control_rate = 50;
+  Harness h(c);
+  const Endpoint child = Endpoint::v4(10, 0, 0, 1, 3479);
+  Snapshot s = base_snapshot(2);
+  s.child_sources = {child};
+  h.responder.set_snapshot(snapshot_of(s));
+  std::vector<uint8_t> buf(512);
+  proto::HeartbeatRequest hb;
+  hb.transaction_id = tid(5);
+  hb.node_name = "anyone";
+  hb.advertised = {child};
+  auto size = proto::encode_heartbeat_request(hb, {}, buf);
+  REQUIRE(size.ok());
+  const std::span<const uint8_t> heartbeat = std::span(buf).first(*size);
+
+  SUBCASE("no dynamic children: a stranger's are dropped unread") {
+    for (int i = 0; i < 100; ++i)
+      CHECK(h.send(heartbeat, kClient).reason == DropReason::kAuth);
+    CHECK(h.requests(RequestKind::kHeartbeat) == 100);
+    CHECK(h.send(heartbeat, child).what == Disposition::kForward);
+  }
+  SUBCASE("dynamic children: one stranger gets its bucket's worth, all of them the budget") {
+    s.accepts_strangers = true;
+    h.responder.set_snapshot(snapshot_of(s));
+    int passed = 0;
+    for (int i = 0; i < 100; ++i)
+      passed += h.send(heartbeat, kClient).what == Disposition::kForward ? 1 : 0;
+    CHECK(passed == 20);  // other_cost 1 from a burst of 20.
+    for (uint32_t i = 0; i < 1000; ++i) {
+      const Endpoint from =
+          Endpoint::v4(100, 64, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 5000);
+      passed += h.send(heartbeat, from).what == Disposition::kForward ? 1 : 0;
+    }
+    CHECK(passed == 50);  // The stranger budget: 50 at once.
+    CHECK(h.drops(DropReason::kRateLimited) == 1100 - 50);
+    // A child is never held back by either.
+    for (int i = 0; i < 1000; ++i)
+      REQUIRE(h.send(heartbeat, child).known);
+  }
+  SUBCASE("over 1500 bytes: dropped, even from a child") {
+    std::vector<uint8_t> big(2000);
+    proto::MessageBuilder b(big);
+    b.start(proto::Method::kHeartbeat, proto::MessageClass::kRequest, tid(1));
+    b.add_padding(1600);
+    b.add_fingerprint();
+    auto n = b.finish();
+    REQUIRE(n.ok());
+    CHECK(h.send(std::span(big).first(*n), child).reason == DropReason::kMalformed);
+  }
 }
 
 TEST_CASE("reply sizes land in their histogram bucket") {
@@ -565,9 +630,10 @@ TEST_CASE("a flood of new sources at the table's bound allocates nothing") {
   }
   const uint64_t allocations = test::allocation_count() - before;
   CHECK(allocations == 0);
-  CHECK(replies == 64 * 20);
+  CHECK(replies == 64 * 20);  // The overflow bucket of a generous tier has room for all.
   CHECK(h.responder.admission().tracked_clients() == 64);
-  CHECK(h.responder.admission().evictions() == 64 * 19);
+  CHECK(h.responder.admission().evictions() == 0);
+  CHECK(h.responder.admission().overflow_charges() == 64 * 19);
 }
 
 }  // namespace turnscout::server

@@ -100,14 +100,14 @@ TEST_CASE("open_udp_socket reports the real port and names the address on failur
 }
 
 TEST_CASE("ForwardQueue keeps order, refuses when full or oversized, and drains completely") {
-  ForwardQueue q(3);
+  ForwardQueue q(3, 2);
   const Endpoint local = Endpoint::v4(127, 0, 0, 1, 1);
   const Endpoint remote = Endpoint::v4(127, 0, 0, 2, 2);
   const std::vector<uint8_t> big(ForwardQueue::kMaxDatagram + 1, 0);
-  CHECK_FALSE(q.push(local, remote, big));
+  CHECK_FALSE(q.push(local, remote, big, true));
   for (uint8_t i = 0; i < 3; ++i)
-    CHECK(q.push(local, remote, std::vector<uint8_t>{i}));
-  CHECK_FALSE(q.push(local, remote, std::vector<uint8_t>{9}));
+    CHECK(q.push(local, remote, std::vector<uint8_t>{i}, true));
+  CHECK_FALSE(q.push(local, remote, std::vector<uint8_t>{9}, true));
 
   std::vector<uint8_t> seen;
   q.drain([&](const Endpoint& l, const Endpoint& r, std::span<const uint8_t> bytes) {
@@ -118,11 +118,31 @@ TEST_CASE("ForwardQueue keeps order, refuses when full or oversized, and drains 
   });
   CHECK(seen == std::vector<uint8_t>{0, 1, 2});
   // Drained: room again, and nothing is delivered twice.
-  CHECK(q.push(local, remote, std::vector<uint8_t>{7}));
+  CHECK(q.push(local, remote, std::vector<uint8_t>{7}, true));
   seen.clear();
   q.drain(
       [&](const Endpoint&, const Endpoint&, std::span<const uint8_t> b) { seen.push_back(b[0]); });
   CHECK(seen == std::vector<uint8_t>{7});
+}
+
+TEST_CASE("ForwardQueue: a flood of strangers fills only its own lane; children go first") {
+  // Before the lanes, one queue of 256 slots: forged heartbeats filled it and a child's
+  // heartbeat was refused (the child went suspect under a flood).
+  ForwardQueue q(4, 4);
+  const Endpoint local = Endpoint::v4(127, 0, 0, 1, 1);
+  const Endpoint stranger = Endpoint::v4(127, 0, 0, 9, 9);
+  const Endpoint child = Endpoint::v4(127, 0, 0, 2, 2);
+  int refused = 0;
+  for (uint8_t i = 0; i < 100; ++i)
+    refused += q.push(local, stranger, std::vector<uint8_t>{i}, false) ? 0 : 1;
+  CHECK(refused == 96);
+  CHECK(q.push(local, child, std::vector<uint8_t>{200}, true));
+  std::vector<Endpoint> order;
+  q.drain(
+      [&](const Endpoint&, const Endpoint& r, std::span<const uint8_t>) { order.push_back(r); });
+  REQUIRE(order.size() == 5);
+  CHECK(order[0] == child);
+  CHECK(order[4] == stranger);
 }
 
 }  // namespace turnscout::server

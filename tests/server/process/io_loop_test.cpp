@@ -65,7 +65,7 @@ struct IdleConnection {
 
 class CountingSink final : public ControlSink {
  public:
-  bool forward(const Endpoint&, const Endpoint& remote, std::span<const uint8_t>) override {
+  bool forward(const Endpoint&, const Endpoint& remote, std::span<const uint8_t>, bool) override {
     last_remote = remote;
     ++forwarded;
     return true;
@@ -137,6 +137,7 @@ TEST_CASE("DataPlane answers a Binding from its port and forwards a Heartbeat") 
   ProbeResponder responder(admission, "", 7);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->node_name = "io-test";
+  snapshot->accepts_strangers = true;  // So a stranger's heartbeat is passed on.
   responder.set_snapshot(snapshot);
   CountingSink sink;
   IoCounters counters;
