@@ -115,6 +115,14 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
   probe->add_option("--attempts", args.attempts, "Requests per server, the first included")
       ->check(CLI::Range(1u, 10u))
       ->capture_default_str();
+  probe
+      ->add_option("--max-probes", args.max_probes,
+                   "Probe datagrams this discovery may send at most, retransmissions included")
+      ->check(CLI::Range(1u, 5120u))
+      ->capture_default_str();
+  probe->add_flag("--allow-any-scope", args.allow_any_scope,
+                  "Follow a server to addresses more private than its own (a public server "
+                  "naming private or loopback addresses); special addresses stay refused");
   return probe;
 }
 
@@ -175,6 +183,10 @@ int run_probe(const ProbeArgs& args) {
   options.selection = args.selection == "first" ? Selection::kFirst : Selection::kLoadAware;
   options.capacity_token = args.token;
   options.max_attempts = args.attempts;
+  options.max_probes = args.max_probes;
+  // Room for that many padded probes (1,200 bytes each, plus headroom).
+  options.max_probe_bytes = std::max(options.max_probe_bytes, args.max_probes * 1280u);
+  options.allow_any_scope = args.allow_any_scope;
   const DiscoveryResult result = discover(options);
   const std::string report = args.json ? to_json(result).dump(2) + "\n" : format_report(result);
   std::fputs(report.c_str(), stdout);

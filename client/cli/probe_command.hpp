@@ -22,6 +22,8 @@ struct ProbeArgs {
   std::string selection = "load-aware";
   std::string token;
   uint32_t attempts = 5;
+  bool allow_any_scope = false;
+  uint32_t max_probes = 64;
 };
 
 CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args);

@@ -8,6 +8,7 @@
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
 #include "base/quote.hpp"
+#include "client/core/address_policy.hpp"
 #include "common/format.hpp"
 #include "proto/base64url.hpp"
 #include "proto/error_response.hpp"
@@ -219,6 +220,13 @@ void Descent::transmit(size_t index, TimePoint now) {
     return;
   }
   bytes.resize(*size);
+  if (probes_sent_ >= options_.max_probes || bytes_sent_ + *size > options_.max_probe_bytes) {
+    fail_peer(index, now, PeerErrorKind::kSkipped,
+              fmt::format("over the discovery's budget ({} probes, {} bytes sent)", probes_sent_,
+                          bytes_sent_));
+    return;
+  }
+  bytes_sent_ += *size;
   shared_.gate.charge(now, record, RequestKind::kProbe);
   shared_.outbox.push_back(Datagram{Endpoint{}, peer.candidate.address, std::move(bytes)});
   const uint32_t attempt = peer.exchange.sent(now, shared_.random);
@@ -383,10 +391,26 @@ bool Descent::descend(size_t reply, TimePoint now) {
            fmt::format("its children are deeper than max_depth {}", options_.max_depth));
     return false;
   }
+  // The listing is the server's word only: children it may not send us to are skipped, and
+  // at most max_children_per_level of the rest are probed.
+  const Candidate& lister = peers_[winner.peer].candidate;
   std::vector<Candidate> children;
-  children.reserve(winner.response.children.size());
+  size_t beyond = 0;
   for (const proto::ChildEntry& child : winner.response.children) {
-    children.push_back(Candidate{child.address, {}});
+    Candidate candidate{child.address, {}};
+    if (auto why = refuse_named(lister.address, child.address, options_.allow_any_scope)) {
+      report(candidate, depth, PeerErrorKind::kSkipped,
+             "listed by " + to_string(lister.address) + ": " + *why);
+    } else if (children.size() >= options_.max_children_per_level) {
+      ++beyond;
+    } else {
+      children.push_back(std::move(candidate));
+    }
+  }
+  if (beyond > 0) {
+    report(lister, top.depth, PeerErrorKind::kSkipped,
+           fmt::format("listed {} more children than max_children_per_level {}: not probed", beyond,
+                       options_.max_children_per_level));
   }
   return open_level(now, depth, std::move(children));
 }

@@ -11,8 +11,10 @@
 // is reported separately (shortcut_answer) so the caller can answer in one round trip
 // while the walk goes on as a refresh.
 //
-// Bounded: at most kMaxPeersPerDescent servers probed, kMaxAttemptsLimit attempts each
-// (one transaction id per attempt is remembered), DiscoverOptions::max_depth levels.
+// Bounded, whatever servers answer: at most max_probes datagrams and max_probe_bytes bytes
+// per discovery, max_children_per_level children probed per level, only to addresses the
+// address policy allows (address_policy.hpp), kMaxPeersPerDescent servers, kMaxAttemptsLimit
+// attempts each (one transaction id per attempt is remembered), max_depth levels.
 // Per reply: one hash lookup, one decode, and work linear in the current level's size.
 #pragma once
 
@@ -157,6 +159,7 @@ class Descent {
   State state_ = State::kRunning;
   std::string failure_;
   uint32_t probes_sent_ = 0;
+  size_t bytes_sent_ = 0;  // Of probes_sent_, against DiscoverOptions::max_probe_bytes.
   uint32_t rate_limited_ = 0;
   uint32_t empty_replies_ = 0;  // Answers that listed no child and no service.
 };

@@ -6,6 +6,7 @@
 
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
+#include "client/core/descent.hpp"
 #include "common/format.hpp"
 #include "proto/base64url.hpp"
 #include "proto/errors.hpp"
@@ -45,6 +46,18 @@ Result<void, std::string> check(const DiscoverOptions& o) {
   if (token->size() > proto::kMaxCapacityTokenSize) {
     return fail(fmt::format("capacity token must be at most {} bytes, got {}",
                             proto::kMaxCapacityTokenSize, token->size()));
+  }
+  if (o.max_probes < 1 || o.max_probes > kMaxPeersPerDescent * kMaxAttemptsLimit) {
+    return fail(fmt::format("max_probes must be from 1 to {}, got {}",
+                            kMaxPeersPerDescent * kMaxAttemptsLimit, o.max_probes));
+  }
+  if (o.max_probe_bytes < o.pad_to + 4) {
+    return fail(fmt::format("max_probe_bytes must hold one probe ({} bytes), got {}", o.pad_to + 4,
+                            o.max_probe_bytes));
+  }
+  if (o.max_children_per_level < 1 || o.max_children_per_level > kMaxPeersPerDescent) {
+    return fail(fmt::format("max_children_per_level must be from 1 to {}, got {}",
+                            kMaxPeersPerDescent, o.max_children_per_level));
   }
   if (o.max_depth < 1 || o.max_depth > kMaxDepthLimit) {
     return fail(fmt::format("max_depth must be from 1 to {}, got {}", kMaxDepthLimit, o.max_depth));

@@ -7,6 +7,7 @@
 
 #include "base/endpoint.hpp"
 #include "base/quote.hpp"
+#include "client/core/address_policy.hpp"
 #include "common/format.hpp"
 #include "proto/binding.hpp"
 #include "proto/error_response.hpp"
@@ -50,10 +51,8 @@ void Verifier::next_candidate(TimePoint now) {
     if (ip) {
       target_ = *ip;
       target_.port = service.port;
-      const Duration rto = shared_.peers.touch(target_, now).rtt.rto();
-      exchange_.emplace(options_.verify_attempts, rto, shared_.config.rto);
-      pump(now);
-      return;
+      if (begin_check(now)) return;
+      continue;
     }
     if (options_.resolve_host_names) {
       resolve_request_ = service.host;
@@ -189,9 +188,28 @@ void Verifier::on_resolved(TimePoint now, std::string_view host,
   }
   target_ = addresses.front();
   target_.port = candidates_[index_].port;
+  if (begin_check(now)) return;
+  ++index_;
+  next_candidate(now);
+}
+
+// Starts the Bindings to target_ when the address policy allows them (a TURN server named
+// by a leaf is no more private than the leaf); otherwise notes why not and returns false.
+bool Verifier::begin_check(TimePoint now) {
+  const Service& service = candidates_[index_];
+  auto leaf = parse_ip(service.node_address.ip);
+  if (leaf) leaf->port = service.node_address.port;
+  const auto why = leaf ? refuse_named(*leaf, target_, options_.allow_any_scope)
+                        : std::optional<std::string>("its leaf's address is unknown");
+  if (why) {
+    target_ = Endpoint{};  // Nothing was sent.
+    note("not checked: " + *why);
+    return false;
+  }
   const Duration rto = shared_.peers.touch(target_, now).rtt.rto();
   exchange_.emplace(options_.verify_attempts, rto, shared_.config.rto);
   pump(now);
+  return true;
 }
 
 void Verifier::note(std::string outcome) {

@@ -58,6 +58,7 @@ class Verifier {
 
  private:
   void next_candidate(TimePoint now);
+  bool begin_check(TimePoint now);
   void give_up(std::string outcome, TimePoint now);
   void pump(TimePoint now);
   void transmit(TimePoint now);

@@ -65,6 +65,16 @@ struct DiscoverOptions {
   // Re-check the last good leaf first, so a warm discovery costs one round trip. Only a
   // Client remembers anything between discoveries.
   bool use_last_path = true;
+  // What servers' answers may make this discovery send, whatever they list (a real tree
+  // stays far below): Probe datagrams, retransmissions included, and their bytes; children
+  // probed per level (the first ones listed; the rest are reported as skipped).
+  uint32_t max_probes = 64;
+  uint32_t max_probe_bytes = 80 * 1024;
+  uint32_t max_children_per_level = 16;
+  // A server may send the client only to unicast addresses (never 0.0.0.0, multicast,
+  // broadcast or port 0) no more private than its own: a public server not to private or
+  // loopback addresses, a private one not to loopback. This lifts the second rule.
+  bool allow_any_scope = false;
 };
 
 // One balance server on the chosen path, root first.
