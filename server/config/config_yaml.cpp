@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -42,6 +44,10 @@ struct Loader {
   std::optional<ConfigNode> accept_dynamic;
   std::vector<std::pair<std::string, ConfigNode>> child_names;
   std::vector<ConfigNode> parent_nodes;
+  // Index into cfg.children by name and by address: duplicates are found in O(1) each (a
+  // config may list 100,000 children).
+  std::unordered_map<std::string, size_t> child_by_name;
+  std::unordered_map<Endpoint, size_t> child_by_address;
 };
 
 std::string resolve(const std::string& base_dir, const std::string& file) {
@@ -150,14 +156,19 @@ void read_child(Loader& ld, ConfigNode item) {
   }
   map.optional("weight", child.weight, uint16_t{1}, uint16_t{65535});
   auto name = map.get("name");
-  for (size_t i = 0; i < ld.cfg.children.size(); ++i) {
-    const StaticChildConfig& other = ld.cfg.children[i];
-    if (name && !child.name.empty() && other.name == child.name) {
-      name->error(
-          fmt::format("{} is already the name of children[{}]", turnscout::quoted(child.name), i));
+  const size_t index = ld.cfg.children.size();
+  if (name && !child.name.empty()) {
+    auto [it, fresh] = ld.child_by_name.try_emplace(child.name, index);
+    if (!fresh) {
+      name->error(fmt::format("{} is already the name of children[{}]",
+                              turnscout::quoted(child.name), it->second));
     }
-    if (address && child.address.valid() && other.address == child.address) {
-      address->error(fmt::format("{} is already the address of children[{}]", child.address, i));
+  }
+  if (address && child.address.valid()) {
+    auto [it, fresh] = ld.child_by_address.try_emplace(child.address, index);
+    if (!fresh) {
+      address->error(
+          fmt::format("{} is already the address of children[{}]", child.address, it->second));
     }
   }
   if (name && !child.name.empty()) ld.child_names.emplace_back(child.name, *name);
@@ -204,6 +215,8 @@ void read_cluster(Loader& ld, ConfigMap root) {
   auto key_file = cluster.get("key_file");
   ld.accept_dynamic = cluster.get("accept_dynamic_children");
   if (ld.accept_dynamic) ld.accept_dynamic->read(out.accept_dynamic_children);
+  cluster.optional("max_dynamic_children", out.max_dynamic_children, 1u, 1'000'000u);
+  cluster.optional("registrations_per_source", out.registrations_per_source, 1u, 1'000'000u);
   if (inline_key && key_file) {
     key_file->error("set cluster.key or cluster.key_file, not both");
     return;
@@ -447,7 +460,7 @@ Result<ServerConfig, ConfigErrors> parse_document(const YamlDocument& doc, std::
   ServerConfig cfg;
   cfg.source_file = doc.name();
   ConfigReader reader(doc);
-  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, {}};
+  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, {}, {}, {}};
   ConfigMap root = reader.root().map();
   read_node(ld, root);
   read_parents(ld, root);

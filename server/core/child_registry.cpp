@@ -16,6 +16,19 @@ bool same_visible_state(const ChildStatus& a, const ChildStatus& b) {
          a.name == b.name;
 }
 
+// Registrations as admission buckets: a burst per source IP, one more per interval; at most
+// kRegistrationSources sources tracked.
+constexpr uint32_t kRegistrationSources = 1024;
+AdmissionConfig registration_limits(const RegistryPolicy& policy) {
+  AdmissionConfig c;
+  const double per_second =
+      1.0 / std::max(std::chrono::duration<double>(policy.interval).count(), 1e-3);
+  c.tiers = {TierConfig{"registrations", 0, static_cast<double>(policy.registrations_per_source),
+                        per_second}};
+  c.max_clients = kRegistrationSources;
+  return c;
+}
+
 uint16_t effective_weight(uint16_t configured, uint16_t requested) {
   // A child asking for the default weight gets the configured one.
   return requested != 1 ? requested : configured;
@@ -39,7 +52,7 @@ const char* to_string(ChildLiveness state) {
 
 ChildRegistry::ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children,
                              EventLog& events)
-    : policy_(policy), events_(events) {
+    : policy_(policy), registrations_(registration_limits(policy), ""), events_(events) {
   for (const StaticChildConfig& c : children)
     add_static(c);
 }
@@ -85,6 +98,7 @@ void ChildRegistry::erase(Id id) {
 void ChildRegistry::reconfigure(TimePoint now, RegistryPolicy policy,
                                 const std::vector<StaticChildConfig>& children) {
   policy_ = policy;
+  registrations_.reconfigure(registration_limits(policy_), "", now);
   std::unordered_set<Endpoint> wanted;
   for (const StaticChildConfig& c : children)
     wanted.insert(c.address);
@@ -128,8 +142,8 @@ void ChildRegistry::apply_static(const StaticChildConfig& config) {
   child.status.weight = effective_weight(config.weight, child.requested_weight);
 }
 
-ChildRegistry::Found ChildRegistry::lookup(const Endpoint& source, const std::string& name,
-                                           bool create) {
+ChildRegistry::Found ChildRegistry::lookup(TimePoint now, const Endpoint& source,
+                                           const std::string& name, bool create) {
   if (auto it = static_by_source_.find(source); it != static_by_source_.end()) {
     return {it->second, &children_.at(it->second)};
   }
@@ -140,9 +154,14 @@ ChildRegistry::Found ChildRegistry::lookup(const Endpoint& source, const std::st
     return {it->second, &child};
   }
   if (!create) return {.why = Admit::kUnknown};
-  if (dynamic_count_ >= policy_.max_dynamic) {
+  if (!registrations_.admit(now, 0, source, {}, 1).admitted) {
+    ++rejected_full_;
+    return {.why = Admit::kFull};
+  }
+  if (!make_room(now)) {
     if (!full_logged_) {
-      events_.warn("children table full ({} dynamic): refusing new children", dynamic_count_);
+      events_.warn("children table full ({} dynamic, all alive): refusing new children",
+                   dynamic_count_);
       full_logged_ = true;
     }
     ++rejected_full_;
@@ -158,6 +177,26 @@ ChildRegistry::Found ChildRegistry::lookup(const Endpoint& source, const std::st
   return {id, &children_.at(id)};
 }
 
+bool ChildRegistry::make_room(TimePoint now) {
+  if (dynamic_count_ < policy_.max_dynamic) return true;
+  const Child* oldest = nullptr;
+  Id oldest_id = 0;
+  for (const auto& [id, child] : children_) {
+    const bool gone = child.status.liveness == ChildLiveness::kDead ||
+                      child.status.liveness == ChildLiveness::kLeft;
+    if (child.status.dynamic && gone && (oldest == nullptr || child.since < oldest->since)) {
+      oldest = &child;
+      oldest_id = id;
+    }
+  }
+  if (oldest == nullptr) return false;
+  events_.info("child {} forgotten to make room ({} for {})", oldest->status.name,
+               to_string(oldest->status.liveness), format_duration(now - oldest->since));
+  ++replaced_dynamic_;
+  erase(oldest_id);
+  return true;
+}
+
 Admit ChildRegistry::check_replay(Child& child, uint64_t timestamp_ms) const {
   if (!policy_.authenticated) return Admit::kAccepted;
   if (timestamp_ms <= child.last_timestamp_ms) return Admit::kReplayed;
@@ -166,7 +205,7 @@ Admit ChildRegistry::check_replay(Child& child, uint64_t timestamp_ms) const {
 
 Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
                                   const proto::HeartbeatRequest& hb) {
-  const Found found = lookup(source, hb.node_name, /*create=*/true);
+  const Found found = lookup(now, source, hb.node_name, /*create=*/true);
   if (found.child == nullptr) return found.why;
   Child& child = *found.child;
   if (Admit replay = check_replay(child, hb.timestamp_ms); replay != Admit::kAccepted) {
@@ -202,7 +241,7 @@ Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
 
 Admit ChildRegistry::on_leave(TimePoint now, const Endpoint& source,
                               const proto::LeaveRequest& leave) {
-  const Found found = lookup(source, leave.node_name, /*create=*/false);
+  const Found found = lookup(now, source, leave.node_name, /*create=*/false);
   if (found.child == nullptr) return found.why;
   Child& child = *found.child;
   if (Admit replay = check_replay(child, leave.timestamp_ms); replay != Admit::kAccepted) {

@@ -15,6 +15,12 @@
 // any of them alive again (re-admission). Dead and left children are kept, so they come back with
 // their weight; a dynamic one is forgotten after `forget_after`, which bounds memory together with
 // `max_dynamic`.
+//
+// The dynamic table cannot be locked by registrations: when it is full, a new child replaces
+// the dynamic child dead or left the longest (only alive and suspect ones are kept), and each
+// source IP address registers new children from a bucket of `registrations_per_source`,
+// refilled one per interval (the buckets' table is bounded too, without fresh credit:
+// admission.hpp).
 #pragma once
 
 #include <cstddef>
@@ -31,6 +37,7 @@
 #include "base/clock.hpp"
 #include "proto/attributes.hpp"
 #include "proto/heartbeat.hpp"
+#include "server/core/admission.hpp"
 #include "server/core/config.hpp"
 #include "server/core/events.hpp"
 
@@ -62,6 +69,7 @@ struct RegistryPolicy {
   bool authenticated = false;   // A cluster key is set (and was checked by the caller).
   bool accept_dynamic = false;  // Unknown names are admitted; only when authenticated.
   size_t max_dynamic = kDefaultMaxDynamic;
+  uint32_t registrations_per_source = 8;
   // Must exceed the replay window, so a forgotten child's old heartbeats are already stale.
   Duration forget_after = std::chrono::hours{1};
 };
@@ -70,7 +78,8 @@ enum class Admit : uint8_t {
   kAccepted,
   kUnknown,    // Not a static child's address, and no dynamic child may be admitted.
   kNameTaken,  // A dynamic heartbeat used a static child's name.
-  kFull,       // The dynamic table is at max_dynamic.
+  kFull,       // The dynamic table is at max_dynamic, every entry alive or suspect; or the
+               // source has used up its registrations.
   kReplayed,   // Authenticated, but the timestamp is not newer than the last accepted one.
 };
 
@@ -104,6 +113,7 @@ class ChildRegistry {
   size_t size() const { return children_.size(); }
   size_t dynamic_count() const { return dynamic_count_; }
   uint64_t rejected_full() const { return rejected_full_; }
+  uint64_t replaced_dynamic() const { return replaced_dynamic_; }
   const RegistryPolicy& policy() const { return policy_; }
 
  private:
@@ -123,7 +133,10 @@ class ChildRegistry {
     Admit why = Admit::kAccepted;
   };
   // The child a heartbeat or Leave is for; creates a dynamic one when `create` allows.
-  Found lookup(const Endpoint& source, const std::string& name, bool create);
+  Found lookup(TimePoint now, const Endpoint& source, const std::string& name, bool create);
+  // Room for one more dynamic child: below the bound, or the longest dead or left one is
+  // forgotten. False when every dynamic child is alive or suspect.
+  bool make_room(TimePoint now);
   Admit check_replay(Child& child, uint64_t timestamp_ms) const;
   Id add_child(Child child);
   void add_static(const StaticChildConfig& config);
@@ -143,6 +156,8 @@ class ChildRegistry {
   std::set<std::pair<TimePoint, Id>> deadlines_;
   size_t dynamic_count_ = 0;
   uint64_t rejected_full_ = 0;
+  uint64_t replaced_dynamic_ = 0;
+  AdmissionControl registrations_;  // Per source IP: new dynamic children.
   EventLog& events_;
   bool full_logged_ = false;  // Logged once until a new child fits again.
   uint64_t generation_ = 0;

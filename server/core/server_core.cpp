@@ -56,6 +56,8 @@ RegistryPolicy registry_policy(const ServerConfig& config) {
   p.missed = std::max<uint32_t>(config.heartbeat.missed, 1);
   p.authenticated = !config.cluster.key.empty();
   p.accept_dynamic = config.cluster.accept_dynamic_children;
+  p.max_dynamic = config.cluster.max_dynamic_children;
+  p.registrations_per_source = config.cluster.registrations_per_source;
   p.forget_after = std::max<Duration>(std::chrono::hours{1}, 2 * config.heartbeat.replay_window);
   return p;
 }

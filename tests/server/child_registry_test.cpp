@@ -191,10 +191,65 @@ TEST_CASE("authenticated: dynamic children by name, replay protection, bounded t
   CHECK(r.on_heartbeat(kT0, addr(5, 3), heartbeat("dyn-3", 10)) == Admit::kFull);
   CHECK(r.on_heartbeat(kT0, addr(5, 4), heartbeat("dyn-4", 10)) == Admit::kFull);
   CHECK(r.rejected_full() == 2);
-  CHECK(log.count("children table full (2 dynamic): refusing new children") == 1);
+  CHECK(log.count("children table full (2 dynamic, all alive): refusing new children") == 1);
   CHECK(r.dynamic_count() == 2);
   // Leave never creates a child.
   CHECK(r.on_leave(kT0, addr(5, 5), leave("dyn-5", 10)) == Admit::kUnknown);
+}
+
+// Found by an attack run: 4,096 signed heartbeats in 3 s filled the table, and a real new
+// child got 403 for the hour dead entries were kept.
+TEST_CASE("a table full of dead or departed dynamic children makes room for a new one") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  policy.accept_dynamic = true;
+  policy.max_dynamic = 4;
+  ChildRegistry r(policy, two_static(), log_events());
+  for (uint8_t i = 1; i <= 4; ++i) {
+    REQUIRE(r.on_heartbeat(kT0, addr(6, i), heartbeat("squatter-" + std::to_string(i), 10)) ==
+            Admit::kAccepted);
+  }
+  CHECK(r.on_leave(kT0 + 100ms, addr(6, 4), leave("squatter-4", 11)) == Admit::kAccepted);
+  // One has left: it gives way at once. Then all are alive: refused.
+  CHECK(r.on_heartbeat(kT0 + 200ms, addr(7, 1), heartbeat("real-1", 10)) == Admit::kAccepted);
+  CHECK_FALSE(find(r.status(), "squatter-4"));
+  CHECK(r.on_heartbeat(kT0 + 200ms, addr(7, 2), heartbeat("real-2", 10)) == Admit::kFull);
+  // The squatters stop; real-1 keeps beating. Once they are dead (3 intervals), real-2 gets
+  // the place of the one dead the longest.
+  for (int s = 1; s <= 4; ++s) {
+    const TimePoint t = kT0 + std::chrono::seconds{s};
+    run_until(r, t);
+    REQUIRE(r.on_heartbeat(t, addr(7, 1), heartbeat("real-1", 10 + static_cast<uint64_t>(s))) ==
+            Admit::kAccepted);
+  }
+  CHECK(liveness(r, "squatter-1") == ChildLiveness::kDead);
+  CHECK(r.on_heartbeat(kT0 + 4s, addr(7, 2), heartbeat("real-2", 11)) == Admit::kAccepted);
+  CHECK(r.replaced_dynamic() == 2);
+  CHECK(r.dynamic_count() == 4);
+  CHECK(liveness(r, "real-1") == ChildLiveness::kAlive);
+}
+
+TEST_CASE("one source registers a burst of new dynamic children, then one per interval") {
+  RegistryPolicy policy;
+  policy.authenticated = true;
+  policy.accept_dynamic = true;
+  policy.max_dynamic = 1000;
+  policy.registrations_per_source = 8;
+  ChildRegistry r(policy, {}, log_events());
+  int accepted = 0;
+  for (int i = 0; i < 20; ++i) {
+    // Any port of the one address counts for it.
+    const Endpoint from = addr(6, 1, static_cast<uint16_t>(5000 + i));
+    accepted +=
+        r.on_heartbeat(kT0, from, heartbeat("n-" + std::to_string(i), 10)) == Admit::kAccepted ? 1
+                                                                                               : 0;
+  }
+  CHECK(accepted == 8);
+  CHECK(r.on_heartbeat(kT0, addr(6, 2), heartbeat("other", 10)) == Admit::kAccepted);
+  // Known children are not charged.
+  CHECK(r.on_heartbeat(kT0, addr(6, 1, 5000), heartbeat("n-0", 11)) == Admit::kAccepted);
+  CHECK(r.on_heartbeat(kT0 + 1s, addr(6, 1), heartbeat("late", 10)) == Admit::kAccepted);
+  CHECK(r.on_heartbeat(kT0 + 1s, addr(6, 1), heartbeat("later", 10)) == Admit::kFull);
 }
 
 TEST_CASE("authenticated without accept_dynamic: unknown names are refused") {
