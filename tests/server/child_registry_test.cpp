@@ -161,11 +161,16 @@ TEST_CASE("without a key only static children, from their configured address, ar
   CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 5)) == Admit::kAccepted);
 }
 
-TEST_CASE("authenticated: dynamic children by name, replay protection, bounded table") {
+RegistryPolicy dynamic_policy(size_t max_dynamic) {
   RegistryPolicy policy;
   policy.authenticated = true;
   policy.accept_dynamic = true;
-  policy.max_dynamic = 2;
+  policy.max_dynamic = max_dynamic;
+  return policy;
+}
+
+TEST_CASE("authenticated: dynamic children by name, replay protection, bounded table") {
+  RegistryPolicy policy = dynamic_policy(2);
   ChildRegistry r(policy, two_static(), log_events());
 
   CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
@@ -200,10 +205,7 @@ TEST_CASE("authenticated: dynamic children by name, replay protection, bounded t
 // Found by an attack run: 4,096 signed heartbeats in 3 s filled the table, and a real new
 // child got 403 for the hour dead entries were kept.
 TEST_CASE("a table full of dead or departed dynamic children makes room for a new one") {
-  RegistryPolicy policy;
-  policy.authenticated = true;
-  policy.accept_dynamic = true;
-  policy.max_dynamic = 4;
+  RegistryPolicy policy = dynamic_policy(4);
   ChildRegistry r(policy, two_static(), log_events());
   for (uint8_t i = 1; i <= 4; ++i) {
     REQUIRE(r.on_heartbeat(kT0, addr(6, i), heartbeat("squatter-" + std::to_string(i), 10)) ==
@@ -230,10 +232,7 @@ TEST_CASE("a table full of dead or departed dynamic children makes room for a ne
 }
 
 TEST_CASE("one source registers a burst of new dynamic children, then one per interval") {
-  RegistryPolicy policy;
-  policy.authenticated = true;
-  policy.accept_dynamic = true;
-  policy.max_dynamic = 1000;
+  RegistryPolicy policy = dynamic_policy(1000);
   policy.registrations_per_source = 8;
   ChildRegistry r(policy, {}, log_events());
   int accepted = 0;
