@@ -42,6 +42,7 @@ struct Loader {
   std::optional<ConfigNode> listen;
   bool advertise_given = false;
   std::optional<ConfigNode> accept_dynamic;
+  std::optional<ConfigNode> insecure;
   std::vector<std::pair<std::string, ConfigNode>> child_names;
   std::vector<ConfigNode> parent_nodes;
   // Index into cfg.children by name and by address: duplicates are found in O(1) each (a
@@ -216,6 +217,8 @@ void read_cluster(Loader& ld, ConfigMap root) {
   ld.accept_dynamic = cluster.get("accept_dynamic_children");
   if (ld.accept_dynamic) ld.accept_dynamic->read(out.accept_dynamic_children);
   cluster.optional("max_dynamic_children", out.max_dynamic_children, 1u, 1'000'000u);
+  ld.insecure = cluster.get("insecure");
+  if (ld.insecure) ld.insecure->read(out.insecure);
   cluster.optional("registrations_per_source", out.registrations_per_source, 1u, 1'000'000u);
   if (inline_key && key_file) {
     key_file->error("set cluster.key or cluster.key_file, not both");
@@ -454,13 +457,28 @@ void check_cluster(Loader& ld) {
         "needs a cluster key (cluster.key or cluster.key_file) to verify the heartbeats of "
         "children that are not listed");
   }
+  // Heartbeats without a key prove only a source address, which anyone can forge: a listed
+  // child's address sends clients anywhere, or marks the child gone. Fine on loopback;
+  // elsewhere only when the operator says so.
+  const ServerConfig& cfg = ld.cfg;
+  const bool heartbeats = !cfg.parents.empty() || !cfg.children.empty();
+  if (!cluster.key.empty() || cluster.insecure || !heartbeats || !ld.listen) return;
+  for (const Endpoint& e : cfg.listen) {
+    if (is_loopback(e)) continue;
+    ld.listen->error(fmt::format(
+        "{} is reachable from other hosts, and heartbeats without a cluster key can be forged "
+        "by anyone who spoofs a source address: set cluster.key_file (or cluster.key), or "
+        "cluster.insecure: true to accept that",
+        e));
+    return;
+  }
 }
 
 Result<ServerConfig, ConfigErrors> parse_document(const YamlDocument& doc, std::string base_dir) {
   ServerConfig cfg;
   cfg.source_file = doc.name();
   ConfigReader reader(doc);
-  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, {}, {}, {}};
+  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, {}, {}, {}, {}};
   ConfigMap root = reader.root().map();
   read_node(ld, root);
   read_parents(ld, root);

@@ -36,6 +36,21 @@ uint16_t effective_weight(uint16_t configured, uint16_t requested) {
 
 }  // namespace
 
+// Without a key a heartbeat proves nothing but, at best, its source address: the child is
+// offered to clients at that IP address only (any port it names there), never elsewhere.
+std::vector<Endpoint> ChildRegistry::advertised_by(const Endpoint& source,
+                                                   const std::vector<Endpoint>& named) const {
+  if (policy_.authenticated) return named;
+  const Endpoint from = unmap_v4(source);
+  std::vector<Endpoint> out;
+  for (const Endpoint& e : named) {
+    const Endpoint plain = unmap_v4(e);
+    if (plain.family == from.family && plain.ip == from.ip) out.push_back(e);
+  }
+  if (out.empty()) out.push_back(from);
+  return out;
+}
+
 const char* to_string(ChildLiveness state) {
   switch (state) {
     case ChildLiveness::kAlive:
@@ -216,7 +231,7 @@ Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
   const ChildStatus before = child.status;
   ChildStatus& s = child.status;
   s.source = source;  // Changes only for a dynamic child, whose name is its identity.
-  s.advertised = hb.advertised;
+  s.advertised = advertised_by(source, hb.advertised);
   s.draining = hb.state == proto::NodeState::kDraining;
   s.load_permille = hb.load.load_permille;
   s.subtree = hb.subtree;

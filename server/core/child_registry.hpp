@@ -5,7 +5,8 @@
 //
 // Identity: a static child (from the config) is the one whose heartbeats come from its
 // configured address; with a key, a dynamic child is known by its name and may move. A
-// dynamic heartbeat may not take the name of a static child.
+// dynamic heartbeat may not take the name of a static child. Without a key, a child is
+// offered only at its heartbeats' source IP address, whatever addresses they name.
 //
 // Liveness, measured from the last accepted heartbeat (`interval` I, `missed` M): a
 // heartbeat counts as missed for suspicion once it is half an interval late, so ordinary
@@ -137,6 +138,8 @@ class ChildRegistry {
   // Room for one more dynamic child: below the bound, or the longest dead or left one is
   // forgotten. False when every dynamic child is alive or suspect.
   bool make_room(TimePoint now);
+  std::vector<Endpoint> advertised_by(const Endpoint& source,
+                                      const std::vector<Endpoint>& named) const;
   Admit check_replay(Child& child, uint64_t timestamp_ms) const;
   Id add_child(Child child);
   void add_static(const StaticChildConfig& config);

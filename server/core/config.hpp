@@ -80,6 +80,8 @@ struct ClusterConfig {
   std::string key;                       // Raw key bytes; empty = heartbeats unauthenticated.
   std::string key_file;                  // Where `key` was read from; empty for an inline key.
   bool accept_dynamic_children = false;  // Needs a key.
+  // Heartbeats without a key on addresses others can reach: accepted only when set.
+  bool insecure = false;
   uint32_t max_dynamic_children = 4096;  // Bound of the table of children not listed.
   // New dynamic children one source IP address may register: a burst, then one per
   // heartbeat interval.

@@ -371,3 +371,27 @@ TEST_CASE("reconfigure with a shorter interval applies overdue transitions at on
 
 }  // namespace
 }  // namespace turnscout::server
+
+namespace turnscout::server {
+
+// Found by an attack run: spoofed keyless heartbeats from a listed child's address sent the
+// CLI to 127.9.9.9:9999.
+TEST_CASE("without a key a child is offered at its heartbeats' source IP address only") {
+  ChildRegistry r(RegistryPolicy{}, two_static(), log_events());
+  proto::HeartbeatRequest hb = heartbeat("leaf-a");
+  hb.advertised = {Endpoint::v4(127, 9, 9, 9, 9999), addr(1, 11, 4000)};
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, hb) == Admit::kAccepted);
+  CHECK(find(r.status(), "leaf-a")->advertised == std::vector<Endpoint>{addr(1, 11, 4000)});
+  hb.advertised = {Endpoint::v4(127, 9, 9, 9, 9999)};
+  REQUIRE(r.on_heartbeat(kT0 + 1s, kStaticA, hb) == Admit::kAccepted);
+  CHECK(find(r.status(), "leaf-a")->advertised == std::vector<Endpoint>{kStaticA});
+  // With a key, the signed addresses stand.
+  RegistryPolicy keyed;
+  keyed.authenticated = true;
+  ChildRegistry k(keyed, two_static(), log_events());
+  hb.timestamp_ms = 5;
+  REQUIRE(k.on_heartbeat(kT0, kStaticA, hb) == Admit::kAccepted);
+  CHECK(find(k.status(), "leaf-a")->advertised == hb.advertised);
+}
+
+}  // namespace turnscout::server

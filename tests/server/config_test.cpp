@@ -247,7 +247,7 @@ TEST_CASE("advertise: defaults, wildcards and limits") {
   // With parents, an explicit advertise makes the wildcard fine.
   const ServerConfig child = parse_ok(
       "node: {name: c, listen: [\"0.0.0.0:3479\"], advertise: [\"192.0.2.7:3479\"]}\n"
-      "parents: [\"192.0.2.1:3479\"]");
+      "parents: [\"192.0.2.1:3479\"]\ncluster: {insecure: true}");
   CHECK(child.advertise == std::vector<Endpoint>{ep("192.0.2.7:3479")});
 
   CHECK(errors_of("node: {name: c, listen: [\"127.0.0.1:1\"], advertise: [\"[::]:3479\", "
@@ -391,7 +391,10 @@ std::vector<BrokenConfig> broken_configs() {
       {"wildcard_with_parents.yaml",
        {"3:11: node.listen: 0.0.0.0:3480 is a wildcard address and this node has parents: they "
         "give clients the node.advertise addresses, which default to the listen addresses; set "
-        "node.advertise to the addresses clients can reach"}},
+        "node.advertise to the addresses clients can reach",
+        "3:11: node.listen: 0.0.0.0:3480 is reachable from other hosts, and heartbeats without a "
+        "cluster key can be forged by anyone who spoofs a source address: set cluster.key_file "
+        "(or cluster.key), or cluster.insecure: true to accept that"}},
       {"wrong_type.yaml",
        {"3:11: node.listen: expected a sequence, got \"127.0.0.1:3481\"",
         "4:22: admission.enabled: expected true or false, got \"yes\"",
@@ -466,6 +469,26 @@ TEST_CASE("config: 100,000 listed children load, and a duplicate among them is n
   CHECK(errors_of(text) ==
         "test.yaml:100005:12: children[100000].name: \"c77777\" is already the name of "
         "children[77777]\n");
+}
+
+// Found by an attack run: without a key, spoofed heartbeats from a listed child's address
+// sent clients anywhere and a spoofed Leave removed the child.
+TEST_CASE("config: keyless heartbeats beyond loopback need cluster.insecure") {
+  const std::string keyless =
+      "node: {name: c, listen: [\"192.0.2.7:3479\"]}\n"
+      "children: [{name: k, address: \"192.0.2.8:3479\"}]\n";
+  CHECK(errors_of(keyless) ==
+        "test.yaml:1:25: node.listen: 192.0.2.7:3479 is reachable from other hosts, and "
+        "heartbeats without a cluster key can be forged by anyone who spoofs a source address: "
+        "set cluster.key_file (or cluster.key), or cluster.insecure: true to accept that\n");
+  CHECK(parse_ok(keyless + "cluster: {insecure: true}").cluster.insecure);
+  CHECK(
+      parse_ok(keyless + "cluster: {key: \"0123456789abcdef0123456789abcdef\"}").children.size() ==
+      1);
+  // Loopback (a test bed), or no heartbeats at all: nothing to forge.
+  CHECK(errors_of("node: {name: c, listen: [\"127.0.0.1:3479\"]}\n"
+                  "children: [{name: k, address: \"127.0.0.2:3479\"}]\n") == "");
+  CHECK(errors_of("node: {name: c, listen: [\"0.0.0.0:3479\"]}\n") == "");
 }
 
 }  // namespace turnscout::server
