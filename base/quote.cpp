@@ -60,12 +60,16 @@ void append_escaped(std::string& out, std::string_view text) {
 
 }  // namespace
 
-std::string quoted(std::string_view text) {
-  const bool cut = text.size() > kMaxQuoted;
+std::string quoted(std::string_view text, size_t max) {
+  const bool cut = text.size() > max;
   std::string out = "\"";
-  append_escaped(out, cut ? text.substr(0, kMaxQuoted) : text);
+  append_escaped(out, cut ? text.substr(0, max) : text);
   out += cut ? "\"..." : "\"";
   return out;
+}
+
+std::string quoted_path(std::string_view path) {
+  return quoted(path, kMaxQuotedPath);
 }
 
 }  // namespace turnscout

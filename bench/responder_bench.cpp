@@ -97,7 +97,7 @@ Case responder_case(std::string name, const std::vector<uint8_t>& request, int c
                     Strategy strategy) {
   AdmissionConfig admission;
   admission.tiers = {TierConfig{"free", 0, 1e12, 1e12}};  // Charged, never refused.
-  auto responder = std::make_shared<ProbeResponder>(admission, "", 1);
+  auto responder = std::make_shared<ProbeResponder>(admission, 1);
   responder->set_snapshot(snapshot(children, strategy));
   auto out = std::make_shared<std::array<uint8_t, 1500>>();
   return Case{std::move(name), [&request, responder, out](uint64_t i) -> size_t {

@@ -1,5 +1,5 @@
 // turnscout-server: one balance server of the tree. Runs a node from a YAML config, checks
-// a config, or issues a capacity token signed with the cluster key.
+// a config, or issues a capacity token signed with the token key.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -28,15 +28,13 @@ using namespace turnscout::server;
 constexpr const char* kExamples = R"(Examples:
   turnscout-server --config /etc/turnscout/leaf.yaml
   turnscout-server --config leaf.yaml --check-config
-  turnscout-server token issue --key-file cluster.key --tier 1 --expires 24h
-  turnscout-server token issue --key-file cluster.key --tier 2 --expires 30m --client-id 198.51.100.23
+  turnscout-server token issue --key-file token.key --tier 1 --expires 24h
+  turnscout-server token issue --key-file token.key --tier 2 --expires 30m --client-id 198.51.100.23
 
 Signals: SIGHUP reloads the config (a bad one is refused and the running one kept);
 SIGTERM or SIGINT sends Leave to the parents and exits within 2 s.
 With --exit-with-parent the server also gets SIGTERM when the process that started it ends,
 even by SIGKILL (how `turnscout cluster --processes` makes sure no node outlives it).)";
-
-constexpr size_t kMaxKeyFile = 4096;
 
 struct TokenOptions {
   std::string key_file;
@@ -96,18 +94,9 @@ bool exit_with_parent() {
   return true;
 }
 
-// The key file as the config loader reads it: raw bytes, trailing line breaks removed.
-Result<std::string, std::string> read_key(const std::string& path) {
-  auto key = read_small_file(path, kMaxKeyFile);
-  if (!key) return key;
-  while (!key->empty() && (key->back() == '\n' || key->back() == '\r'))
-    key->pop_back();
-  if (key->empty()) return unexpected(fmt::format("{} is empty", path));
-  return key;
-}
-
 int issue_token(const TokenOptions& options) {
-  auto key = read_key(options.key_file);
+  // The same rules as the servers' admission.token_key_file.
+  auto key = load_key_file(options.key_file);
   auto lifetime = parse_duration(options.expires);
   std::string error = !key ? key.error() : !lifetime ? "--expires: " + lifetime.error() : "";
   if (error.empty() && *lifetime <= Duration::zero()) error = "--expires must be positive";
@@ -137,8 +126,10 @@ void add_token_commands(CLI::App& app, TokenOptions& token) {
   CLI::App* group = app.add_subcommand("token", "Capacity tokens");
   group->require_subcommand(1);
   CLI::App* issue = group->add_subcommand(
-      "issue", "Print a capacity token (base64url) signed with the cluster key");
-  issue->add_option("--key-file", token.key_file, "File holding the cluster key")
+      "issue", "Print a capacity token (base64url) signed with the token key");
+  issue
+      ->add_option("--key-file", token.key_file,
+                   "File holding the token key (the servers' admission.token_key_file)")
       ->type_name("FILE")
       ->required()
       ->check(CLI::ExistingFile);

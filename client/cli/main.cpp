@@ -20,7 +20,7 @@ constexpr const char* kExamples = R"(Examples:
   turnscout probe 192.0.2.1:3478
   turnscout probe scout.example.org --json
   turnscout stats 127.0.0.1:9471
-  turnscout token issue --key-file cluster.key --tier 1 --expires 24h
+  turnscout token issue --key-file token.key --tier 1 --expires 24h
 
 Run `turnscout SUBCOMMAND --help` for the options of each.)";
 

@@ -18,12 +18,13 @@ namespace turnscout::cli {
 namespace {
 
 constexpr const char* kExamples = R"ex(Examples:
-  turnscout token issue --key-file cluster.key --tier 1 --expires 24h
-  turnscout token issue --key-file cluster.key --tier 2 --expires 30m --client-id 198.51.100.23
-  turnscout probe 192.0.2.1:3478 --token "$(turnscout token issue --key-file cluster.key --tier 1)"
+  turnscout token issue --key-file token.key --tier 1 --expires 24h
+  turnscout token issue --key-file token.key --tier 2 --expires 30m --client-id 198.51.100.23
+  turnscout probe 192.0.2.1:3478 --token "$(turnscout token issue --key-file token.key --tier 1)"
 
-The key file holds the cluster key of the servers' `cluster.key` setting (trailing line
-breaks are ignored).)ex";
+The key file holds the token key of the servers' `admission.token_key_file` setting
+(trailing line breaks are ignored). It is not the cluster key: whoever issues tokens need
+not be able to join the tree.)ex";
 
 constexpr size_t kMaxKeyFile = 4096;
 
@@ -51,9 +52,11 @@ CLI::App* add_token_command(CLI::App& app, TokenArgs& args) {
   group->footer(kExamples);
   group->require_subcommand(1);
   CLI::App* issue = group->add_subcommand(
-      "issue", "Print a capacity token (base64url) signed with the cluster key");
+      "issue", "Print a capacity token (base64url) signed with the token key");
   issue->footer(kExamples);
-  issue->add_option("--key-file", args.key_file, "File holding the cluster key")
+  issue
+      ->add_option("--key-file", args.key_file,
+                   "File holding the token key (the servers' admission.token_key_file)")
       ->type_name("FILE")
       ->required()
       ->check(CLI::ExistingFile);

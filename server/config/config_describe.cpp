@@ -28,10 +28,29 @@ std::string describe_children(const ServerConfig& cfg) {
                      cfg.cluster.accept_dynamic_children ? "accepted" : "refused");
 }
 
+// Where a key came from and how long it is; never the key.
+std::string describe_secret(const std::string& key, const std::string& file) {
+  if (file.empty()) return fmt::format("{} bytes, inline", key.size());
+  return fmt::format("{} bytes from {}", key.size(), turnscout::quoted_path(file));
+}
+
 std::string describe_key(const ClusterConfig& cluster) {
   if (cluster.key.empty()) return "none: heartbeats are not signed";
-  if (cluster.key_file.empty()) return fmt::format("{} bytes, inline", cluster.key.size());
-  return fmt::format("{} bytes from {}", cluster.key.size(), turnscout::quoted(cluster.key_file));
+  std::string text = describe_secret(cluster.key, cluster.key_file);
+  if (!cluster.accept_key.empty()) {
+    text += "; also accepted: " + describe_secret(cluster.accept_key, cluster.accept_key_file);
+  }
+  return text;
+}
+
+std::string describe_token_key(const AdmissionConfig& admission) {
+  if (admission.token_key.empty()) return "none: capacity tokens are ignored";
+  std::string text = describe_secret(admission.token_key, admission.token_key_file);
+  if (!admission.accept_token_key.empty()) {
+    text += "; also accepted: " +
+            describe_secret(admission.accept_token_key, admission.accept_token_key_file);
+  }
+  return text;
 }
 
 std::string describe_load(const LoadConfig& load) {
@@ -45,7 +64,7 @@ std::string describe_load(const LoadConfig& load) {
                          format_duration(load.refresh));
       break;
     case LoadSourceKind::kFile:
-      text = fmt::format("file {}, every {}", turnscout::quoted(load.file),
+      text = fmt::format("file {}, every {}", turnscout::quoted_path(load.file),
                          format_duration(load.refresh));
       break;
   }
@@ -131,6 +150,7 @@ std::string describe(const ServerConfig& cfg) {
   out += fmt::format("  admission:   {}\n", describe_admission(cfg.admission));
   if (cfg.admission.enabled) {
     out += fmt::format("  tiers:       {}\n", describe_tiers(cfg.admission));
+    out += fmt::format("  token key:   {}\n", describe_token_key(cfg.admission));
   }
   out += fmt::format("  services:    {}\n", fmt::join(services, ", "));
   out += fmt::format("  metrics:     {}\n",

@@ -1,6 +1,7 @@
 #include "server/config/config_yaml.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -43,6 +46,7 @@ struct Loader {
   bool advertise_given = false;
   std::optional<ConfigNode> accept_dynamic;
   std::optional<ConfigNode> insecure;
+  bool key_given = false;  // cluster.key or key_file is set (it may have failed to load).
   std::vector<std::pair<std::string, ConfigNode>> child_names;
   std::vector<ConfigNode> parent_nodes;
   // Index into cfg.children by name and by address: duplicates are found in O(1) each (a
@@ -176,12 +180,32 @@ void read_child(Loader& ld, ConfigNode item) {
   ld.cfg.children.push_back(std::move(child));
 }
 
-// The key file's bytes without trailing line breaks, or an error for cluster.key_file.
+// Keys printed in our own documents and examples. Anyone can sign with them, so a server
+// refuses them rather than run with a key that protects nothing.
+constexpr std::array<std::string_view, 2> kDocumentedKeys = {
+    "turnscout-example-cluster-key",              // proto/PROTOCOL.md's examples.
+    "example-cluster-key-replace-me-0123456789",  // Earlier example configs.
+};
+
+// The key file's bytes without trailing line breaks, or an error. Like ssh with a private
+// key, a file that other users can read (or that anyone but its owner can write) is
+// refused: whoever reads it can sign heartbeats or mint capacity tokens.
 Result<std::string, std::string> read_key_file(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
-    return unexpected(
-        fmt::format("cannot read {}: {}", turnscout::quoted(path), std::strerror(errno)));
+    const int err = errno;
+    return unexpected(fmt::format(
+        "cannot read {}: {}{}", turnscout::quoted_path(path), std::strerror(err),
+        err == ENOENT ? fmt::format("; make one with (umask 077; openssl rand -hex 32 > {})", path)
+                      : ""));
+  }
+  struct stat st {};
+  if (::fstat(::fileno(file), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+    std::fclose(file);
+    return unexpected(fmt::format(
+        "{} is accessible by other users (mode {:04o}): run chmod 600 {} (or 640 for a group "
+        "the server runs in)",
+        turnscout::quoted_path(path), st.st_mode & 07777, path));
   }
   std::string key(kMaxKeySize + 1, '\0');
   const size_t n = std::fread(key.data(), 1, key.size(), file);
@@ -189,52 +213,81 @@ Result<std::string, std::string> read_key_file(const std::string& path) {
   std::fclose(file);
   if (err != 0) {
     return unexpected(
-        fmt::format("cannot read {}: {}", turnscout::quoted(path), std::strerror(err)));
+        fmt::format("cannot read {}: {}", turnscout::quoted_path(path), std::strerror(err)));
   }
   if (n > kMaxKeySize) {
     return unexpected(
-        fmt::format("{} is longer than {} bytes", turnscout::quoted(path), kMaxKeySize));
+        fmt::format("{} is longer than {} bytes", turnscout::quoted_path(path), kMaxKeySize));
   }
   key.resize(n);
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
     key.pop_back();
-  if (key.empty()) return unexpected(fmt::format("{} is empty", turnscout::quoted(path)));
+  if (key.empty()) return unexpected(fmt::format("{} is empty", turnscout::quoted_path(path)));
   return key;
 }
 
-void check_key_size(ConfigNode& node, const std::string& key, std::string_view what) {
+// What is wrong with `key` (named `what` in the message), if anything.
+std::optional<std::string> key_problem(const std::string& key, std::string_view what) {
   if (key.size() < kMinKeySize) {
-    node.error(
-        fmt::format("{} is {} bytes; use at least {} random bytes", what, key.size(), kMinKeySize));
+    return fmt::format("{} is {} bytes; use at least {} random bytes", what, key.size(),
+                       kMinKeySize);
   }
+  if (std::find(kDocumentedKeys.begin(), kDocumentedKeys.end(), key) != kDocumentedKeys.end()) {
+    return fmt::format(
+        "{} is an example key from turnscout's documentation, which anyone can sign with: make "
+        "one with (umask 077; openssl rand -hex 32 > FILE)",
+        what);
+  }
+  return std::nullopt;
+}
+
+void check_key(ConfigNode& node, const std::string& key, std::string_view what) {
+  if (auto problem = key_problem(key, what)) node.error(*problem);
+}
+
+// A secret given inline as `name` or read from the file `name`_file, into `key` and `file`.
+// Returns the node it came from, for checks across keys.
+std::optional<ConfigNode> read_secret(Loader& ld, ConfigMap& map, std::string_view section,
+                                      std::string_view name, std::string& key, std::string& file) {
+  const std::string file_key = fmt::format("{}_file", name);
+  auto inline_node = map.get(name);
+  auto file_node = map.get(file_key);
+  if (inline_node && file_node) {
+    file_node->error(fmt::format("set {0}.{1} or {0}.{2}, not both", section, name, file_key));
+    return file_node;
+  }
+  if (inline_node) {
+    if (inline_node->read(key)) check_key(*inline_node, key, "the key");
+    return inline_node;
+  }
+  std::string path;
+  if (!file_node || !file_node->read(path)) return file_node;
+  file = resolve(ld.base_dir, path);
+  auto read = read_key_file(file);
+  if (!read) {
+    file_node->error(read.error());
+    return file_node;
+  }
+  key = std::move(*read);
+  check_key(*file_node, key, fmt::format("the key in {}", turnscout::quoted_path(file)));
+  return file_node;
 }
 
 void read_cluster(Loader& ld, ConfigMap root) {
   ConfigMap cluster = root.optional_map("cluster");
   ClusterConfig& out = ld.cfg.cluster;
-  auto inline_key = cluster.get("key");
-  auto key_file = cluster.get("key_file");
   ld.accept_dynamic = cluster.get("accept_dynamic_children");
   if (ld.accept_dynamic) ld.accept_dynamic->read(out.accept_dynamic_children);
   cluster.optional("max_dynamic_children", out.max_dynamic_children, 1u, 1'000'000u);
   ld.insecure = cluster.get("insecure");
   if (ld.insecure) ld.insecure->read(out.insecure);
   cluster.optional("registrations_per_source", out.registrations_per_source, 1u, 1'000'000u);
-  if (inline_key && key_file) {
-    key_file->error("set cluster.key or cluster.key_file, not both");
-    return;
+  ld.key_given = read_secret(ld, cluster, "cluster", "key", out.key, out.key_file).has_value();
+  auto accept =
+      read_secret(ld, cluster, "cluster", "accept_key", out.accept_key, out.accept_key_file);
+  if (accept && !out.accept_key.empty() && out.key.empty()) {
+    accept->error("is a second key for a rotation; set cluster.key_file (the key to sign with)");
   }
-  if (inline_key && inline_key->read(out.key)) check_key_size(*inline_key, out.key, "the key");
-  std::string file;
-  if (!key_file || !key_file->read(file)) return;
-  out.key_file = resolve(ld.base_dir, file);
-  auto key = read_key_file(out.key_file);
-  if (!key) {
-    key_file->error(key.error());
-    return;
-  }
-  out.key = std::move(*key);
-  check_key_size(*key_file, out.key, fmt::format("the key in {}", turnscout::quoted(out.key_file)));
 }
 
 void read_heartbeat(Loader& ld, ConfigMap root) {
@@ -300,6 +353,7 @@ void read_listing(Loader& ld, ConfigMap root) {
 struct TierEntry {
   TierConfig tier;
   ConfigNode burst;  // Where a burst too small for the request costs is reported.
+  ConfigNode node;   // The tier's entry.
 };
 
 // One entry of admission.tiers; `tiers` holds those read before, for the id check.
@@ -331,7 +385,7 @@ void read_tier(const std::string& name, ConfigNode node, std::vector<TierEntry>&
     map.required("burst", tier.burst, 1.0, kMaxTokens);
     map.required("refill", tier.refill_per_second, 0.001, kMaxTokens);
   }
-  tiers.push_back({std::move(tier), map.get("burst").value_or(node)});
+  tiers.push_back({std::move(tier), map.get("burst").value_or(node), node});
 }
 
 void read_admission(Loader& ld, ConfigMap root) {
@@ -344,9 +398,28 @@ void read_admission(Loader& ld, ConfigMap root) {
   admission.optional("max_clients", out.max_clients, 1u, kMaxClientsBound);
   admission.optional("ipv6_prefix", out.ipv6_prefix, uint8_t{32}, uint8_t{128});
   admission.optional("unknown_control_rate", out.unknown_control_rate, 1.0, kMaxTokens);
+  read_secret(ld, admission, "admission", "token_key", out.token_key, out.token_key_file);
+  auto accept = read_secret(ld, admission, "admission", "accept_token_key", out.accept_token_key,
+                            out.accept_token_key_file);
+  if (accept && !out.accept_token_key.empty() && out.token_key.empty()) {
+    accept->error(
+        "is a second key for a rotation; set admission.token_key_file (the key tokens are "
+        "issued with)");
+  }
   std::vector<TierEntry> tiers;
   for (auto& [name, node] : admission.optional_map("tiers").entries()) {
     read_tier(name, node, tiers);
+  }
+  // A tier above free is reached only with a verified capacity token.
+  if (out.enabled && out.token_key.empty()) {
+    for (TierEntry& entry : tiers) {
+      if (entry.tier.name == kFreeTier) continue;
+      entry.node.error(fmt::format(
+          "no client can reach tier {}: capacity tokens need admission.token_key_file to be "
+          "verified",
+          turnscout::quoted(entry.tier.name)));
+      break;
+    }
   }
   const uint16_t max_cost = std::max({out.probe_cost, out.binding_cost, out.other_cost});
   TierConfig free_tier;
@@ -452,6 +525,8 @@ void check_addresses(Loader& ld) {
 
 void check_cluster(Loader& ld) {
   const ClusterConfig& cluster = ld.cfg.cluster;
+  // A key that was given but could not be used has its own error; do not pile more on.
+  if (cluster.key.empty() && ld.key_given) return;
   if (cluster.accept_dynamic_children && cluster.key.empty() && ld.accept_dynamic) {
     ld.accept_dynamic->error(
         "needs a cluster key (cluster.key or cluster.key_file) to verify the heartbeats of "
@@ -478,7 +553,7 @@ Result<ServerConfig, ConfigErrors> parse_document(const YamlDocument& doc, std::
   ServerConfig cfg;
   cfg.source_file = doc.name();
   ConfigReader reader(doc);
-  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, {}, {}, {}, {}};
+  Loader ld{std::move(base_dir), cfg, {}, false, {}, {}, false, {}, {}, {}, {}};
   ConfigMap root = reader.root().map();
   read_node(ld, root);
   read_parents(ld, root);
@@ -500,6 +575,16 @@ Result<ServerConfig, ConfigErrors> parse_document(const YamlDocument& doc, std::
 }
 
 }  // namespace
+
+Result<std::string, std::string> load_key_file(const std::string& path) {
+  auto key = read_key_file(path);
+  if (!key) return key;
+  if (auto problem =
+          key_problem(*key, fmt::format("the key in {}", turnscout::quoted_path(path)))) {
+    return unexpected(std::move(*problem));
+  }
+  return key;
+}
 
 Result<ServerConfig, ConfigErrors> load_server_config(const std::string& path) {
   auto doc = YamlDocument::load_file(path);

@@ -25,6 +25,11 @@ Result<ServerConfig, ConfigErrors> parse_server_config(std::string_view yaml_tex
                                                        std::string display_name,
                                                        std::string base_dir);
 
+// A key file as the loader reads cluster.key_file and admission.token_key_file: raw bytes
+// without trailing line breaks, 16 to 4096 of them, not readable by other users, not a key
+// printed in turnscout's documents. The error names the file and what is wrong.
+Result<std::string, std::string> load_key_file(const std::string& path);
+
 // A short multi-line summary for --check-config and the start-up log. Never shows the
 // cluster key, only where it came from and its length.
 std::string describe(const ServerConfig& config);

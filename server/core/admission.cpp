@@ -15,6 +15,10 @@ namespace turnscout::server {
 namespace {
 
 constexpr uint32_t kNil = ~uint32_t{0};
+
+std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
 constexpr size_t kMinChains = 64;
 // The clients that do not fit a full table share one bucket worth this many free clients:
 // new clients still get answers during a flood of fresh sources, and the flood gets no
@@ -60,8 +64,7 @@ struct Tier {
 // Entries live in one vector that grows to the bound and is then recycled: a hash index of
 // chains finds a client, a doubly linked recency list finds the longest-idle one to evict.
 struct AdmissionControl::Impl {
-  AdmissionConfig config;
-  std::string key;
+  AdmissionConfig config;  // Its token_key and accept_token_key verify capacity tokens.
   uint64_t seed = 0;
   std::vector<Tier> tiers;  // tiers[0] is the free tier.
   std::vector<Entry> entries;
@@ -247,7 +250,7 @@ uint32_t AdmissionControl::Impl::insert(const Endpoint& client, uint8_t tier, co
 
 uint8_t AdmissionControl::Impl::resolve_tier(TokenMemo& memo, std::span<const uint8_t> token,
                                              uint64_t wall_unix_s, const Endpoint& client) const {
-  if (token.empty() || key.empty()) return 0;
+  if (token.empty() || config.token_key.empty()) return 0;
   const uint64_t h = token_hash(token);
   if (memo.verdict == TokenMemo::Verdict::kNone || memo.token_hash != h) {
     verify(memo, token, wall_unix_s, client);
@@ -262,8 +265,12 @@ void AdmissionControl::Impl::verify(TokenMemo& memo, std::span<const uint8_t> to
   // Tokens name their client by IP address in canonical text form (inet_ntop's). Verdicts
   // are memoised, so this text is built once per token, not per request.
   const std::string ip = ip_to_string(client);
-  const std::span<const uint8_t> k(reinterpret_cast<const uint8_t*>(key.data()), key.size());
-  const auto verified = proto::verify_capacity_token(token, k, wall_unix_s, ip);
+  auto verified = proto::verify_capacity_token(token, bytes_of(config.token_key), wall_unix_s, ip);
+  if (!verified && verified.error() == proto::TokenErrc::kBadSignature &&
+      !config.accept_token_key.empty()) {
+    verified =
+        proto::verify_capacity_token(token, bytes_of(config.accept_token_key), wall_unix_s, ip);
+  }
   memo = TokenMemo{};
   if (!verified) {
     memo.verdict = TokenMemo::Verdict::kInvalid;
@@ -305,10 +312,7 @@ void AdmissionControl::Impl::rebuild(const std::vector<uint8_t>& old_tier_ids, b
   }
 }
 
-AdmissionControl::AdmissionControl(const AdmissionConfig& config, std::string cluster_key,
-                                   uint64_t seed)
-    : impl_(new Impl) {
-  impl_->key = std::move(cluster_key);
+AdmissionControl::AdmissionControl(const AdmissionConfig& config, uint64_t seed) : impl_(new Impl) {
   impl_->seed = fmix64(seed ^ 0x61646d697373696full);
   impl_->set_config(config);
 }
@@ -351,13 +355,12 @@ Admission AdmissionControl::admit(TimePoint now, uint64_t wall_unix_s, const End
   return Admission{e.bucket.try_take(now, cost), m.tiers[e.tier].flow};
 }
 
-void AdmissionControl::reconfigure(const AdmissionConfig& config, std::string cluster_key,
-                                   TimePoint now) {
+void AdmissionControl::reconfigure(const AdmissionConfig& config, TimePoint now) {
   std::vector<uint8_t> old_tier_ids;
   for (const Tier& t : impl_->tiers)
     old_tier_ids.push_back(t.id);
-  const bool key_changed = cluster_key != impl_->key;
-  impl_->key = std::move(cluster_key);
+  const bool key_changed = config.token_key != impl_->config.token_key ||
+                           config.accept_token_key != impl_->config.accept_token_key;
   impl_->set_config(config);
   impl_->rebuild(old_tier_ids, key_changed, now);
 }

@@ -33,13 +33,14 @@ class AdmissionControl {
  public:
   // A config without tier 0 gets the default free tier (burst 20, refill 5/s). `seed` keys
   // the table's hash, so a flood of chosen source addresses cannot aim at one hash chain.
-  AdmissionControl(const AdmissionConfig& config, std::string cluster_key, uint64_t seed = 0);
+  // Capacity tokens are verified with the config's token_key and accept_token_key.
+  explicit AdmissionControl(const AdmissionConfig& config, uint64_t seed = 0);
   ~AdmissionControl();
   AdmissionControl(const AdmissionControl&) = delete;
   AdmissionControl& operator=(const AdmissionControl&) = delete;
 
-  // Charges `cost` tokens to `client`'s bucket. A valid capacity token (signed with the
-  // cluster key, unexpired at `wall_unix_s`, for this client or any) selects its tier;
+  // Charges `cost` tokens to `client`'s bucket. A valid capacity token (signed with a token
+  // key, unexpired at `wall_unix_s`, for this client or any) selects its tier;
   // anything else, or a tier this node does not configure, is the free tier. The verdict on
   // the last token a client showed is remembered with its bucket, so a client that repeats
   // its token costs no HMAC. When disabled, everything is admitted and the free tier is
@@ -49,8 +50,8 @@ class AdmissionControl {
                   std::span<const uint8_t> capacity_token, uint16_t cost);
 
   // Keeps existing buckets (the most recently used, up to the new bound), re-parameterised
-  // for the new tiers; a new cluster key forgets every token verdict.
-  void reconfigure(const AdmissionConfig& config, std::string cluster_key, TimePoint now);
+  // for the new tiers; new token keys forget every token verdict.
+  void reconfigure(const AdmissionConfig& config, TimePoint now);
 
   const AdmissionConfig& config() const;
   size_t tracked_clients() const;

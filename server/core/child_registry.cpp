@@ -67,7 +67,7 @@ const char* to_string(ChildLiveness state) {
 
 ChildRegistry::ChildRegistry(RegistryPolicy policy, const std::vector<StaticChildConfig>& children,
                              EventLog& events)
-    : policy_(policy), registrations_(registration_limits(policy), ""), events_(events) {
+    : policy_(policy), registrations_(registration_limits(policy)), events_(events) {
   for (const StaticChildConfig& c : children)
     add_static(c);
 }
@@ -113,7 +113,7 @@ void ChildRegistry::erase(Id id) {
 void ChildRegistry::reconfigure(TimePoint now, RegistryPolicy policy,
                                 const std::vector<StaticChildConfig>& children) {
   policy_ = policy;
-  registrations_.reconfigure(registration_limits(policy_), "", now);
+  registrations_.reconfigure(registration_limits(policy_), now);
   std::unordered_set<Endpoint> wanted;
   for (const StaticChildConfig& c : children)
     wanted.insert(c.address);

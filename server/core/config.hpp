@@ -18,7 +18,8 @@ struct ParentConfig {
   Endpoint address;
 };
 
-// A child listed in the config: accepted from `address` without a cluster key.
+// A child listed in the config. Without a cluster key its heartbeats are accepted from
+// `address`; with one they must be signed, as every other child's.
 struct StaticChildConfig {
   std::string name;
   Endpoint address;     // Where its heartbeats come from (its listen address).
@@ -68,6 +69,14 @@ struct AdmissionConfig {
   // Heartbeat and Leave requests per second (and burst) each worker passes on from sources
   // that are not its children: new dynamic children, and forgeries.
   double unknown_control_rate = 100;
+  // Verifies capacity tokens (raw bytes); empty = tokens are ignored and every client is in
+  // the free tier. Its own key, not the cluster key: whoever may mint tokens need not be
+  // able to join the tree, and the other way round.
+  std::string token_key;
+  std::string token_key_file;  // Where `token_key` was read from; empty for an inline key.
+  // During a rotation: tokens signed with this key are accepted too.
+  std::string accept_token_key;
+  std::string accept_token_key_file;
 };
 
 struct HeartbeatConfig {
@@ -77,8 +86,12 @@ struct HeartbeatConfig {
 };
 
 struct ClusterConfig {
-  std::string key;                       // Raw key bytes; empty = heartbeats unauthenticated.
-  std::string key_file;                  // Where `key` was read from; empty for an inline key.
+  std::string key;       // Raw key bytes; empty = heartbeats unauthenticated.
+  std::string key_file;  // Where `key` was read from; empty for an inline key.
+  // During a rotation: a second key that heartbeats, Leaves and their responses may be
+  // signed with. Never used to sign.
+  std::string accept_key;
+  std::string accept_key_file;
   bool accept_dynamic_children = false;  // Needs a key.
   // Heartbeats without a key on addresses others can reach: accepted only when set.
   bool insecure = false;

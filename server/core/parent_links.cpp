@@ -6,6 +6,7 @@
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
 #include "proto/error_response.hpp"
+#include "server/core/heartbeat_auth.hpp"
 
 namespace turnscout::server {
 namespace {
@@ -25,8 +26,9 @@ std::span<const uint8_t> key_bytes(const std::string& key) {
 }
 
 // With a key, a success response must carry a valid MESSAGE-INTEGRITY-SHA256.
-bool key_ok(const proto::MessageView& view, const std::string& key) {
-  return key.empty() || proto::verify_integrity_sha256(view, key_bytes(key));
+bool key_ok(const proto::MessageView& view, const ParentLinksConfig& config) {
+  const ClusterKeys keys = ClusterKeys::of(config.key, config.accept_key);
+  return keys.empty() || verify_signed(view, keys);
 }
 
 }  // namespace
@@ -215,7 +217,7 @@ ResponseMatch ParentLinks::on_heartbeat_answer(TimePoint now, Link& link,
     if (!proto::decode_error_response(view)) return ResponseMatch::kMalformed;
   } else {
     if (!proto::decode_heartbeat_response(view)) return ResponseMatch::kMalformed;
-    if (!key_ok(view, config_.key)) return ResponseMatch::kBadIntegrity;
+    if (!key_ok(view, config_)) return ResponseMatch::kBadIntegrity;
   }
   auto sent = std::find_if(link.sent.begin(), link.sent.end(), [&](const Sent& s) {
     return s.pending && s.tid == view.transaction_id();
@@ -245,7 +247,7 @@ ResponseMatch ParentLinks::on_leave_answer(Link& link, const proto::MessageView&
     if (!proto::decode_error_response(view)) return ResponseMatch::kMalformed;
   } else {
     if (!proto::decode_leave_response(view)) return ResponseMatch::kMalformed;
-    if (!key_ok(view, config_.key)) return ResponseMatch::kBadIntegrity;
+    if (!key_ok(view, config_)) return ResponseMatch::kBadIntegrity;
   }
   if (std::find(link.leave_tids.begin(), link.leave_tids.end(), view.transaction_id()) ==
       link.leave_tids.end()) {

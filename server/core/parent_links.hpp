@@ -43,7 +43,8 @@ struct ParentLinksConfig {
   std::vector<Endpoint> listen;  // Heartbeats leave from the first one of the parent's family.
   Duration interval = std::chrono::seconds{1};
   uint32_t missed = 3;
-  std::string key;  // Cluster key: signs requests, verifies responses. Empty: neither.
+  std::string key;         // Cluster key: signs requests, verifies responses. Empty: neither.
+  std::string accept_key;  // During a rotation: responses signed with it are accepted too.
 };
 
 enum class ResponseMatch : uint8_t {

@@ -41,9 +41,8 @@ size_t child_limit(uint16_t configured, uint16_t wanted) {
 
 }  // namespace
 
-ProbeResponder::ProbeResponder(const AdmissionConfig& admission, std::string cluster_key,
-                               uint64_t seed)
-    : admission_(admission, std::move(cluster_key), seed),
+ProbeResponder::ProbeResponder(const AdmissionConfig& admission, uint64_t seed)
+    : admission_(admission, seed),
       strangers_(unknown_control_burst(admission), admission.unknown_control_rate, TimePoint{}),
       strategy_(seed ^ kStrategySeedSalt) {}
 
@@ -60,9 +59,8 @@ void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
   strategy_.keys.reserve(n);
 }
 
-void ProbeResponder::reconfigure(const AdmissionConfig& admission, std::string cluster_key,
-                                 TimePoint now) {
-  admission_.reconfigure(admission, std::move(cluster_key), now);
+void ProbeResponder::reconfigure(const AdmissionConfig& admission, TimePoint now) {
+  admission_.reconfigure(admission, now);
   strangers_.reconfigure(unknown_control_burst(admission), admission.unknown_control_rate, now);
 }
 

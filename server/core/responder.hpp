@@ -68,14 +68,15 @@ inline constexpr size_t kMaxControlDatagram = 1500;
 
 class ProbeResponder {
  public:
-  // `cluster_key` verifies capacity tokens (empty: tokens are ignored, everyone is free).
-  ProbeResponder(const AdmissionConfig& admission, std::string cluster_key, uint64_t seed);
+  // `admission.token_key` verifies capacity tokens (empty: tokens are ignored, everyone is
+  // free).
+  ProbeResponder(const AdmissionConfig& admission, uint64_t seed);
 
   // Called on the responder's own thread; the pointer is kept until the next call. Sizes
   // the scratch space for the snapshot's children and encodes its node name and services,
   // so the probes that follow allocate nothing and copy that text unchecked.
   void set_snapshot(SnapshotPtr snapshot);
-  void reconfigure(const AdmissionConfig& admission, std::string cluster_key, TimePoint now);
+  void reconfigure(const AdmissionConfig& admission, TimePoint now);
 
   // Answers one datagram into `out` (at least 1500 bytes, reused between calls). Never
   // allocates once warm, never logs. `wall_unix_s` checks capacity-token expiry.

@@ -20,8 +20,7 @@ constexpr size_t kBufferSize = 2048;
 constexpr Duration kMinInterval = std::chrono::milliseconds{1};
 
 std::span<const uint8_t> key_bytes(const ServerConfig& config) {
-  const std::string& key = config.cluster.key;
-  return {reinterpret_cast<const uint8_t*>(key.data()), key.size()};
+  return ClusterKeys::of(config.cluster).sign;
 }
 
 // What parents give to clients: the advertise list, else the listen addresses that are not
@@ -70,6 +69,7 @@ ParentLinksConfig links_config(const ServerConfig& config) {
   c.interval = std::max(config.heartbeat.interval, kMinInterval);
   c.missed = std::max<uint32_t>(config.heartbeat.missed, 1);
   c.key = config.cluster.key;
+  c.accept_key = config.cluster.accept_key;
   return c;
 }
 
@@ -103,7 +103,7 @@ struct ServerCore::Impl {
         events(log),
         registry(registry_policy(config), config.children, events),
         parents(links_config(config), now, events),
-        responder(config.admission, config.cluster.key, seed ^ 0x9e3779b97f4a7c15ull),
+        responder(config.admission, seed ^ 0x9e3779b97f4a7c15ull),
         random(seed),
         own_load(config.load.source == LoadSourceKind::kStatic ? config.load.static_permille : 0),
         anchor_now(now),
@@ -210,8 +210,8 @@ void ServerCore::Impl::handle_heartbeat(TimePoint now, const Endpoint& local,
     counters.drop(DropReason::kMalformed);
     return;
   }
-  const AuthCheck auth = check_request_auth(view, key_bytes(config), hb->timestamp_ms, wall_ms(now),
-                                            config.heartbeat.replay_window);
+  const AuthCheck auth = check_request_auth(view, ClusterKeys::of(config.cluster), hb->timestamp_ms,
+                                            wall_ms(now), config.heartbeat.replay_window);
   if (auth != AuthCheck::kOk) return reject(local, remote, view, rejection_for(auth));
   // A dual-stack socket shows an IPv4 peer as ::ffff:a.b.c.d; configs name it in IPv4.
   if (Admit admit = registry.on_heartbeat(now, unmap_v4(remote), *hb); admit != Admit::kAccepted) {
@@ -234,8 +234,9 @@ void ServerCore::Impl::handle_leave(TimePoint now, const Endpoint& local, const 
     counters.drop(DropReason::kMalformed);
     return;
   }
-  const AuthCheck auth = check_request_auth(view, key_bytes(config), leave->timestamp_ms,
-                                            wall_ms(now), config.heartbeat.replay_window);
+  const AuthCheck auth =
+      check_request_auth(view, ClusterKeys::of(config.cluster), leave->timestamp_ms, wall_ms(now),
+                         config.heartbeat.replay_window);
   if (auth != AuthCheck::kOk) return reject(local, remote, view, rejection_for(auth));
   if (Admit admit = registry.on_leave(now, unmap_v4(remote), *leave); admit != Admit::kAccepted) {
     return reject(local, remote, view, rejection_for(admit));
@@ -351,7 +352,7 @@ Result<void, std::string> ServerCore::reload(TimePoint now, ServerConfig config)
   const bool had_key = !d.config.cluster.key.empty();
   d.registry.reconfigure(now, registry_policy(config), config.children);
   d.parents.reconfigure(now, links_config(config));
-  d.responder.reconfigure(config.admission, config.cluster.key, now);
+  d.responder.reconfigure(config.admission, now);
   if (config.load.source == LoadSourceKind::kStatic) d.own_load = config.load.static_permille;
   d.config = std::move(config);
   if (had_key && d.config.cluster.key.empty()) warn_unauthenticated(d.events);

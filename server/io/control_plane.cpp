@@ -225,7 +225,7 @@ void ControlPlane::reload() {
   }
   loaded_ = std::move(next);
   for (auto& w : workers_)
-    w->reconfigure(applied.admission, applied.cluster.key);
+    w->reconfigure(applied.admission);
   load_sampler_.reconfigure(applied.load);
   const uint64_t refresh = to_millis_ceil(std::max(applied.load.refresh, kMinLoadRefresh));
   uv_timer_start(&load_timer_, &ControlPlane::on_load_timer, refresh, refresh);

@@ -17,7 +17,7 @@ bool QueueSink::forward(const Endpoint& local, const Endpoint& remote,
 WorkerThread::WorkerThread(size_t index, const ServerConfig& config, SnapshotPtr snapshot,
                            QueueSink& sink, uint64_t seed)
     : index_(index),
-      responder_(config.admission, config.cluster.key, seed),
+      responder_(config.admission, seed),
       data_(&loop_, responder_, sink, io_counters_, clock_) {
   responder_.set_snapshot(std::move(snapshot));
 }
@@ -70,9 +70,9 @@ void WorkerThread::publish(SnapshotPtr snapshot) {
   post(Mail{std::move(snapshot), std::nullopt, false});
 }
 
-void WorkerThread::reconfigure(const AdmissionConfig& admission, const std::string& cluster_key) {
+void WorkerThread::reconfigure(const AdmissionConfig& admission) {
   if (!thread_.joinable()) return;
-  post(Mail{nullptr, std::make_pair(admission, cluster_key), false});
+  post(Mail{nullptr, admission, false});
 }
 
 void WorkerThread::stop() {
@@ -95,7 +95,7 @@ void WorkerThread::on_mail(uv_async_t* async) {
 void WorkerThread::apply(Mail mail) {
   if (mail.snapshot) responder_.set_snapshot(std::move(mail.snapshot));
   if (mail.admission) {
-    responder_.reconfigure(mail.admission->first, mail.admission->second, clock_.now());
+    responder_.reconfigure(*mail.admission, clock_.now());
   }
   if (mail.stop) {
     data_.close();

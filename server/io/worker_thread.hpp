@@ -55,7 +55,7 @@ class WorkerThread {
 
   // From worker 0's thread; applied on the worker's thread.
   void publish(SnapshotPtr snapshot);
-  void reconfigure(const AdmissionConfig& admission, const std::string& cluster_key);
+  void reconfigure(const AdmissionConfig& admission);
   // Closes the worker's sockets, ends its loop and joins the thread.
   void stop();
 
@@ -67,7 +67,7 @@ class WorkerThread {
  private:
   struct Mail {
     SnapshotPtr snapshot;
-    std::optional<std::pair<AdmissionConfig, std::string>> admission;
+    std::optional<AdmissionConfig> admission;
     bool stop = false;
   };
   static void on_mail(uv_async_t* async);

@@ -222,9 +222,9 @@ TEST_CASE("cli: stats prints the important metrics of a running server") {
   CHECK(wrong.output.find("turnscout stats: ") != std::string::npos);
 }
 
-TEST_CASE("cli: token issue prints a token that verifies with the cluster key") {
+TEST_CASE("cli: token issue prints a token that verifies with the token key") {
   TempDir dir{"turnscout-sdk-token"};
-  const std::string key = dir.write("cluster.key", std::string(kTestClusterKey) + "\n");
+  const std::string key = dir.write_secret("token.key", std::string(kTestTokenKey) + "\n");
   const CommandResult r =
       turnscout(dir, {"token", "issue", "--key-file", key, "--tier", "2", "--expires", "1h"});
   INFO("output:\n" << r.output);
@@ -233,7 +233,7 @@ TEST_CASE("cli: token issue prints a token that verifies with the cluster key") 
   CHECK(token.size() > 20);
   auto bytes = proto::base64url_decode(token);
   REQUIRE(bytes.ok());
-  const std::string_view k = kTestClusterKey;
+  const std::string_view k = kTestTokenKey;
   const auto now_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                                std::chrono::system_clock::now().time_since_epoch())
                                                .count());

@@ -28,6 +28,12 @@ AdmissionConfig with_gold() {
   return c;
 }
 
+// `c` with capacity tokens verified by kKey.
+AdmissionConfig keyed(AdmissionConfig c) {
+  c.token_key = kKey;
+  return c;
+}
+
 Endpoint client(uint32_t n, uint16_t port = 40000) {
   return Endpoint::v4(198, static_cast<uint8_t>(51 + (n >> 16)), static_cast<uint8_t>(n >> 8),
                       static_cast<uint8_t>(n), port);
@@ -60,7 +66,7 @@ int admitted_in_a_row(AdmissionControl& ac, TimePoint now, const Endpoint& from,
 }  // namespace
 
 TEST_CASE("free tier: a burst of 20, then the 21st is dropped") {
-  AdmissionControl ac(free_only(), "");
+  AdmissionControl ac(free_only());
   for (int i = 0; i < 20; ++i)
     CHECK(ac.admit(kStart, kWall, client(1), {}, 1).admitted);
   const Admission refused = ac.admit(kStart, kWall, client(1), {}, 1);
@@ -74,7 +80,7 @@ TEST_CASE("free tier: a burst of 20, then the 21st is dropped") {
 }
 
 TEST_CASE("refill: 5 tokens/s give one token after exactly 200 ms") {
-  AdmissionControl ac(free_only(), "");
+  AdmissionControl ac(free_only());
   CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
   CHECK_FALSE(ac.admit(kStart + 199'999us, kWall, client(1), {}, 1).admitted);
   CHECK(ac.admit(kStart + 200ms, kWall, client(1), {}, 1).admitted);
@@ -89,7 +95,7 @@ TEST_CASE("per-request costs are charged, and announced") {
   AdmissionConfig c = free_only();
   c.probe_cost = 3;
   c.binding_cost = 2;
-  AdmissionControl ac(c, "");
+  AdmissionControl ac(c);
   CHECK(admitted_in_a_row(ac, kStart, client(1), {}, 3) == 6);  // 18 of 20 taken.
   CHECK(ac.admit(kStart, kWall, client(1), {}, 2).admitted);    // The last 2.
   const Admission a = ac.admit(kStart, kWall, client(1), {}, 1);
@@ -99,7 +105,7 @@ TEST_CASE("per-request costs are charged, and announced") {
 }
 
 TEST_CASE("a config without tier 0 gets the default free tier") {
-  AdmissionControl ac(AdmissionConfig{}, "");
+  AdmissionControl ac(AdmissionConfig{});
   CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
   CHECK(ac.admit(kStart, kWall, client(1), {}, 1).flow == proto::FlowControl{20, 5000, 1, 1, 0});
   REQUIRE(ac.config().tiers.size() == 1);
@@ -107,7 +113,7 @@ TEST_CASE("a config without tier 0 gets the default free tier") {
 }
 
 TEST_CASE("a gold capacity token gives the gold burst and refill") {
-  AdmissionControl ac(with_gold(), kKey);
+  AdmissionControl ac(keyed(with_gold()));
   SUBCASE("bound to the client's address") {
     const auto tok = token(1, kWall + 3600, "198.51.0.1");
     const Admission first = ac.admit(kStart, kWall, client(1), tok, 1);
@@ -133,7 +139,7 @@ TEST_CASE("a gold capacity token gives the gold burst and refill") {
 }
 
 TEST_CASE("expired, forged, mangled or other-client tokens get the free tier") {
-  AdmissionControl ac(with_gold(), kKey);
+  AdmissionControl ac(keyed(with_gold()));
   std::vector<uint8_t> tok;
   SUBCASE("expired") {
     tok = token(1, kWall, "");
@@ -160,14 +166,33 @@ TEST_CASE("expired, forged, mangled or other-client tokens get the free tier") {
   CHECK(admitted_in_a_row(ac, kStart, client(1), tok) == 19);
 }
 
-TEST_CASE("without a cluster key every token is ignored") {
-  AdmissionControl ac(with_gold(), "");
+TEST_CASE("without a token key every token is ignored") {
+  AdmissionControl ac(with_gold());
   const auto tok = token(1, kWall + 3600, "");
   CHECK(admitted_in_a_row(ac, kStart, client(1), tok) == 20);
 }
 
+TEST_CASE("during a rotation tokens of the old and the new token key are honoured") {
+  AdmissionConfig c = keyed(with_gold());
+  c.accept_token_key = "the next token key";
+  AdmissionControl ac(c);
+  CHECK(ac.admit(kStart, kWall, client(1), token(1, kWall + 3600, ""), 1).flow.tier == 1);
+  CHECK(ac.admit(kStart, kWall, client(2), token(1, kWall + 3600, "", "the next token key"), 1)
+            .flow.tier == 1);
+  CHECK(
+      ac.admit(kStart, kWall, client(3), token(1, kWall + 3600, "", "a third key"), 1).flow.tier ==
+      0);
+  // Once the rotation is over, the old key's tokens are forged.
+  c.token_key = "the next token key";
+  c.accept_token_key.clear();
+  ac.reconfigure(c, kStart);
+  CHECK(ac.admit(kStart, kWall, client(1), token(1, kWall + 3600, ""), 1).flow.tier == 0);
+  CHECK(ac.admit(kStart, kWall, client(2), token(1, kWall + 3600, "", "the next token key"), 1)
+            .flow.tier == 1);
+}
+
 TEST_CASE("a client's tier follows the token it shows") {
-  AdmissionControl ac(with_gold(), kKey);
+  AdmissionControl ac(keyed(with_gold()));
   const auto tok = token(1, kWall + 3600, "");
   CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
   // Upgrading keeps the (empty) bucket: a token grants a rate, not free tokens at once.
@@ -183,7 +208,7 @@ TEST_CASE("a client's tier follows the token it shows") {
 }
 
 TEST_CASE("an IPv4 client counts once on IPv4 and dual-stack sockets") {
-  AdmissionControl ac(free_only(), "");
+  AdmissionControl ac(free_only());
   std::array<uint8_t, 16> mapped{};
   mapped[10] = mapped[11] = 0xff;
   mapped[12] = 198;
@@ -198,7 +223,7 @@ TEST_CASE("an IPv4 client counts once on IPv4 and dual-stack sockets") {
 TEST_CASE("when disabled, everything is admitted and no limit announced") {
   AdmissionConfig c = free_only();
   c.enabled = false;
-  AdmissionControl ac(c, "");
+  AdmissionControl ac(c);
   CHECK(admitted_in_a_row(ac, kStart, client(1)) == 10000);
   // All zeros: "no limit", so clients keep no mirror and do not throttle themselves.
   CHECK(ac.admit(kStart, kWall, client(1), {}, 1).flow == proto::FlowControl{});
@@ -208,7 +233,7 @@ TEST_CASE("when disabled, everything is admitted and no limit announced") {
 TEST_CASE("a flood of 10x distinct sources keeps the table at its bound, without fresh credit") {
   AdmissionConfig c = free_only();
   c.max_clients = 1000;
-  AdmissionControl ac(c, "", 42);
+  AdmissionControl ac(c, 42);
   int admitted = 0;
   for (uint32_t i = 0; i < 10000; ++i) {
     admitted += ac.admit(kStart, kWall, client(i), {}, 1).admitted ? 1 : 0;
@@ -226,7 +251,7 @@ TEST_CASE("a flood of 10x distinct sources keeps the table at its bound, without
 TEST_CASE("a client takes the longest-idle entry's place only once that bucket is full again") {
   AdmissionConfig c = free_only();
   c.max_clients = 3;
-  AdmissionControl ac(c, "");
+  AdmissionControl ac(c);
   for (uint32_t i = 1; i <= 3; ++i)
     CHECK(admitted_in_a_row(ac, kStart, client(i)) == 20);
   CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);  // 1 is now the newest.
@@ -244,7 +269,7 @@ TEST_CASE("a client takes the longest-idle entry's place only once that bucket i
 }
 
 TEST_CASE("one IP address rotating its source port is one client") {
-  AdmissionControl ac(free_only(), "");
+  AdmissionControl ac(free_only());
   int admitted = 0;
   for (int round = 0; round < 25; ++round) {
     for (uint16_t port = 1; port <= 200; ++port)
@@ -257,7 +282,7 @@ TEST_CASE("one IP address rotating its source port is one client") {
 TEST_CASE("a full table of clients rotating addresses earns them no fresh buckets") {
   AdmissionConfig c = free_only();
   c.max_clients = 64;
-  AdmissionControl ac(c, "");
+  AdmissionControl ac(c);
   // 100 sources, 60 requests each, spread over one second.
   int admitted = 0;
   for (int round = 0; round < 60; ++round) {
@@ -278,7 +303,7 @@ TEST_CASE("IPv6 clients are charged per /64 unless configured otherwise") {
   std::array<uint8_t, 16> other = a;
   other[7] = 2;  // Another /64.
   SUBCASE("default /64") {
-    AdmissionControl ac(free_only(), "");
+    AdmissionControl ac(free_only());
     CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(a, 1000)) == 20);
     CHECK_FALSE(ac.admit(kStart, kWall, Endpoint::v6(b, 2000), {}, 1).admitted);
     CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(other, 1000)) == 20);
@@ -286,14 +311,14 @@ TEST_CASE("IPv6 clients are charged per /64 unless configured otherwise") {
   SUBCASE("/128: every address on its own") {
     AdmissionConfig c = free_only();
     c.ipv6_prefix = 128;
-    AdmissionControl ac(c, "");
+    AdmissionControl ac(c);
     CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(a, 1000)) == 20);
     CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(b, 1000)) == 20);
   }
 }
 
 TEST_CASE("a capacity token names the client's own IPv6 address, not its /64") {
-  AdmissionControl ac(with_gold(), kKey);
+  AdmissionControl ac(keyed(with_gold()));
   std::array<uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
   a[15] = 5;
   const auto tok = token(1, kWall + 3600, "2001:db8:0:1::5");
@@ -301,15 +326,15 @@ TEST_CASE("a capacity token names the client's own IPv6 address, not its /64") {
 }
 
 TEST_CASE("reconfigure keeps buckets, applies new tiers and bounds") {
-  AdmissionConfig c = with_gold();
-  AdmissionControl ac(c, kKey);
+  AdmissionConfig c = keyed(with_gold());
+  AdmissionControl ac(c);
   const auto tok = token(1, kWall + 3600, "");
   for (uint32_t i = 1; i <= 5; ++i)
     CHECK(admitted_in_a_row(ac, kStart, client(i)) == 20);
   CHECK(admitted_in_a_row(ac, kStart, client(6), tok) == 200);
 
   SUBCASE("same config: nothing changes") {
-    ac.reconfigure(c, kKey, kStart);
+    ac.reconfigure(c, kStart);
     CHECK(ac.tracked_clients() == 6);
     CHECK_FALSE(ac.admit(kStart, kWall, client(1), {}, 1).admitted);
     CHECK_FALSE(ac.admit(kStart, kWall, client(6), tok, 1).admitted);
@@ -317,25 +342,26 @@ TEST_CASE("reconfigure keeps buckets, applies new tiers and bounds") {
   }
   SUBCASE("a faster free tier refills faster from now on") {
     c.tiers[0].refill_per_second = 100;
-    ac.reconfigure(c, kKey, kStart);
+    ac.reconfigure(c, kStart);
     CHECK(admitted_in_a_row(ac, kStart + 100ms, client(1)) == 10);
     CHECK(ac.admit(kStart, kWall, client(2), {}, 1).flow.refill_millitokens_per_s == 100000);
   }
   SUBCASE("a smaller bound keeps the most recently used") {
     c.max_clients = 2;
-    ac.reconfigure(c, kKey, kStart);
+    ac.reconfigure(c, kStart);
     CHECK(ac.tracked_clients() == 2);
     CHECK(ac.evictions() == 4);
     CHECK_FALSE(ac.admit(kStart, kWall, client(5), {}, 1).admitted);
     CHECK_FALSE(ac.admit(kStart, kWall, client(6), tok, 1).admitted);
   }
   SUBCASE("a new key forgets verdicts: the old token is now forged") {
-    ac.reconfigure(c, "new key", kStart);
+    c.token_key = "new key";
+    ac.reconfigure(c, kStart);
     CHECK(ac.admit(kStart + 1h, kWall, client(6), tok, 1).flow.tier == 0);
   }
   SUBCASE("a removed tier falls back to free") {
     c.tiers.pop_back();
-    ac.reconfigure(c, kKey, kStart);
+    ac.reconfigure(c, kStart);
     CHECK(ac.admit(kStart + 1h, kWall, client(6), tok, 1).flow.tier == 0);
   }
 }

@@ -1,5 +1,8 @@
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,7 +20,43 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kSourceDir = TURNSCOUT_SOURCE_DIR;
-const std::string kFixtures = kSourceDir + "/tests/server/configs";
+// A copy of tests/server/configs whose files only their owner can read (see
+// config_tests.cmake).
+const std::string kFixtures = TURNSCOUT_CONFIG_FIXTURES;
+
+// The example configs as a user runs them: copied with the two key files the README's
+// command makes next to them (owner-only), removed afterwards.
+class ExampleConfigs {
+ public:
+  ExampleConfigs() {
+    dir_ = fs::temp_directory_path() / fmt::format("turnscout-configs-{}", ::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    for (const auto& entry : fs::directory_iterator(kSourceDir + "/configs")) {
+      if (entry.path().extension() == ".yaml") fs::copy(entry.path(), dir_);
+    }
+    write_key("cluster.key", "3f1c0a5e7b9d2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4\n");
+    write_key("token.key", "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a098765\n");
+  }
+  ~ExampleConfigs() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  ExampleConfigs(const ExampleConfigs&) = delete;
+  ExampleConfigs& operator=(const ExampleConfigs&) = delete;
+
+  std::string path(std::string_view name) const { return (dir_ / name).string(); }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  void write_key(std::string_view name, std::string_view text) const {
+    const fs::path file = dir_ / name;
+    { std::ofstream create(file); }
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    std::ofstream(file) << text;
+  }
+  fs::path dir_;
+};
 
 Endpoint ep(std::string_view text) {
   return parse_endpoint(text).value();
@@ -54,8 +93,9 @@ constexpr std::string_view kMinimal =
     "  listen: [\"127.0.0.1:3479\"]\n";
 
 TEST_CASE("every example server config loads") {
+  const ExampleConfigs examples;
   size_t loaded = 0;
-  for (const auto& entry : fs::directory_iterator(kSourceDir + "/configs")) {
+  for (const auto& entry : fs::directory_iterator(examples.dir())) {
     if (entry.path().extension() != ".yaml") continue;
     // demo.yaml is a topology for `turnscout cluster`; tests/cluster loads it.
     if (entry.path().filename() == "demo.yaml") continue;
@@ -72,9 +112,10 @@ TEST_CASE("every example server config loads") {
 }
 
 TEST_CASE("the example tree: root, region eu-west, leaf eu-west-1") {
-  auto root = load_server_config(kSourceDir + "/configs/root.yaml");
-  auto region = load_server_config(kSourceDir + "/configs/region.yaml");
-  auto leaf = load_server_config(kSourceDir + "/configs/leaf.yaml");
+  const ExampleConfigs examples;
+  auto root = load_server_config(examples.path("root.yaml"));
+  auto region = load_server_config(examples.path("region.yaml"));
+  auto leaf = load_server_config(examples.path("leaf.yaml"));
   REQUIRE(root.ok());
   REQUIRE(region.ok());
   REQUIRE(leaf.ok());
@@ -316,6 +357,89 @@ TEST_CASE("the cluster key") {
             "/keys/short.key\" is 9 bytes; use at least 16 random bytes"}));
 }
 
+// Found by an attack run: the example keys from the documents worked on a real server (one
+// minted a tier-1 token and registered a region), and a world-readable key file was used.
+TEST_CASE("keys: documented example keys and key files others can read are refused") {
+  const std::string text(kMinimal);
+  for (const char* documented :
+       {"turnscout-example-cluster-key", "example-cluster-key-replace-me-0123456789"}) {
+    CAPTURE(documented);
+    const std::string errors = errors_of(text + "cluster: {key: \"" + documented + "\"}");
+    CHECK(errors.find("test.yaml:4:16: cluster.key: the key is an example key from turnscout's "
+                      "documentation") == 0);
+    CHECK(errors_of(text + "admission: {token_key: \"" + documented + "\"}")
+              .find("admission.token_key: the key is an example key") != std::string::npos);
+  }
+  const fs::path dir = fs::temp_directory_path() / fmt::format("turnscout-keys-{}", ::getpid());
+  fs::create_directories(dir);
+  const fs::path file = dir / "cluster.key";
+  std::ofstream(file) << "0123456789abcdef0123456789abcdef\n";
+  // One error only: accept_dynamic_children does not also complain about the missing key.
+  const std::string yaml =
+      text + "cluster: {key_file: \"" + file.string() + "\", accept_dynamic_children: true}";
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read);
+  CHECK(errors_of(yaml) ==
+        lines(std::vector<std::string>{fmt::format(
+            "test.yaml:4:21: cluster.key_file: \"{0}\" is accessible by other users (mode "
+            "0644): run chmod 600 {0} (or 640 for a group the server runs in)",
+            file.string())}));
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_write);
+  CHECK(errors_of(yaml).find("(mode 0620)") != std::string::npos);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::group_read);
+  CHECK(parse_ok(yaml).cluster.key == "0123456789abcdef0123456789abcdef");
+  // A missing file says how to make one.
+  const std::string missing = (dir / "missing.key").string();
+  CHECK(errors_of(text + "cluster: {key_file: \"" + missing + "\"}") ==
+        lines(std::vector<std::string>{fmt::format(
+            "test.yaml:4:21: cluster.key_file: cannot read \"{0}\": No such file or directory; "
+            "make one with (umask 077; openssl rand -hex 32 > {0})",
+            missing)}));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("keys: a second cluster key and token key for a rotation") {
+  const std::string text(kMinimal);
+  const ServerConfig rotating = parse_ok(
+      text +
+      "cluster: {key: \"the-new-cluster-key-123\", accept_key: \"the-old-cluster-key-456\"}\n"
+      "admission:\n  token_key: \"the-new-token-key-789\"\n"
+      "  accept_token_key: \"the-old-token-key-012\"\n"
+      "  tiers: {gold: {id: 1, burst: 100, refill: 10}}\n");
+  CHECK(rotating.cluster.key == "the-new-cluster-key-123");
+  CHECK(rotating.cluster.accept_key == "the-old-cluster-key-456");
+  CHECK(rotating.admission.token_key == "the-new-token-key-789");
+  CHECK(rotating.admission.accept_token_key == "the-old-token-key-012");
+  const std::string summary = describe(rotating);
+  CHECK(summary.find("  cluster key: 23 bytes, inline; also accepted: 23 bytes, inline\n") !=
+        std::string::npos);
+  CHECK(summary.find("  token key:   21 bytes, inline; also accepted: 21 bytes, inline\n") !=
+        std::string::npos);
+  CHECK(summary.find("the-old") == std::string::npos);
+
+  CHECK(errors_of(text + "cluster: {accept_key: \"the-old-cluster-key-456\"}") ==
+        lines(std::vector<std::string>{
+            "test.yaml:4:23: cluster.accept_key: is a second key for a rotation; set "
+            "cluster.key_file (the key to sign with)"}));
+  CHECK(errors_of(text + "cluster: {key: \"0123456789abcdef\", key_file: keys/good.key}") ==
+        lines(std::vector<std::string>{
+            "test.yaml:4:46: cluster.key_file: set cluster.key or cluster.key_file, not both"}));
+}
+
+TEST_CASE("keys: a tier above free without a token key is an error") {
+  const std::string text(kMinimal);
+  CHECK(errors_of(text + "admission:\n  tiers: {gold: {id: 1, burst: 100, refill: 10}}\n") ==
+        lines(std::vector<std::string>{
+            "test.yaml:5:17: admission.tiers.gold: no client can reach tier \"gold\": capacity "
+            "tokens need admission.token_key_file to be verified"}));
+  // Without admission control there are no tiers to reach.
+  CHECK(errors_of(text + "admission:\n  enabled: false\n"
+                         "  tiers: {gold: {id: 1, burst: 100, refill: 10}}\n")
+            .empty());
+  CHECK(describe(parse_ok(text)).find("  token key:   none: capacity tokens are ignored\n") !=
+        std::string::npos);
+}
+
 struct BrokenConfig {
   std::string file;
   std::vector<std::string> errors;  // Each without the leading "PATH:".
@@ -368,7 +492,9 @@ std::vector<BrokenConfig> broken_configs() {
       {"key_file_empty.yaml", {"5:13: cluster.key_file: \"" + keys + "empty.key\" is empty"}},
       {"key_file_missing.yaml",
        {"5:13: cluster.key_file: cannot read \"" + keys +
-        "missing.key\": No such file or directory"}},
+        "missing.key\": No such file or directory; make one with (umask 077; openssl rand -hex "
+        "32 > " +
+        keys + "missing.key)"}},
       {"load_settings.yaml",
        {"5:3: missing key \"file\" in \"load\"", "6:10: load.value: not used with source: file",
         "7:18: load.capacity_mbps: not used with source: file"}},
@@ -437,7 +563,8 @@ TEST_CASE("a missing file and text that is not a map") {
 }
 
 TEST_CASE("describe summarises without the key") {
-  auto leaf = load_server_config(kSourceDir + "/configs/leaf.yaml");
+  const ExampleConfigs examples;
+  auto leaf = load_server_config(examples.path("leaf.yaml"));
   REQUIRE(leaf.ok());
   const std::string text = describe(*leaf);
   CHECK(text.find("node eu-west-1 (weight 2), 2 workers, log level info\n") == 0);
@@ -447,7 +574,7 @@ TEST_CASE("describe summarises without the key") {
   CHECK(text.find("  tiers:       free (id 0) burst 20 refill 5/s, gold (id 1) burst 200 refill "
                   "50/s\n") != std::string::npos);
   CHECK(text.find(leaf->cluster.key) == std::string::npos);
-  CHECK(std::count(text.begin(), text.end(), '\n') == 13);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 14);
 }
 
 }  // namespace

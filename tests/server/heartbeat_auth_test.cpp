@@ -72,6 +72,10 @@ struct Parent {
   ServerCore core;
 };
 
+ClusterKeys only(const std::string& key) {
+  return ClusterKeys::of(key, "");
+}
+
 bool is_success(const Datagram& d, const std::string& key) {
   auto view = proto::parse_message(d.bytes);
   if (!view || view->message_class() != proto::MessageClass::kSuccess) return false;
@@ -276,23 +280,49 @@ TEST_CASE("a forged heartbeat flood from strangers draws no answer and little wo
   }
 }
 
+TEST_CASE("a key rotation: heartbeats signed with either key are accepted, replies use the new") {
+  const std::string next = "the next cluster key";
+  Parent p(next);
+  // Before the rotation reached this parent's config, the old key's heartbeat is refused.
+  auto refused = p.send(kStaticChild, heartbeat_bytes(spec("static-1", kWallMs), kKey));
+  REQUIRE(refused.has_value());
+  CHECK_FALSE(is_success(*refused, next));
+  ServerConfig rotating = Parent::make_config(next, false);
+  rotating.cluster.accept_key = kKey;
+  REQUIRE(p.core.reload(kT0, rotating).ok());
+  auto old_signed = p.send(kStaticChild, heartbeat_bytes(spec("static-1", kWallMs + 1), kKey));
+  REQUIRE(old_signed.has_value());
+  CHECK(is_success(*old_signed, next));  // Signed with the key this parent signs with.
+  auto new_signed = p.send(kStaticChild, heartbeat_bytes(spec("static-1", kWallMs + 2), next));
+  REQUIRE(new_signed.has_value());
+  CHECK(is_success(*new_signed, next));
+  auto third = p.send(kStaticChild, heartbeat_bytes(spec("static-1", kWallMs + 3), "a third key"));
+  REQUIRE(third.has_value());
+  CHECK_FALSE(is_success(*third, next));
+}
+
 TEST_CASE("check_request_auth on its own") {
   const auto bytes = heartbeat_bytes(spec("a", kWallMs), kKey);
   auto view = proto::parse_message(bytes);
   REQUIRE(view);
-  CHECK(check_request_auth(*view, bytes_of(kKey), kWallMs, kWallMs, 30s) == AuthCheck::kOk);
-  CHECK(check_request_auth(*view, bytes_of("x"), kWallMs, kWallMs, 30s) ==
-        AuthCheck::kBadIntegrity);
-  CHECK(check_request_auth(*view, bytes_of(kKey), kWallMs, kWallMs + 30'001, 30s) ==
-        AuthCheck::kStale);
-  CHECK(check_request_auth(*view, bytes_of(kKey), kWallMs, kWallMs - 30'000, 30s) ==
-        AuthCheck::kOk);
-  CHECK(check_request_auth(*view, {}, 0, kWallMs, 30s) == AuthCheck::kOk);
+  CHECK(check_request_auth(*view, only(kKey), kWallMs, kWallMs, 30s) == AuthCheck::kOk);
+  CHECK(check_request_auth(*view, only("x"), kWallMs, kWallMs, 30s) == AuthCheck::kBadIntegrity);
+  CHECK(check_request_auth(*view, only(kKey), kWallMs, kWallMs + 30'001, 30s) == AuthCheck::kStale);
+  CHECK(check_request_auth(*view, only(kKey), kWallMs, kWallMs - 30'000, 30s) == AuthCheck::kOk);
+  CHECK(check_request_auth(*view, ClusterKeys{}, 0, kWallMs, 30s) == AuthCheck::kOk);
   const auto unsigned_bytes = heartbeat_bytes(spec("a", kWallMs), "");
   auto unsigned_view = proto::parse_message(unsigned_bytes);
   REQUIRE(unsigned_view);
-  CHECK(check_request_auth(*unsigned_view, bytes_of(kKey), kWallMs, kWallMs, 30s) ==
+  CHECK(check_request_auth(*unsigned_view, only(kKey), kWallMs, kWallMs, 30s) ==
         AuthCheck::kMissingIntegrity);
+  // During a rotation either key verifies; a third does not.
+  const std::string next = "the next cluster key";
+  CHECK(check_request_auth(*view, ClusterKeys::of(next, kKey), kWallMs, kWallMs, 30s) ==
+        AuthCheck::kOk);
+  CHECK(check_request_auth(*view, ClusterKeys::of(kKey, next), kWallMs, kWallMs, 30s) ==
+        AuthCheck::kOk);
+  CHECK(check_request_auth(*view, ClusterKeys::of(next, "x"), kWallMs, kWallMs, 30s) ==
+        AuthCheck::kBadIntegrity);
   CHECK(rejection_for(AuthCheck::kStale).code == 438);
   CHECK(rejection_for(AuthCheck::kBadIntegrity).code == 401);
 }

@@ -220,6 +220,24 @@ TEST_CASE("with a key: requests are signed, unsigned or forged answers are refus
   CHECK(h.links.status()[0].up);
 }
 
+TEST_CASE("during a key rotation an answer signed with the second key is accepted") {
+  const std::string key = "cluster secret";
+  const std::string next = "the next cluster secret";
+  ParentLinksConfig config = links_config({kParentA}, key);
+  config.accept_key = next;
+  Harness h(config);
+  h.run_until(kT0);
+  REQUIRE(h.sent.size() == 1);
+  // Signed with the key this node signs with, never the second one.
+  auto view = proto::parse_message(h.sent[0].bytes);
+  REQUIRE(view);
+  CHECK(proto::verify_integrity_sha256(*view, bytes_of(key)));
+  CHECK(h.deliver(kT0 + 1ms, kParentA, h.answer(h.sent[0], "other key")) ==
+        ResponseMatch::kBadIntegrity);
+  CHECK(h.deliver(kT0 + 1ms, kParentA, h.answer(h.sent[0], next)) == ResponseMatch::kMatched);
+  CHECK(h.links.status()[0].up);
+}
+
 TEST_CASE("leave: heartbeats stop, Leave is retried until acknowledged") {
   LogCapture log;
   Harness h(links_config({kParentA, kParentB}));

@@ -121,8 +121,13 @@ std::vector<uint8_t> capacity_token(uint8_t tier) {
 }
 
 struct Harness {
-  explicit Harness(const AdmissionConfig& admission = generous(), std::string key = "")
-      : responder(admission, std::move(key), 1234) {}
+  // `token_key` verifies capacity tokens.
+  explicit Harness(AdmissionConfig admission = generous(), std::string token_key = "")
+      : responder(with_token_key(std::move(admission), std::move(token_key)), 1234) {}
+  static AdmissionConfig with_token_key(AdmissionConfig admission, std::string token_key) {
+    admission.token_key = std::move(token_key);
+    return admission;
+  }
 
   Outcome send(std::span<const uint8_t> in, const Endpoint& from = kClient,
                TimePoint now = kStart) {

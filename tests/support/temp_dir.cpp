@@ -42,6 +42,20 @@ std::string TempDir::write(std::string_view name, std::string_view content) cons
   return target;
 }
 
+std::string TempDir::write_secret(std::string_view name, std::string_view content) const {
+  const std::string target = file(name);
+  const std::string staging = target + ".tmp";
+  { std::ofstream out(staging, std::ios::binary | std::ios::trunc); }
+  namespace fs = std::filesystem;
+  fs::permissions(staging, fs::perms::owner_read | fs::perms::owner_write);
+  {
+    std::ofstream out(staging, std::ios::binary | std::ios::trunc);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  }
+  fs::rename(staging, target);
+  return target;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;

@@ -22,6 +22,8 @@ class TempDir {
   // Writes `content` to `name` atomically (temporary file + rename) and returns its path,
   // so a process reading the file never sees half of it.
   std::string write(std::string_view name, std::string_view content) const;
+  // The same, readable by the owner only: a key file the server accepts.
+  std::string write_secret(std::string_view name, std::string_view content) const;
 
  private:
   std::string path_;

@@ -2,6 +2,8 @@
 // plain STUN Binding request to a running server.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "base/endpoint.hpp"
@@ -57,10 +59,10 @@ TEST_CASE("process: --version, --help and usage errors") {
   CHECK(run_server_command(dir, {"--bogus"}).status == ExitStatus{.exited = true, .code = 2});
 }
 
-TEST_CASE("process: token issue prints a capacity token signed with the cluster key") {
+TEST_CASE("process: token issue prints a capacity token signed with the token key") {
   TempDir dir("turnscout-token");
-  const std::string key = "a-cluster-key-of-enough-bytes-42";
-  const std::string key_file = dir.write("cluster.key", key + "\n");
+  const std::string key = "a-token-key-of-enough-bytes-42";
+  const std::string key_file = dir.write_secret("token.key", key + "\n");
   auto issued = run_server_command(dir, {"token", "issue", "--key-file", key_file, "--tier", "2",
                                          "--expires", "1h", "--client-id", "198.51.100.23"});
   REQUIRE_MESSAGE(issued.status == kExit0, issued.output);
@@ -81,6 +83,21 @@ TEST_CASE("process: token issue prints a capacity token signed with the cluster 
   CHECK(token->expiry_unix_s <= now_s + 3601);
   CHECK(proto::verify_capacity_token(*bytes, key_bytes, now_s, "198.51.100.24").error() ==
         proto::TokenErrc::kWrongClient);
+
+  // A key others can read, or one printed in our documents, signs nothing.
+  const std::string open_file = dir.write("open.key", key + "\n");
+  std::filesystem::permissions(
+      open_file, std::filesystem::perms::owner_read | std::filesystem::perms::others_read);
+  auto refused =
+      run_server_command(dir, {"token", "issue", "--key-file", open_file, "--tier", "1"});
+  CHECK(refused.status == kExit1);
+  CHECK(refused.output.find("is accessible by other users (mode 0404)") != std::string::npos);
+  const std::string documented = dir.write_secret("doc.key", "turnscout-example-cluster-key\n");
+  auto example =
+      run_server_command(dir, {"token", "issue", "--key-file", documented, "--tier", "1"});
+  CHECK(example.status == kExit1);
+  CHECK(example.output.find("is an example key from turnscout's documentation") !=
+        std::string::npos);
 
   auto tier0 = run_server_command(dir, {"token", "issue", "--key-file", key_file, "--tier", "0"});
   CHECK(tier0.status == ExitStatus{.exited = true, .code = 2});
@@ -117,7 +134,7 @@ TEST_CASE("process: a plain STUN Binding request gets an RFC 8489 answer") {
 
 TEST_CASE("process: a token from `token issue` raises the client's tier in Probe replies") {
   TempDir dir("turnscout-tier");
-  const std::string key_file = dir.write("cluster.key", std::string(kTestClusterKey) + "\n");
+  const std::string key_file = dir.write_secret("token.key", std::string(kTestTokenKey) + "\n");
   auto issued = run_server_command(
       dir, {"token", "issue", "--key-file", key_file, "--tier", "1", "--expires", "10m"});
   REQUIRE_MESSAGE(issued.status == kExit0, issued.output);

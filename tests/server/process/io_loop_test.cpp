@@ -134,7 +134,7 @@ TEST_CASE("DataPlane answers a Binding from its port and forwards a Heartbeat") 
   REQUIRE(uv_loop_init(&loop) == 0);
   AdmissionConfig admission;
   admission.tiers.push_back({"free", 0, 1000, 1000});
-  ProbeResponder responder(admission, "", 7);
+  ProbeResponder responder(admission, 7);
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->node_name = "io-test";
   snapshot->accepts_strangers = true;  // So a stranger's heartbeat is passed on.

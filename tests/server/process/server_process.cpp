@@ -45,11 +45,11 @@ std::string node_yaml(const NodeOptions& o) {
       "cluster: {{key: \"{}\", accept_dynamic_children: true}}\n"
       "heartbeat: {{interval: {}, missed: {}}}\n"
       "listing: {{strategy: least-load, max_children: {}}}\n"
-      "admission:\n  tiers:\n    free: {{burst: 1000, refill: 1000}}\n{}"
+      "admission:\n  token_key: \"{}\"\n  tiers:\n    free: {{burst: 1000, refill: 1000}}\n{}"
       "log: {{level: debug}}\n"
       "workers: {}\n",
       o.name, o.listen, fmt::join(parents, ", "), kTestClusterKey, format_duration(o.interval),
-      o.missed, o.max_children, o.extra_tiers, o.workers);
+      o.missed, o.max_children, kTestTokenKey, o.extra_tiers, o.workers);
   if (o.leaf) yaml += "services: [\"turn:127.0.0.1:3478?transport=udp\"]\n";
   if (o.metrics) yaml += "metrics: {listen: \"127.0.0.1:0\"}\n";
   return yaml + o.extra_yaml;

@@ -20,6 +20,8 @@ namespace turnscout::test {
 
 // The cluster key every test node shares, so children are accepted dynamically.
 inline constexpr const char* kTestClusterKey = "process-test-cluster-key-0123456789";
+// The key capacity tokens are verified with (admission.token_key).
+inline constexpr const char* kTestTokenKey = "process-test-token-key-0123456789";
 
 // What the tests vary; node_yaml() turns it into a config file.
 struct NodeOptions {
