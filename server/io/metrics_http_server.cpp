@@ -81,12 +81,19 @@ void MetricsHttpServer::close() {
 void MetricsHttpServer::on_connection(uv_stream_t* listener, int status) {
   auto& self = owner<MetricsHttpServer>(listener);
   if (status < 0 || !self.listening_) return;
-  // Not accepting makes libuv stop polling the listener until the next uv_accept.
-  if (self.connections_.size() >= kMaxConnections) {
-    self.accept_pending_ = true;
+  if (self.connections_.size() < kMaxConnections) {
+    self.accept_one();
     return;
   }
-  self.accept_one();
+  // Not accepting makes libuv stop polling the listener until the next uv_accept, which
+  // forget() makes once a slot is free. Connections are kept oldest first.
+  self.accept_pending_ = true;
+  auto waiting = std::find_if(self.connections_.begin(), self.connections_.end(),
+                              [](const auto& c) { return !c->answered && !c->closing; });
+  if (waiting != self.connections_.end()) {
+    ++self.evictions_;
+    self.close_connection(**waiting);
+  }
 }
 
 void MetricsHttpServer::accept_one() {

@@ -1,8 +1,11 @@
 // The Prometheus endpoint: a tiny HTTP/1.1 server on worker 0's loop. GET /metrics gets
 // what `render` returns, anything else an error status (http_request.hpp); every
-// connection closes after one response. Bounded: at most kMaxConnections at once (more
-// wait in the listen backlog), kMaxRequestHead bytes per request, kIdleTimeout per
-// connection.
+// connection closes after one response. Bounded: at most kMaxConnections at once,
+// kMaxRequestHead bytes per request, kIdleTimeout per connection. Idle connections cannot
+// lock out a scrape: when every slot is taken, a new connection closes the oldest one that
+// has not sent a complete request yet (a scraper sends its request at once, so only
+// connections that hold a slot without asking lose it); only while every slot is writing
+// a response does a new connection wait in the listen backlog.
 //
 // Lifetime: call close() and run the loop until it returns before destroying the server.
 // The process must ignore SIGPIPE: a client that hangs up mid-response would kill it.
@@ -42,6 +45,8 @@ class MetricsHttpServer {
 
   size_t open_connections() const { return connections_.size(); }
   uint64_t requests_served() const { return requests_served_; }
+  // Connections closed to make room for a newer one.
+  uint64_t evictions() const { return evictions_; }
 
  private:
   struct Connection;
@@ -64,6 +69,7 @@ class MetricsHttpServer {
   bool accept_pending_ = false;  // A connection waits in the backlog for a free slot.
   std::vector<std::unique_ptr<Connection>> connections_;
   uint64_t requests_served_ = 0;
+  uint64_t evictions_ = 0;
 };
 
 }  // namespace turnscout::server
