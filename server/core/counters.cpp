@@ -30,8 +30,8 @@ const char* to_string(DropReason reason) {
       return "auth";
     case DropReason::kAmplification:
       return "amplification";
-    case DropReason::kDraining:
-      return "draining";
+    case DropReason::kNotReady:
+      return "not_ready";
     case DropReason::kUnexpected:
       return "unexpected";
     case DropReason::kCount:

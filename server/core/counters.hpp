@@ -18,7 +18,7 @@ enum class DropReason : uint8_t {
   kRateLimited,    // Admission control.
   kAuth,           // Heartbeat/Leave failed integrity, timestamp or acceptance checks.
   kAmplification,  // The answer would have been larger than the request.
-  kDraining,       // Probes while the node shuts down.
+  kNotReady,       // Probe or Binding before the node has its first snapshot.
   kUnexpected,     // Decoded, but not something this node answers (e.g. a stray response).
   kCount
 };

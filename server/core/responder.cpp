@@ -98,7 +98,7 @@ Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoi
 Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                                      const proto::MessageView& request, std::span<uint8_t> out) {
   counters_.request(RequestKind::kProbe);
-  if (!serving()) return drop(DropReason::kDraining);
+  if (!serving()) return drop(DropReason::kNotReady);
   const auto probe = proto::decode_probe_request(request);
   if (!probe) {
     if (unknown_attribute(probe.error())) {
@@ -117,8 +117,11 @@ Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const 
   for (const uint32_t i : order_)
     fill_entry(s.children[i], client.family, listed_.emplace_back());
 
+  // A draining node still answers, so clients learn at once to prefer another (they keep
+  // it only as a last resort) instead of waiting for a reply that never comes.
+  const uint32_t flags = s.draining ? proto::reply_flag::kDraining : 0;
   const proto::ProbeReply answer{request.transaction_id(), client, s.node_name, s.load,
-                                 admission.flow,           0,      listed_,     s.services};
+                                 admission.flow,           flags,  listed_,     s.services};
   // Text that does not encode (a snapshot not built from a checked config) fails the
   // checked encoder, and the probe is dropped.
   const auto written = reply_text_
@@ -132,7 +135,7 @@ Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const 
 Outcome ProbeResponder::answer_binding(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                                        const proto::MessageView& request, std::span<uint8_t> out) {
   counters_.request(RequestKind::kBinding);
-  if (!serving()) return drop(DropReason::kDraining);
+  if (!serving()) return drop(DropReason::kNotReady);
   const auto binding = proto::decode_binding_request(request);
   if (!binding) {
     if (unknown_attribute(binding.error())) {

@@ -15,13 +15,14 @@
 //       bucket or the worker's stranger budget
 //   ... from any other stranger                 kForward (admission.unknown_control_rate
 //                                               per second and worker, at most)
-//   Probe or Binding while draining/no snapshot drop kDraining
+//   Probe or Binding before the first snapshot  drop kNotReady
 //   Probe or Binding that fails to decode       drop kMalformed
 //   ... with an unknown comprehension-required  420 error response, charged other_cost; drop
 //       attribute                               kAmplification if it would outgrow the request
 //   over its client's bucket                    drop kRateLimited
 //   Probe                                       reply, at most the request's size (children
-//                                               cut by strategy order, REPLY-FLAGS truncated);
+//                                               cut by strategy order, REPLY-FLAGS truncated;
+//                                               while the node drains, REPLY-FLAGS draining);
 //                                               drop kAmplification if nothing fits
 //   Binding                                     XOR-MAPPED-ADDRESS (+ FINGERPRINT if asked)
 //   anything else (indications, other methods)  drop kUnexpected
@@ -99,7 +100,7 @@ class ProbeResponder {
                          RequestKind kind, size_t size);
   Outcome reply(size_t size);
   Outcome drop(DropReason reason);
-  bool serving() const { return snapshot_ && !snapshot_->draining; }
+  bool serving() const { return snapshot_ != nullptr; }
 
   SnapshotPtr snapshot_;
   AdmissionControl admission_;

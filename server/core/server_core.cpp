@@ -370,7 +370,8 @@ void ServerCore::start_drain(TimePoint now) {
   d.draining = true;
   d.dirty = true;
   d.refresh_snapshot();
-  d.events.info("draining: no more probe answers, Leave to {} parents", d.config.parents.size());
+  d.events.info("draining: probes answered with the draining flag, Leave to {} parents",
+                d.config.parents.size());
   d.parents.start_leave(now);
   d.send_due(now);
 }

@@ -46,7 +46,7 @@ struct Snapshot {
   uint64_t version = 0;
   std::string node_name;
   proto::Load load;                   // Own load (a branch: best of its subtree) and limit.
-  bool draining = false;              // While draining, probes get no answer.
+  bool draining = false;              // While draining, replies carry the draining flag.
   std::vector<std::string> services;  // Non-empty: this node is a leaf.
   std::vector<SnapshotChild> children;
   ListingConfig listing;

@@ -446,18 +446,26 @@ TEST_CASE("an unknown comprehension-required attribute: 420, if it is no larger"
   CHECK(h.drops(DropReason::kAmplification) == 2);
 }
 
-TEST_CASE("without a snapshot, or while draining, Probe and Binding go unanswered") {
+// PROTOCOL.md §1 and §5: a draining node sets the draining bit, so clients must see it.
+// Found by comparing the document with the server: a draining node used to go silent.
+TEST_CASE("without a snapshot nothing is answered; while draining, replies say so") {
   Harness h;
-  CHECK(h.send(probe(600)).reason == DropReason::kDraining);
+  CHECK(h.send(probe(600)).reason == DropReason::kNotReady);
+  CHECK(h.send(binding(true)).reason == DropReason::kNotReady);
+  CHECK(h.drops(DropReason::kNotReady) == 2);
   Snapshot s = base_snapshot(2);
   s.draining = true;
   h.responder.set_snapshot(snapshot_of(s));
-  CHECK(h.send(probe(600)).reason == DropReason::kDraining);
-  CHECK(h.send(binding(true)).reason == DropReason::kDraining);
-  CHECK(h.drops(DropReason::kDraining) == 3);
+  const Outcome draining = h.send(probe(600));
+  REQUIRE(draining.what == Disposition::kReply);
+  CHECK(h.probe_reply(draining).reply_flags == proto::reply_flag::kDraining);
+  CHECK(h.probe_reply(draining).children.size() == 2);
+  CHECK(h.send(binding(true)).what == Disposition::kReply);
   s.draining = false;
   h.responder.set_snapshot(snapshot_of(s));
-  CHECK(h.send(probe(600)).what == Disposition::kReply);
+  const Outcome active = h.send(probe(600));
+  REQUIRE(active.what == Disposition::kReply);
+  CHECK(h.probe_reply(active).reply_flags == 0);
 }
 
 TEST_CASE("control traffic from children and parents is forwarded; stray messages are dropped") {
