@@ -94,7 +94,15 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   const bool branch = any_live || !has_services;
   t.height = branch ? static_cast<uint16_t>(std::min<uint32_t>(max_height + 1u, UINT16_MAX)) : 0;
 
-  s.load.load_permille = t.best_load_permille;
+  // LOAD tells a client how good a way through this node is: the best of what the reply
+  // can offer (its listed children, and itself when it has services), not a child it
+  // cannot list. With nothing to offer, the subtree's best (an overloaded subtree's high
+  // load) or its own.
+  uint32_t offered = has_services ? own_load_permille : std::numeric_limits<uint32_t>::max();
+  for (const SnapshotChild& child : s.children)
+    offered = std::min<uint32_t>(offered, child.load_permille);
+  s.load.load_permille =
+      offered <= UINT16_MAX ? static_cast<uint16_t>(offered) : t.best_load_permille;
   s.load.overload_limit_permille = config.listing.overload_permille;
   return out;
 }

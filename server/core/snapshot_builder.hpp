@@ -22,8 +22,11 @@ struct BuiltSnapshot {
   proto::Subtree subtree;
 };
 
-// A node with services counts itself as one leaf with its own load. A branch's load is the
-// best (lowest) load of its live children's subtrees; with none live, its own load.
+// A node with services counts itself as one leaf with its own load. The subtree summary's
+// best load is the lowest of its live children's subtrees; with none live, its own load.
+// The Probe reply's LOAD is the lowest of what the reply can offer: the listed children
+// (and the node itself when it has services); with nothing listed, the subtree's best. A
+// branch's own load (its CPU) is not part of it: it says nothing about the TURN servers.
 BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permille, bool draining,
                              const ChildRegistry& registry);
 
