@@ -160,7 +160,11 @@ void ChildRegistry::apply_static(const StaticChildConfig& config) {
 ChildRegistry::Found ChildRegistry::lookup(TimePoint now, const Endpoint& source,
                                            const std::string& name, bool create) {
   if (auto it = static_by_source_.find(source); it != static_by_source_.end()) {
-    return {it->second, &children_.at(it->second)};
+    Child& child = children_.at(it->second);
+    // A listed child is its name at its address: another name from there is a
+    // misconfiguration (or a forgery), never a second child.
+    if (child.status.name != name) return {.why = Admit::kWrongName};
+    return {it->second, &child};
   }
   if (!policy_.authenticated || !policy_.accept_dynamic) return {.why = Admit::kUnknown};
   if (auto it = by_name_.find(name); it != by_name_.end()) {
@@ -212,6 +216,12 @@ bool ChildRegistry::make_room(TimePoint now) {
   return true;
 }
 
+bool ChildRegistry::is_retransmission(const Child& child, const Endpoint& source, bool leave,
+                                      const proto::TransactionId& id, uint64_t timestamp_ms) {
+  return child.last_timestamp_ms == timestamp_ms && child.last_transaction_id == id &&
+         child.last_was_leave == leave && child.status.source == source;
+}
+
 Admit ChildRegistry::check_replay(Child& child, uint64_t timestamp_ms) const {
   if (!policy_.authenticated) return Admit::kAccepted;
   if (timestamp_ms <= child.last_timestamp_ms) return Admit::kReplayed;
@@ -223,10 +233,16 @@ Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
   const Found found = lookup(now, source, hb.node_name, /*create=*/true);
   if (found.child == nullptr) return found.why;
   Child& child = *found.child;
+  if (policy_.authenticated &&
+      is_retransmission(child, source, false, hb.transaction_id, hb.timestamp_ms)) {
+    return Admit::kAccepted;
+  }
   if (Admit replay = check_replay(child, hb.timestamp_ms); replay != Admit::kAccepted) {
     return replay;
   }
   child.last_timestamp_ms = hb.timestamp_ms;
+  child.last_transaction_id = hb.transaction_id;
+  child.last_was_leave = false;
 
   const ChildStatus before = child.status;
   ChildStatus& s = child.status;
@@ -259,10 +275,16 @@ Admit ChildRegistry::on_leave(TimePoint now, const Endpoint& source,
   const Found found = lookup(now, source, leave.node_name, /*create=*/false);
   if (found.child == nullptr) return found.why;
   Child& child = *found.child;
+  if (policy_.authenticated &&
+      is_retransmission(child, source, true, leave.transaction_id, leave.timestamp_ms)) {
+    return Admit::kAccepted;
+  }
   if (Admit replay = check_replay(child, leave.timestamp_ms); replay != Admit::kAccepted) {
     return replay;
   }
   child.last_timestamp_ms = leave.timestamp_ms;
+  child.last_transaction_id = leave.transaction_id;
+  child.last_was_leave = true;
   if (child.status.liveness != ChildLiveness::kLeft) {
     events_.info("child {} left", child.status.name);
     set_liveness(now, child, ChildLiveness::kLeft);

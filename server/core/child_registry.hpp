@@ -81,7 +81,9 @@ enum class Admit : uint8_t {
   kNameTaken,  // A dynamic heartbeat used a static child's name.
   kFull,       // The dynamic table is at max_dynamic, every entry alive or suspect; or the
                // source has used up its registrations.
-  kReplayed,   // Authenticated, but the timestamp is not newer than the last accepted one.
+  kReplayed,   // Authenticated, but the timestamp is not newer than the last accepted one
+               // (and it is not a retransmission of that request).
+  kWrongName,  // A listed child's address sent another name.
 };
 
 class ChildRegistry {
@@ -122,10 +124,12 @@ class ChildRegistry {
   struct Child {
     ChildStatus status;
     uint16_t configured_weight = 1;
-    uint16_t requested_weight = 1;   // WEIGHT of the last heartbeat.
-    uint64_t last_timestamp_ms = 0;  // Of the last accepted heartbeat or Leave.
-    TimePoint since{};               // When the current liveness began.
-    TimePoint deadline = kNever;     // Of the next liveness transition.
+    uint16_t requested_weight = 1;               // WEIGHT of the last heartbeat.
+    uint64_t last_timestamp_ms = 0;              // Of the last accepted heartbeat or Leave.
+    proto::TransactionId last_transaction_id{};  // Of the same request,
+    bool last_was_leave = false;                 // and its method.
+    TimePoint since{};                           // When the current liveness began.
+    TimePoint deadline = kNever;                 // Of the next liveness transition.
   };
 
   struct Found {
@@ -141,6 +145,11 @@ class ChildRegistry {
   std::vector<Endpoint> advertised_by(const Endpoint& source,
                                       const std::vector<Endpoint>& named) const;
   Admit check_replay(Child& child, uint64_t timestamp_ms) const;
+  // With a key: the last accepted request again (same transaction id and TIMESTAMP, same
+  // source). It is answered again and applied once (PROTOCOL.md §10); it does not refresh
+  // liveness, so replaying a dead child's last heartbeat keeps nothing alive.
+  static bool is_retransmission(const Child& child, const Endpoint& source, bool leave,
+                                const proto::TransactionId& id, uint64_t timestamp_ms);
   Id add_child(Child child);
   void add_static(const StaticChildConfig& config);
   // Adds a static child or updates the one at its address (name, weight).

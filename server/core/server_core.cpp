@@ -85,6 +85,8 @@ Rejection rejection_for(Admit admit) {
       return {proto::error_code::kForbidden, "too many children"};
     case Admit::kReplayed:
       return {proto::error_code::kStaleTimestamp, "replayed timestamp"};
+    case Admit::kWrongName:
+      return {proto::error_code::kForbidden, "wrong name for this address"};
   }
   return {proto::error_code::kServerError, "server error"};
 }
@@ -146,7 +148,9 @@ struct ServerCore::Impl {
   void answer(const Endpoint& local, const Endpoint& remote,
               const Result<size_t, proto::EncodeError>& size);
   void reject(const Endpoint& local, const Endpoint& remote, const proto::MessageView& request,
-              Rejection why);
+              Rejection why, DropReason reason = DropReason::kAuth);
+  void refuse_undecodable(const Endpoint& local, const Endpoint& remote,
+                          const proto::MessageView& request, const proto::DecodeError& error);
 };
 
 void ServerCore::Impl::refresh_snapshot() {
@@ -189,8 +193,8 @@ void ServerCore::Impl::answer(const Endpoint& local, const Endpoint& remote,
 }
 
 void ServerCore::Impl::reject(const Endpoint& local, const Endpoint& remote,
-                              const proto::MessageView& request, Rejection why) {
-  counters.drop(DropReason::kAuth);
+                              const proto::MessageView& request, Rejection why, DropReason reason) {
+  counters.drop(reason);
   events.debug("{} from {} rejected: {} {}",
                request.method() == proto::Method::kLeave ? "Leave" : "heartbeat", remote, why.code,
                why.reason);
@@ -202,14 +206,25 @@ void ServerCore::Impl::reject(const Endpoint& local, const Endpoint& remote,
   if (size) answer(local, remote, size);
 }
 
+// PROTOCOL.md §7 step 5: an unknown comprehension-required attribute earns a 420 listing
+// it (to a child's own address only, as every refusal); anything else that fails to decode
+// gets no answer.
+void ServerCore::Impl::refuse_undecodable(const Endpoint& local, const Endpoint& remote,
+                                          const proto::MessageView& request,
+                                          const proto::DecodeError& error) {
+  if (error.code != proto::DecodeErrc::kUnknownRequiredAttribute) {
+    counters.drop(DropReason::kMalformed);
+    return;
+  }
+  reject(local, remote, request, {proto::error_code::kUnknownAttribute, "Unknown Attribute"},
+         DropReason::kMalformed);
+}
+
 void ServerCore::Impl::handle_heartbeat(TimePoint now, const Endpoint& local,
                                         const Endpoint& remote, const proto::MessageView& view) {
   counters.request(RequestKind::kHeartbeat);
   auto hb = proto::decode_heartbeat_request(view);
-  if (!hb) {
-    counters.drop(DropReason::kMalformed);
-    return;
-  }
+  if (!hb) return refuse_undecodable(local, remote, view, hb.error());
   const AuthCheck auth = check_request_auth(view, ClusterKeys::of(config.cluster), hb->timestamp_ms,
                                             wall_ms(now), config.heartbeat.replay_window);
   if (auth != AuthCheck::kOk) return reject(local, remote, view, rejection_for(auth));
@@ -230,10 +245,7 @@ void ServerCore::Impl::handle_leave(TimePoint now, const Endpoint& local, const 
                                     const proto::MessageView& view) {
   counters.request(RequestKind::kLeave);
   auto leave = proto::decode_leave_request(view);
-  if (!leave) {
-    counters.drop(DropReason::kMalformed);
-    return;
-  }
+  if (!leave) return refuse_undecodable(local, remote, view, leave.error());
   const AuthCheck auth =
       check_request_auth(view, ClusterKeys::of(config.cluster), leave->timestamp_ms, wall_ms(now),
                          config.heartbeat.replay_window);

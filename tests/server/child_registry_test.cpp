@@ -1,4 +1,5 @@
 #include "server/core/child_registry.hpp"
+#include "server/core/snapshot_builder.hpp"
 
 #include <doctest/doctest.h>
 
@@ -27,6 +28,12 @@ proto::HeartbeatRequest heartbeat(std::string name, uint64_t timestamp_ms = 1, u
   hb.subtree = {1, load, 0};
   hb.weight = weight;
   hb.timestamp_ms = timestamp_ms;
+  return hb;
+}
+
+// `hb` under another transaction id: the same timestamp, but not a retransmission.
+proto::HeartbeatRequest another_id(proto::HeartbeatRequest hb) {
+  hb.transaction_id[0] ^= 0xA5;
   return hb;
 }
 
@@ -70,12 +77,16 @@ TEST_CASE("static children start dead and unheard, and come alive on their first
 
   LogCapture log;
   const uint64_t before = r.generation();
-  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("whatever")) == Admit::kAccepted);
+  // A listed child's address with another name is refused (found by comparing
+  // PROTOCOL.md §9 with the server: the configured name used to win silently).
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("whatever")) == Admit::kWrongName);
+  CHECK(liveness(r, "leaf-a") == ChildLiveness::kDead);
+  CHECK(r.generation() == before);
+  CHECK(find(r.status(), "whatever") == nullptr);
+  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a")) == Admit::kAccepted);
   CHECK(liveness(r, "leaf-a") == ChildLiveness::kAlive);
   CHECK(r.generation() != before);
   CHECK(log.count("child leaf-a alive (first heartbeat") == 1);
-  // The configured name wins over the one in the heartbeat.
-  CHECK(find(r.status(), "whatever") == nullptr);
 }
 
 TEST_CASE("liveness: suspect after 1.5 intervals, dead after missed intervals, at exact times") {
@@ -176,8 +187,16 @@ TEST_CASE("authenticated: dynamic children by name, replay protection, bounded t
   CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
   CHECK(r.dynamic_count() == 1);
   CHECK(find(r.status(), "dyn-1")->dynamic);
-  // Strictly newer timestamps only, per child.
-  CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kReplayed);
+  // Strictly newer timestamps only, per child...
+  CHECK(r.on_heartbeat(kT0, addr(5, 1), another_id(heartbeat("dyn-1", 10))) == Admit::kReplayed);
+  // ...except the accepted request itself again (same transaction id and timestamp): a
+  // retransmission, answered again, applied once (PROTOCOL.md §10). Found by comparing the
+  // document with the server, which refused it with 438.
+  const TimePoint heard = find(r.status(), "dyn-1")->last_heard;
+  CHECK(r.on_heartbeat(kT0 + 1s, addr(5, 1), heartbeat("dyn-1", 10)) == Admit::kAccepted);
+  CHECK(find(r.status(), "dyn-1")->last_heard == heard);
+  // Not from another address, though.
+  CHECK(r.on_heartbeat(kT0, addr(5, 7), heartbeat("dyn-1", 10)) == Admit::kReplayed);
   CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 9)) == Admit::kReplayed);
   CHECK(r.on_heartbeat(kT0, addr(5, 1), heartbeat("dyn-1", 11)) == Admit::kAccepted);
   CHECK(r.on_leave(kT0, addr(5, 1), leave("dyn-1", 11)) == Admit::kReplayed);
@@ -189,7 +208,7 @@ TEST_CASE("authenticated: dynamic children by name, replay protection, bounded t
   CHECK(r.on_heartbeat(kT0, addr(5, 2), heartbeat("leaf-a", 20)) == Admit::kNameTaken);
   // Static children: by address, and with replay protection too.
   CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 30)) == Admit::kAccepted);
-  CHECK(r.on_heartbeat(kT0, kStaticA, heartbeat("leaf-a", 30)) == Admit::kReplayed);
+  CHECK(r.on_heartbeat(kT0, kStaticA, another_id(heartbeat("leaf-a", 30))) == Admit::kReplayed);
 
   CHECK(r.on_heartbeat(kT0, addr(5, 2), heartbeat("dyn-2", 10)) == Admit::kAccepted);
   LogCapture log;
@@ -337,7 +356,8 @@ TEST_CASE("reconfigure keeps surviving children's state, adds and removes static
   CHECK_FALSE(find(all, "leaf-c")->heard);
   CHECK(find(all, "dyn-1") != nullptr);
   // Replay state survives too.
-  CHECK(r.on_heartbeat(kT0 + 2s, kStaticA, heartbeat("leaf-a", 10)) == Admit::kReplayed);
+  CHECK(r.on_heartbeat(kT0 + 2s, kStaticA, another_id(heartbeat("leaf-a", 10))) ==
+        Admit::kReplayed);
 
   // Dropping the key (or dynamic acceptance) forgets dynamic children.
   r.reconfigure(kT0 + 2s, RegistryPolicy{}, {{"leaf-a", kStaticA, 4}});
@@ -394,4 +414,31 @@ TEST_CASE("without a key a child is offered at its heartbeats' source IP address
   CHECK(find(k.status(), "leaf-a")->advertised == hb.advertised);
 }
 
+namespace {
+
+// Found by comparing PROTOCOL.md with the server: a branch's LOAD counted a child it could
+// not list (here one that advertises only a wildcard, so it has no address to give),
+// telling clients of a load no offered path reaches.
+TEST_CASE("a branch's LOAD is the best of the children it lists") {
+  RegistryPolicy policy;
+  policy.authenticated = true;  // Advertised addresses are taken as given.
+  ChildRegistry r(policy, two_static(), log_events());
+  proto::HeartbeatRequest unlistable = heartbeat("leaf-a", 1, 100);
+  unlistable.advertised = {Endpoint::v4(0, 0, 0, 0, 3479)};
+  proto::HeartbeatRequest listable = heartbeat("leaf-b", 1, 500);
+  listable.advertised = {kStaticB};
+  REQUIRE(r.on_heartbeat(kT0, kStaticA, unlistable) == Admit::kAccepted);
+  REQUIRE(r.on_heartbeat(kT0, kStaticB, listable) == Admit::kAccepted);
+  ServerConfig config = testing::node_config("branch", addr(1, 1), {});
+  config.load.static_permille = 50;  // The branch's own load: not part of LOAD.
+  const BuiltSnapshot built = build_snapshot(config, 50, false, r);
+  REQUIRE(built.snapshot.children.size() == 1);
+  CHECK(built.snapshot.children[0].name == "leaf-b");
+  CHECK(built.snapshot.load.load_permille == 500);
+  // The summary for the parents still counts every live leaf.
+  CHECK(built.subtree.live_leaves == 2);
+  CHECK(built.subtree.best_load_permille == 100);
+}
+
+}  // namespace
 }  // namespace turnscout::server

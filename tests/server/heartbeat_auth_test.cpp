@@ -11,6 +11,8 @@
 
 #include "common/format.hpp"
 #include "common/logging.hpp"
+#include "proto/error_response.hpp"
+#include "proto/message_builder.hpp"
 #include "server/core/server_core.hpp"
 #include "server/io/log_events.hpp"
 #include "tests/server/control_test_util.hpp"
@@ -114,32 +116,50 @@ TEST_CASE("forged, unsigned, replayed and stale heartbeats are rejected and coun
   const TimePoint heard = p.child("static-1")->last_heard;
   LogCapture log;
 
+  // Codes and reason phrases as PROTOCOL.md §9 lists them.
   struct Case {
     const char* what;
     std::vector<uint8_t> bytes;
     uint16_t code;
-    Endpoint from = kStaticChild;
+    const char* reason;
   };
   const std::vector<Case> cases = {
-      {"forged (wrong key)", heartbeat_bytes(spec("static-1", kWallMs + 10), "not the key"), 401},
-      {"unsigned", heartbeat_bytes(spec("static-1", kWallMs + 20), ""), 401},
-      {"replayed (same bytes)", good, 438},
+      {"forged (wrong key)", heartbeat_bytes(spec("static-1", kWallMs + 10), "not the key"), 401,
+       "bad integrity"},
+      {"unsigned", heartbeat_bytes(spec("static-1", kWallMs + 20), ""), 401, "integrity required"},
+      // Signed, from the listed address, under another name: found by comparing
+      // PROTOCOL.md §9 with the server, which used to accept it as static-1.
+      {"another name from a listed child's address",
+       heartbeat_bytes(spec("impostor", kWallMs + 25), kKey), 403, "wrong name for this address"},
       {"replayed (same timestamp, new tid)", heartbeat_bytes(spec("static-1", kWallMs, 2), kKey),
-       438},
-      {"older timestamp", heartbeat_bytes(spec("static-1", kWallMs - 1000), kKey), 438},
-      {"stale (31 s old)", heartbeat_bytes(spec("static-1", kWallMs - 31'000), kKey), 438},
+       438, "replayed timestamp"},
+      {"older timestamp", heartbeat_bytes(spec("static-1", kWallMs - 1000), kKey), 438,
+       "replayed timestamp"},
+      {"stale (31 s old)", heartbeat_bytes(spec("static-1", kWallMs - 31'000), kKey), 438,
+       "stale timestamp"},
       {"from the future (31 s ahead of our 1 s)",
-       heartbeat_bytes(spec("static-1", kWallMs + 32'000), kKey), 438},
+       heartbeat_bytes(spec("static-1", kWallMs + 32'000), kKey), 438, "stale timestamp"},
   };
   uint64_t expected_drops = 0;
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    auto reply = p.send(c.from, c.bytes, 1s);
+    auto reply = p.send(kStaticChild, c.bytes, 1s);
     REQUIRE(reply.has_value());
-    CHECK(error_code_of(reply->bytes) == c.code);
+    auto view = proto::parse_message(reply->bytes);
+    REQUIRE(view.ok());
+    auto error = proto::decode_error_response(*view);
+    REQUIRE(error.ok());
+    CHECK(error->code == c.code);
+    CHECK(error->reason == c.reason);
     CHECK(p.drops(DropReason::kAuth) == ++expected_drops);
     CHECK(p.child("static-1")->last_heard == heard);
   }
+  // The same bytes again are a retransmission (PROTOCOL.md §10): answered again, applied
+  // once, so the child's liveness is not refreshed by it.
+  auto again = p.send(kStaticChild, good, 1s);
+  REQUIRE(again.has_value());
+  CHECK(is_success(*again, kKey));
+  CHECK(p.child("static-1")->last_heard == heard);
   // A stranger's address hears nothing: it may be forged (a reflector otherwise). Without
   // dynamic children it is not even checked.
   CHECK_FALSE(p.send(addr(5, 5), heartbeat_bytes(spec("stranger", kWallMs + 30), kKey), 1s));
@@ -169,9 +189,24 @@ TEST_CASE("with a key and dynamic children: any verified name is admitted, a sta
   CHECK(p.drops(DropReason::kAuth) == 2);
   CHECK_FALSE(p.child("dyn-2").has_value());
   // dyn-1 is a child now: its own address hears why it is refused.
-  auto replayed = p.send(addr(7, 1), heartbeat_bytes(spec("dyn-1", kWallMs), kKey));
+  auto replayed = p.send(addr(7, 1), heartbeat_bytes(spec("dyn-1", kWallMs, 2), kKey));
   REQUIRE(replayed.has_value());
   CHECK(error_code_of(replayed->bytes) == 438);
+  // The 403 reasons of PROTOCOL.md §9 that a dynamic child's address can earn.
+  const auto reason_of = [](const Datagram& d) {
+    auto view = proto::parse_message(d.bytes);
+    REQUIRE(view.ok());
+    auto error = proto::decode_error_response(*view);
+    REQUIRE(error.ok());
+    CHECK(error->code == 403);
+    return error->reason;
+  };
+  auto taken = p.send(addr(7, 1), heartbeat_bytes(spec("static-1", kWallMs + 1), kKey));
+  REQUIRE(taken.has_value());
+  CHECK(reason_of(*taken) == "name taken");
+  auto unknown = p.send(addr(7, 1), leave_bytes("nobody", kWallMs + 2, kKey));
+  REQUIRE(unknown.has_value());
+  CHECK(reason_of(*unknown) == "unknown child");
 }
 
 TEST_CASE("without a key: static children from their address only") {
@@ -299,6 +334,35 @@ TEST_CASE("a key rotation: heartbeats signed with either key are accepted, repli
   auto third = p.send(kStaticChild, heartbeat_bytes(spec("static-1", kWallMs + 3), "a third key"));
   REQUIRE(third.has_value());
   CHECK_FALSE(is_success(*third, next));
+}
+
+// PROTOCOL.md §7 step 5. Found by comparing the document with the server: Heartbeat and
+// Leave with an unknown comprehension-required attribute went unanswered.
+TEST_CASE("Heartbeat and Leave with an unknown comprehension-required attribute get 420") {
+  Parent p(kKey);
+  for (const proto::Method method : {proto::Method::kHeartbeat, proto::Method::kLeave}) {
+    CAPTURE(static_cast<int>(method));
+    std::vector<uint8_t> bytes(512);
+    proto::MessageBuilder b(bytes);
+    b.start(method, proto::MessageClass::kRequest, {9, 9, 9});
+    b.add_padding(60);
+    b.add_raw(0x7F01, {});
+    b.add_fingerprint();
+    const auto size = b.finish();
+    REQUIRE(size.ok());
+    bytes.resize(*size);
+    auto reply = p.send(kStaticChild, bytes);
+    REQUIRE(reply.has_value());
+    auto view = proto::parse_message(reply->bytes);
+    REQUIRE(view.ok());
+    auto error = proto::decode_error_response(*view);
+    REQUIRE(error.ok());
+    CHECK(error->code == 420);
+    CHECK(error->reason == "Unknown Attribute");
+    CHECK(error->unknown_attributes == std::vector<uint16_t>{0x7F01});
+    // A stranger hears nothing, as with every refusal.
+    CHECK_FALSE(p.send(addr(9, 9), bytes).has_value());
+  }
 }
 
 TEST_CASE("check_request_auth on its own") {
