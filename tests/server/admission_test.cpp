@@ -315,6 +315,19 @@ TEST_CASE("IPv6 clients are charged per /64 unless configured otherwise") {
     CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(a, 1000)) == 20);
     CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(b, 1000)) == 20);
   }
+  SUBCASE("/60: a prefix that ends inside a byte") {
+    AdmissionConfig c = free_only();
+    c.ipv6_prefix = 60;
+    AdmissionControl ac(c);
+    std::array<uint8_t, 16> same = a;  // Differs in bits 60-63 and below: same /60.
+    same[7] = 0x0e;
+    same[8] = 0xff;
+    std::array<uint8_t, 16> next = a;  // Differs in bit 59: the next /60.
+    next[7] = 0x11;
+    CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(a, 1000)) == 20);
+    CHECK_FALSE(ac.admit(kStart, kWall, Endpoint::v6(same, 1000), {}, 1).admitted);
+    CHECK(admitted_in_a_row(ac, kStart, Endpoint::v6(next, 1000)) == 20);
+  }
 }
 
 TEST_CASE("a capacity token names the client's own IPv6 address, not its /64") {
