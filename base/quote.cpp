@@ -68,6 +68,12 @@ std::string quoted(std::string_view text, size_t max) {
   return out;
 }
 
+std::string escaped(std::string_view text) {
+  std::string out;
+  append_escaped(out, text);
+  return out;
+}
+
 std::string quoted_path(std::string_view path) {
   return quoted(path, kMaxQuotedPath);
 }

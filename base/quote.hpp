@@ -19,5 +19,8 @@ inline constexpr size_t kMaxQuotedPath = 4096;
 std::string quoted(std::string_view text, size_t max = kMaxQuoted);
 // A file name from a config or command line, in full up to kMaxQuotedPath.
 std::string quoted_path(std::string_view path);
+// `text` escaped as quoted() does, without the quotes and uncut: for messages from other
+// libraries that may carry bytes of the input (a YAML parser's "unknown escape character").
+std::string escaped(std::string_view text);
 
 }  // namespace turnscout

@@ -8,6 +8,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "base/quote.hpp"
+
 namespace turnscout {
 namespace {
 
@@ -44,8 +46,8 @@ Result<spdlog::level::level_enum, std::string> parse_log_level(std::string_view 
     if (l.name == name) return l.level;
   }
   return unexpected(fmt::format(
-      "unknown log level \"{}\" (expected one of: trace, debug, info, warn, error, critical, off)",
-      name));
+      "unknown log level {} (expected one of: trace, debug, info, warn, error, critical, off)",
+      turnscout::quoted(name)));
 }
 
 Result<void, std::string> init_logging(std::string_view level, std::optional<std::string> pattern) {

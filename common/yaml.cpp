@@ -61,7 +61,7 @@ std::string describe(const YAML::Node& node) {
 
 // "in \"cluster\"", or "at top level" for the root map.
 std::string where(const std::string& path) {
-  return path.empty() ? "at top level" : fmt::format("in \"{}\"", path);
+  return path.empty() ? "at top level" : fmt::format("in \"{}\"", escaped(path));
 }
 
 std::string child_path(const std::string& parent, std::string_view key) {
@@ -92,9 +92,11 @@ Result<YAML::Node, std::string> parse_yaml(const std::string& text, const std::s
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return unexpected(fmt::format("{}:{}:{}: {}", name, line_of(e.mark), column_of(e.mark), e.msg));
+    // yaml-cpp's message may quote a byte of the input, a line break or a control byte.
+    return unexpected(
+        fmt::format("{}:{}:{}: {}", name, line_of(e.mark), column_of(e.mark), escaped(e.msg)));
   } catch (const std::exception& e) {
-    return unexpected(fmt::format("{}: {}", name, e.what()));
+    return unexpected(fmt::format("{}: {}", name, escaped(e.what())));
   }
 }
 

@@ -52,6 +52,8 @@ TEST_CASE("parse_log_level knows spdlog's levels and lists them when it does not
         "unknown log level \"verbose\" (expected one of: trace, debug, info, warn, error, "
         "critical, off)");
   CHECK_FALSE(parse_log_level("INFO").ok());
+  // Found by the config fuzzer: the value was printed raw, line breaks and all.
+  CHECK(parse_log_level("i\n\nfo").error().starts_with("unknown log level \"i\\n\\nfo\" ("));
   CHECK_FALSE(parse_log_level("").ok());
 }
 

@@ -383,6 +383,14 @@ TEST_CASE("syntax errors carry file, line and column") {
   CHECK(tab.error().rfind("tab.yaml:2:", 0) == 0);
 }
 
+// Found by the config fuzzer: yaml-cpp quotes the offending byte (a control byte, or a
+// line break) in its message, which broke the error line or a terminal.
+TEST_CASE("a syntax error that quotes a control byte of the input stays on one line") {
+  auto doc = YamlDocument::load_string("a: \"\\\x01\"\n", "esc.yaml");
+  REQUIRE_FALSE(doc.ok());
+  CHECK(doc.error() == "esc.yaml:1:7: unknown escape character: \\x01");
+}
+
 TEST_CASE("files: read, missing, or not a file") {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / fmt::format("turnscout-yaml-{}", ::getpid());

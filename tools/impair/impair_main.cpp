@@ -15,6 +15,7 @@
 
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
+#include "base/quote.hpp"
 #include "common/format.hpp"
 #include "common/logging.hpp"
 #include "tools/impair/udp_impair_proxy.hpp"
@@ -111,7 +112,8 @@ Result<std::vector<uint8_t>, std::string> parse_hex(const std::string& text) {
     ok = hi >= 0 && lo >= 0;
     bytes.push_back(static_cast<uint8_t>(hi * 16 + lo));
   }
-  if (!ok) return unexpected(fmt::format("expected hex bytes like 0001, got \"{}\"", text));
+  if (!ok)
+    return unexpected(fmt::format("expected hex bytes like 0001, got {}", turnscout::quoted(text)));
   return bytes;
 }
 
