@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and layering checks, then the release build (gcc) with all tests, the
-# sanitizer build (clang, ASan + UBSan) with all tests, and the protocol fuzzer for a bounded
+# sanitizer build (clang, ASan + UBSan) with all tests, and the four fuzzers for a bounded
 # time. Installs missing Debian packages first. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,9 @@ log "tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --no-tests=error --test-dir build/sanitize --output-on-failure -j "$(nproc)"
 
-CC=clang CXX=clang++ BUILD_TARGETS=fuzz_proto_decode build build/fuzz \
+CC=clang CXX=clang++ \
+  BUILD_TARGETS="fuzz_proto_decode fuzz_server_core fuzz_client_core fuzz_server_config" \
+  build build/fuzz \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON -DTURNSCOUT_TESTS=OFF
 log "fuzz (libFuzzer, ${TURNSCOUT_FUZZ_SECONDS:-60} s per target)"
 ctest --no-tests=error --test-dir build/fuzz --output-on-failure
