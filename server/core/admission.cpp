@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "base/endpoint.hpp"
 #include "base/hash.hpp"
 #include "base/token_bucket.hpp"
@@ -15,10 +16,6 @@ namespace turnscout::server {
 namespace {
 
 constexpr uint32_t kNil = ~uint32_t{0};
-
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 constexpr size_t kMinChains = 64;
 // The clients that do not fit a full table share one bucket worth this many free clients:
 // new clients still get answers during a flood of fresh sources, and the flood gets no

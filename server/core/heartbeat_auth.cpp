@@ -2,15 +2,10 @@
 
 #include <chrono>
 
+#include "base/bytes.hpp"
 #include "proto/constants.hpp"
 
 namespace turnscout::server {
-
-namespace {
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-}  // namespace
 
 ClusterKeys ClusterKeys::of(const std::string& key, const std::string& accept_key) {
   return {bytes_of(key), bytes_of(accept_key)};

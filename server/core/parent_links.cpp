@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/bytes.hpp"
 #include "base/duration.hpp"
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
@@ -19,10 +20,6 @@ std::optional<Endpoint> local_for(const std::vector<Endpoint>& listen, const End
     if (l.family == parent.family) return l;
   }
   return std::nullopt;
-}
-
-std::span<const uint8_t> key_bytes(const std::string& key) {
-  return {reinterpret_cast<const uint8_t*>(key.data()), key.size()};
 }
 
 // With a key, a success response must carry a valid MESSAGE-INTEGRITY-SHA256.
@@ -95,7 +92,7 @@ void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
   proto::HeartbeatRequest request = content;
   random.fill(request.transaction_id);
   request.timestamp_ms = next_timestamp(link, wall);
-  auto size = proto::encode_heartbeat_request(request, key_bytes(config_.key), buffer_);
+  auto size = proto::encode_heartbeat_request(request, bytes_of(config_.key), buffer_);
   if (!size) {
     if (!encode_error_logged_) {
       events_.error("cannot encode a heartbeat: {}", proto::to_string(size.error()));
@@ -116,7 +113,7 @@ void ParentLinks::send_leave(TimePoint now, WallTime wall, Link& link, const std
   random.fill(request.transaction_id);
   request.node_name = name;
   request.timestamp_ms = next_timestamp(link, wall);
-  auto size = proto::encode_leave_request(request, key_bytes(config_.key), buffer_);
+  auto size = proto::encode_leave_request(request, bytes_of(config_.key), buffer_);
   link.leave_next = now + kLeaveRetry;
   if (!size) {
     events_.error("cannot encode a Leave: {}", proto::to_string(size.error()));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "base/bytes.hpp"
 #include "base/endpoint.hpp"
 #include "base/random.hpp"
 #include "common/format.hpp"
@@ -18,10 +19,6 @@ namespace {
 // Room for any reply: the responder needs at least 1500 bytes.
 constexpr size_t kBufferSize = 2048;
 constexpr Duration kMinInterval = std::chrono::milliseconds{1};
-
-std::span<const uint8_t> key_bytes(const ServerConfig& config) {
-  return ClusterKeys::of(config.cluster).sign;
-}
 
 // What parents give to clients: the advertise list, else the listen addresses that are not
 // wildcards; at most the four a Heartbeat carries.
@@ -238,7 +235,8 @@ void ServerCore::Impl::handle_heartbeat(TimePoint now, const Endpoint& local,
   response.transaction_id = hb->transaction_id;
   response.node_name = config.name;
   response.timestamp_ms = hb->timestamp_ms;
-  answer(local, remote, proto::encode_heartbeat_response(response, key_bytes(config), buffer));
+  answer(local, remote,
+         proto::encode_heartbeat_response(response, bytes_of(config.cluster.key), buffer));
 }
 
 void ServerCore::Impl::handle_leave(TimePoint now, const Endpoint& local, const Endpoint& remote,
@@ -257,7 +255,8 @@ void ServerCore::Impl::handle_leave(TimePoint now, const Endpoint& local, const 
   response.transaction_id = leave->transaction_id;
   response.node_name = config.name;
   response.timestamp_ms = leave->timestamp_ms;
-  answer(local, remote, proto::encode_leave_response(response, key_bytes(config), buffer));
+  answer(local, remote,
+         proto::encode_leave_response(response, bytes_of(config.cluster.key), buffer));
 }
 
 void ServerCore::Impl::handle_response(TimePoint now, const Endpoint& remote,
