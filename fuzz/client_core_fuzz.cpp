@@ -13,31 +13,19 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/random.hpp"
 #include "client/core/prober.hpp"
+#include "fuzz/fuzz_check.hpp"
 #include "proto/proto.hpp"
 
 namespace turnscout::client {
-#define REQUIRE(condition)            \
-  do {                                \
-    if (!(condition)) fail(__LINE__); \
-  } while (false)
-
 namespace {
 
 using namespace std::chrono_literals;
-
-// A broken promise: names the line, then crashes so libFuzzer keeps the input.
-void fail(int line) {
-  std::fprintf(stderr, "broken promise at line %d of %s\n", line, __FILE__);
-  std::abort();
-}
 
 const Endpoint kLocal = Endpoint::v4(198, 51, 100, 77, 40000);
 const Endpoint kRoot = Endpoint::v4(203, 0, 113, 1, 3478);

@@ -11,30 +11,19 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "base/bytes.hpp"
+#include "fuzz/fuzz_check.hpp"
 #include "proto/proto.hpp"
 #include "server/core/events.hpp"
 #include "server/core/server_core.hpp"
 
 namespace turnscout::server {
-#define REQUIRE(condition)            \
-  do {                                \
-    if (!(condition)) fail(__LINE__); \
-  } while (false)
-
 namespace {
 
 using namespace std::chrono_literals;
-
-// A broken promise: names the line, then crashes so libFuzzer keeps the input.
-void fail(int line) {
-  std::fprintf(stderr, "broken promise at line %d of %s\n", line, __FILE__);
-  std::abort();
-}
 
 const std::string kKey = "fuzz-cluster-key-0123456789abcdef";
 const std::string kTokenKey = "fuzz-token-key-0123456789abcdef";
@@ -42,10 +31,6 @@ const Endpoint kSelf = Endpoint::v4(10, 0, 0, 1, 3479);
 const Endpoint kParent = Endpoint::v4(10, 0, 0, 2, 3479);
 const Endpoint kChild = Endpoint::v4(10, 0, 1, 11, 3479);
 constexpr uint64_t kWallStartMs = 1'767'225'600'000;  // 2026-01-01.
-
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 class QuietLog final : public EventLog {
  public:
