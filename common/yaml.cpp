@@ -1,6 +1,7 @@
 #include "common/yaml.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -64,8 +65,14 @@ std::string where(const std::string& path) {
   return path.empty() ? "at top level" : fmt::format("in \"{}\"", escaped(path));
 }
 
+// A key of the file's own choosing (a tier or a weight name) may hold any bytes: one that is
+// not a plain word is quoted, so a message about its value stays one readable line.
 std::string child_path(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : fmt::format("{}.{}", parent, key);
+  const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+  const std::string shown = plain ? std::string(key) : quoted(key);
+  return parent.empty() ? shown : fmt::format("{}.{}", parent, shown);
 }
 
 std::string prefixed(const std::string& path, std::string_view message) {

@@ -3,10 +3,10 @@
 // problem is one line "fuzz.yaml:LINE:COL: message" (or "fuzz.yaml: message"), and a config
 // that loads is described without failing.
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "fuzz/fuzz_check.hpp"
 #include "server/config/config_yaml.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,13 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Relative key and load files are looked for in a folder that does not exist.
   auto cfg = parse_server_config(text, "fuzz.yaml", "/nonexistent-turnscout-fuzz");
   if (cfg.ok()) {
-    if (describe(*cfg).empty()) std::abort();
+    REQUIRE(!describe(*cfg).empty());
     return 0;
   }
-  if (cfg.error().empty()) std::abort();
+  REQUIRE(!cfg.error().empty());
   for (const std::string& line : cfg.error()) {
-    if (!line.starts_with("fuzz.yaml")) std::abort();
-    if (line.find('\n') != std::string::npos) std::abort();
+    REQUIRE(line.starts_with("fuzz.yaml"));
+    REQUIRE(line.find('\n') == std::string::npos);
   }
   return 0;
 }

@@ -391,6 +391,24 @@ TEST_CASE("a syntax error that quotes a control byte of the input stays on one l
   CHECK(doc.error() == "esc.yaml:1:7: unknown escape character: \\x01");
 }
 
+// Found by the config fuzzer: a free-form key is part of the path in every message about
+// its value, and a quoted key may hold line breaks and any bytes.
+TEST_CASE("a free-form key with line breaks or odd bytes is quoted in the path") {
+  const Errors errors =
+      errors_of("weights:\n  \"a\\nb\\x01\": x\n  plain-key_1.2: y\n", [](ConfigMap& root) {
+        for (auto& [name, node] : root.map("weights").entries()) {
+          int w = 0;
+          node.read(w);
+        }
+      });
+  CHECK(errors == Errors{
+                      "root.yaml:2:15: weights.\"a\\nb\\x01\": expected an integer from "
+                      "-2147483648 to 2147483647, got \"x\"",
+                      "root.yaml:3:18: weights.plain-key_1.2: expected an integer from "
+                      "-2147483648 to 2147483647, got \"y\"",
+                  });
+}
+
 TEST_CASE("files: read, missing, or not a file") {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / fmt::format("turnscout-yaml-{}", ::getpid());
