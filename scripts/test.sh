@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and layering checks, then the release build (gcc) with all tests, the
-# sanitizer build (clang, ASan + UBSan) with all tests, and the four fuzzers for a bounded
-# time. Installs missing Debian packages first. Exits non-zero on the first failure.
+# sanitizer build (clang, ASan + UBSan) with all tests, and the four fuzzers for a fixed number
+# of inputs from a fixed seed (longer random runs: tests/stress/fuzz.sh). Installs missing
+# Debian packages first. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -28,5 +29,5 @@ CC=clang CXX=clang++ \
   BUILD_TARGETS="fuzz_proto_decode fuzz_server_core fuzz_client_core fuzz_server_config" \
   build build/fuzz \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON -DTURNSCOUT_TESTS=OFF
-log "fuzz (libFuzzer, ${TURNSCOUT_FUZZ_SECONDS:-60} s per target)"
+log "fuzz (libFuzzer, a fixed number of inputs per target from a fixed seed)"
 ctest --no-tests=error --test-dir build/fuzz --output-on-failure

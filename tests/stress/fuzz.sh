@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# tests/stress/fuzz.sh [SECONDS] [TARGET...]: builds the libFuzzer targets (clang, ASan +
+# UBSan) and runs each for SECONDS (default 1800) from a random seed, to look for findings
+# that the test command's fixed-seed runs do not reach. Prints each target's executions and
+# peak memory; exits non-zero on the first finding, whose input is kept in build/fuzz.
+# Not part of the test command: it takes SECONDS per target.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+seconds=${1:-1800}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(proto_decode server_core client_core server_config)
+ensure_packages clang
+CC=clang CXX=clang++ BUILD_TARGETS="${targets[*]/#/fuzz_}" build build/fuzz \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON -DTURNSCOUT_TESTS=OFF
+cd build/fuzz
+for target in "${targets[@]}"; do
+  log "fuzz_$target for $seconds s"
+  ../../fuzz/run_fuzzer.sh "$PWD/fuzz/fuzz_$target" "../../fuzz/corpus/$target" "seconds=$seconds"
+done
