@@ -162,12 +162,14 @@ Result<void, DecodeError> check_message(const MessageView& view, Method method, 
   if (view.method() != method || view.message_class() != cls) {
     return unexpected(fail(DecodeErrc::kUnexpectedMessage, 0, "header.type"));
   }
+  // FINGERPRINT first: a message of ours without it is not intact (one corrupted byte turns
+  // FINGERPRINT's type 0x8028 into an unknown required 0x1328), and must not earn a 420.
+  if (is_turnscout_method(method) && !view.has_fingerprint()) {
+    return unexpected(fail(DecodeErrc::kMissingFingerprint, view.size(), "FINGERPRINT"));
+  }
   if (view.has_unknown_required()) {
     return unexpected(
         fail(DecodeErrc::kUnknownRequiredAttribute, view.first_unknown_offset(), "attribute.type"));
-  }
-  if (is_turnscout_method(method) && !view.has_fingerprint()) {
-    return unexpected(fail(DecodeErrc::kMissingFingerprint, view.size(), "FINGERPRINT"));
   }
   return {};
 }

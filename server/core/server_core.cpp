@@ -203,7 +203,7 @@ void ServerCore::Impl::reject(const Endpoint& local, const Endpoint& remote,
   if (size) answer(local, remote, size);
 }
 
-// PROTOCOL.md §7 step 5: an unknown comprehension-required attribute earns a 420 listing
+// PROTOCOL.md §7 step 6: an unknown comprehension-required attribute earns a 420 listing
 // it (to a child's own address only, as every refusal); anything else that fails to decode
 // gets no answer.
 void ServerCore::Impl::refuse_undecodable(const Endpoint& local, const Endpoint& remote,

@@ -210,6 +210,12 @@ TEST_CASE("framing: typed decoders check method, class and FINGERPRINT") {
   const auto r = decode_probe_request(*parse_message(no_fp));
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == DecodeErrc::kMissingFingerprint);
+  // Missing FINGERPRINT is reported before an unknown required attribute, which earns a 420:
+  // a corrupted FINGERPRINT type is exactly such an attribute.
+  const auto unknown_no_fp = message(Method::kProbe, MessageClass::kRequest,
+                                     [](MessageBuilder& b) { b.add_raw(0x1328, {}); });
+  CHECK(decode_probe_request(*parse_message(unknown_no_fp)).error().code ==
+        DecodeErrc::kMissingFingerprint);
   // Binding does not require it.
   const auto binding = message(Method::kBinding, MessageClass::kRequest, [](MessageBuilder&) {});
   CHECK(*decode_binding_request(*parse_message(binding)) == BindingRequest{kTid, false});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proto/binding.hpp"
+#include "proto/byte_order.hpp"
 #include "proto/capacity_token.hpp"
 #include "proto/error_response.hpp"
 #include "proto/heartbeat.hpp"
@@ -444,6 +445,27 @@ TEST_CASE("an unknown comprehension-required attribute: 420, if it is no larger"
     CHECK(silent.reason == DropReason::kAmplification);
   }
   CHECK(h.drops(DropReason::kAmplification) == 2);
+}
+
+// Found by the flood test (tests/stress/flood.py): a Probe whose FINGERPRINT type was
+// corrupted in transit (0x8028 -> 0x1328) no longer carries FINGERPRINT but an unknown
+// comprehension-required attribute, and was answered with 420. A Probe without FINGERPRINT
+// is not ours or not intact: it gets nothing, whatever else it carries. (Heartbeat and
+// Leave: heartbeat_auth_test.)
+TEST_CASE("a Probe whose FINGERPRINT was corrupted gets no 420") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(base_snapshot(4)));
+  auto corrupted = with_unknown_attribute(proto::Method::kProbe, 80, true);
+  const size_t fingerprint_type = corrupted.size() - 8;
+  REQUIRE(proto::load_u16(corrupted.data() + fingerprint_type) == 0x8028);
+  corrupted[fingerprint_type] = 0x13;
+  for (const auto& in : {corrupted, with_unknown_attribute(proto::Method::kProbe, 80, false)}) {
+    const Outcome o = h.send(in);
+    CHECK(o.what == Disposition::kDrop);
+    CHECK(o.reason == DropReason::kMalformed);
+  }
+  CHECK(h.drops(DropReason::kMalformed) == 2);
+  CHECK(h.responder.counters().replies.get() == 0);
 }
 
 // PROTOCOL.md §1 and §5: a draining node sets the draining bit, so clients must see it.
