@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/bytes.hpp"
 #include "base/endpoint.hpp"
 #include "proto/binding.hpp"
 #include "proto/error_response.hpp"
@@ -32,6 +33,27 @@ double unknown_control_burst(const AdmissionConfig& admission) {
   return std::max(admission.unknown_control_rate, 1.0);
 }
 
+// Requests from a child's address that will be refused (a bad signature, a timestamp not
+// newer) and still reach the control core, which answers them: per second and worker.
+constexpr double kRefusalRate = 4;
+// A datagram the network duplicated: the same signed timestamp passed on again this often.
+constexpr uint8_t kMaxRepeats = 2;
+
+// The TIMESTAMP of a request whose MESSAGE-INTEGRITY-SHA256 verifies with either key.
+std::optional<uint64_t> signed_timestamp(const proto::MessageView& request,
+                                         const Snapshot& snapshot) {
+  const auto stamp = request.find(proto::attr::kTimestamp);
+  if (!stamp || !request.integrity_sha256()) return std::nullopt;
+  const auto timestamp = proto::read_timestamp(*stamp);
+  if (!timestamp) return std::nullopt;
+  if (!proto::verify_integrity_sha256(request, bytes_of(snapshot.cluster_key)) &&
+      (snapshot.accept_key.empty() ||
+       !proto::verify_integrity_sha256(request, bytes_of(snapshot.accept_key)))) {
+    return std::nullopt;
+  }
+  return *timestamp;
+}
+
 // Both limits are "0 = no limit".
 size_t child_limit(uint16_t configured, uint16_t wanted) {
   if (configured == 0) return wanted;
@@ -44,9 +66,24 @@ size_t child_limit(uint16_t configured, uint16_t wanted) {
 ProbeResponder::ProbeResponder(const AdmissionConfig& admission, uint64_t seed)
     : admission_(admission, seed),
       strangers_(unknown_control_burst(admission), admission.unknown_control_rate, TimePoint{}),
+      refusals_(kRefusalRate, kRefusalRate, TimePoint{}),
       strategy_(seed ^ kStrategySeedSalt) {}
 
 void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
+  // What was passed on from each child address carries over to the new snapshot: a new
+  // snapshot must not reopen the door to a replay.
+  std::vector<SourceStamp> stamps(snapshot ? snapshot->child_sources.size() : 0);
+  if (snapshot_ && snapshot) {
+    const auto& before = snapshot_->child_sources;
+    const auto& after = snapshot->child_sources;
+    for (size_t i = 0; i < after.size(); ++i) {
+      const auto it = std::lower_bound(before.begin(), before.end(), after[i]);
+      if (it != before.end() && *it == after[i]) {
+        stamps[i] = stamps_[static_cast<size_t>(it - before.begin())];
+      }
+    }
+  }
+  stamps_ = std::move(stamps);
   snapshot_ = std::move(snapshot);
   reply_text_.reset();
   if (!snapshot_) return;
@@ -86,9 +123,9 @@ Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoi
       case proto::Method::kBinding:
         return answer_binding(now, wall_unix_s, client, *view, out);
       case proto::Method::kHeartbeat:
-        return screen_control(now, wall_unix_s, client, RequestKind::kHeartbeat, in.size());
+        return screen_control(now, wall_unix_s, client, RequestKind::kHeartbeat, *view);
       case proto::Method::kLeave:
-        return screen_control(now, wall_unix_s, client, RequestKind::kLeave, in.size());
+        return screen_control(now, wall_unix_s, client, RequestKind::kLeave, *view);
     }
   }
   counters_.request(RequestKind::kOther);
@@ -171,9 +208,14 @@ Outcome ProbeResponder::answer_unknown_attribute(TimePoint now, uint64_t wall_un
 // own datagrams pass at once; strangers pay admission and share a budget, so a forged flood
 // can neither be reflected nor crowd out the children.
 Outcome ProbeResponder::screen_control(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                                       RequestKind kind, size_t size) {
-  if (size <= kMaxControlDatagram && snapshot_ && snapshot_->knows_source(client)) {
-    return Outcome{Disposition::kForward, 0, DropReason::kUnexpected, true};
+                                       RequestKind kind, const proto::MessageView& request) {
+  const size_t size = request.size();
+  if (size <= kMaxControlDatagram && snapshot_) {
+    const auto& sources = snapshot_->child_sources;
+    const auto it = std::lower_bound(sources.begin(), sources.end(), client);
+    if (it != sources.end() && *it == client) {
+      return screen_known(now, static_cast<size_t>(it - sources.begin()), kind, request);
+    }
   }
   counters_.request(kind);
   if (size > kMaxControlDatagram) return drop(DropReason::kMalformed);
@@ -183,6 +225,29 @@ Outcome ProbeResponder::screen_control(TimePoint now, uint64_t wall_unix_s, cons
     return drop(DropReason::kRateLimited);
   }
   return Outcome{Disposition::kForward, 0, DropReason::kUnexpected, false};
+}
+
+// A child's address proves nothing (it can be spoofed), its signature does. Without a key
+// the address is all there is, and everything from it is passed on.
+Outcome ProbeResponder::screen_known(TimePoint now, size_t source, RequestKind kind,
+                                     const proto::MessageView& request) {
+  const Outcome forward{Disposition::kForward, 0, DropReason::kUnexpected, true};
+  if (snapshot_->cluster_key.empty()) return forward;
+  const std::optional<uint64_t> timestamp = signed_timestamp(request, *snapshot_);
+  SourceStamp& last = stamps_[source];
+  if (timestamp && *timestamp > last.timestamp_ms) {
+    last = SourceStamp{*timestamp, 0};
+    return forward;
+  }
+  if (timestamp && *timestamp == last.timestamp_ms && last.repeats < kMaxRepeats) {
+    ++last.repeats;
+    return forward;
+  }
+  // Bound to be refused (401 or 438). A few a second still get their answer, so a child
+  // with the wrong key or a clock that went back hears why; a flood does not.
+  if (refusals_.try_take(now, 1)) return forward;
+  counters_.request(kind);
+  return drop(DropReason::kAuth);
 }
 
 Outcome ProbeResponder::reply(size_t size) {

@@ -9,6 +9,11 @@
 //   ... from anyone else                        drop kUnexpected
 //   Heartbeat or Leave request over 1500 bytes  drop kMalformed
 //   ... from a child's source address           kForward, `known` (counted by the control core)
+//       with a cluster key: only when its       (a repeated timestamp twice more: the network
+//       integrity verifies and its timestamp    may duplicate a datagram); the rest, bound to
+//       is newer than the last one passed on    be refused, a few per second and worker (so a
+//       from that address                       child with a wrong key hears 401), else drop
+//                                               kAuth
 //   ... from a stranger, when no stranger can   drop kAuth (no integrity check, no answer)
 //       be admitted (no dynamic children)
 //   ... from a stranger over its client's       drop kRateLimited (other_cost)
@@ -97,7 +102,9 @@ class ProbeResponder {
   Outcome answer_unknown_attribute(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                                    const proto::MessageView& request, std::span<uint8_t> out);
   Outcome screen_control(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                         RequestKind kind, size_t size);
+                         RequestKind kind, const proto::MessageView& request);
+  Outcome screen_known(TimePoint now, size_t source, RequestKind kind,
+                       const proto::MessageView& request);
   Outcome reply(size_t size);
   Outcome drop(DropReason reason);
   bool serving() const { return snapshot_ != nullptr; }
@@ -105,6 +112,17 @@ class ProbeResponder {
   SnapshotPtr snapshot_;
   AdmissionControl admission_;
   TokenBucket strangers_;  // Heartbeat and Leave requests from strangers, all together.
+  // With a cluster key: requests from children's addresses that the control core will
+  // refuse (unsigned, badly signed, replayed), all together. Real children sign with fresh
+  // timestamps; these are a misconfigured child or a spoofed flood.
+  TokenBucket refusals_;
+  // Per entry of the snapshot's child_sources: the newest signed timestamp passed on from
+  // that address, and how often a datagram with that same timestamp was passed on again.
+  struct SourceStamp {
+    uint64_t timestamp_ms = 0;
+    uint8_t repeats = 0;
+  };
+  std::vector<SourceStamp> stamps_;
   WorkerCounters counters_;
   // Strategy state and scratch space, reused so a reply allocates nothing.
   StrategyState strategy_;

@@ -57,6 +57,11 @@ struct Snapshot {
   // A Heartbeat from a stranger may be accepted: dynamic children (which need a key) are
   // on. Otherwise the responder drops strangers' Heartbeat and Leave at once.
   bool accepts_strangers = false;
+  // The cluster keys (config `cluster.key`, `cluster.accept_key`): with a key, a worker
+  // passes on only the child datagrams whose integrity verifies, so a flood spoofed from a
+  // child's address does not take the child's place in the control core's queue.
+  std::string cluster_key;
+  std::string accept_key;
   // The configured parents, unmapped and sorted: the only sources whose responses (to our
   // heartbeats and Leaves) are passed on.
   std::vector<Endpoint> parent_sources;

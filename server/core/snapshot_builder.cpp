@@ -66,6 +66,8 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   uint16_t max_height = 0;
   bool any_live = false;
   s.accepts_strangers = registry.policy().accept_dynamic && registry.policy().authenticated;
+  s.cluster_key = config.cluster.key;
+  s.accept_key = config.cluster.accept_key;
   for (const ParentConfig& parent : config.parents)
     s.parent_sources.push_back(unmap_v4(parent.address));
   std::sort(s.parent_sources.begin(), s.parent_sources.end());
@@ -111,6 +113,7 @@ bool same_content(const Snapshot& a, const Snapshot& b) {
   return a.node_name == b.node_name && a.load == b.load && a.draining == b.draining &&
          a.services == b.services && same_listing(a.listing, b.listing) &&
          a.child_sources == b.child_sources && a.accepts_strangers == b.accepts_strangers &&
+         a.cluster_key == b.cluster_key && a.accept_key == b.accept_key &&
          a.parent_sources == b.parent_sources &&
          std::equal(a.children.begin(), a.children.end(), b.children.begin(), b.children.end(),
                     same_child);

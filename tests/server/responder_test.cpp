@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "proto/binding.hpp"
 #include "proto/byte_order.hpp"
 #include "proto/capacity_token.hpp"
@@ -596,6 +597,79 @@ TEST_CASE("strangers' Heartbeat and Leave are screened: unread, charged, and bud
     auto n = b.finish();
     REQUIRE(n.ok());
     CHECK(h.send(std::span(big).first(*n), child).reason == DropReason::kMalformed);
+  }
+}
+
+// Found by a flood run: Heartbeats spoofed from a child's address (with any signature) all
+// went to the control core's queue for children, where they took the real child's place;
+// the child went suspect. With a key only what the child signed gets through.
+TEST_CASE("with a key, only signed, fresh requests from a child's address are passed on") {
+  Harness h;
+  const Endpoint child = Endpoint::v4(10, 0, 0, 1, 3479);
+  const Endpoint other_child = Endpoint::v4(10, 0, 0, 2, 3479);
+  Snapshot s = base_snapshot(2);
+  s.child_sources = {child, other_child};
+  s.cluster_key = kKey;
+  h.responder.set_snapshot(snapshot_of(s));
+  std::vector<uint8_t> buf(512);
+  proto::HeartbeatRequest hb;
+  hb.transaction_id = tid(5);
+  hb.node_name = "child-a";
+  hb.advertised = {child};
+  hb.timestamp_ms = kWall * 1000;
+  auto signed_with = [&](std::string_view key, uint64_t timestamp_ms) {
+    hb.timestamp_ms = timestamp_ms;
+    auto size = proto::encode_heartbeat_request(hb, bytes_of(key), buf);
+    REQUIRE(size.ok());
+    return std::vector<uint8_t>(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*size));
+  };
+  auto passed = [&](const std::vector<uint8_t>& in, const Endpoint& from, int times,
+                    TimePoint now = kStart) {
+    int n = 0;
+    for (int i = 0; i < times; ++i)
+      n += h.send(in, from, now).what == Disposition::kForward ? 1 : 0;
+    return n;
+  };
+  const uint64_t t0 = kWall * 1000;
+
+  SUBCASE("a forged flood: a few per second reach the control core, the child always does") {
+    const auto forged = signed_with("not the key", t0);
+    const auto unsigned_hb = signed_with("", t0);
+    CHECK(passed(forged, child, 1000) + passed(unsigned_hb, child, 1000) == 4);
+    CHECK(h.drops(DropReason::kAuth) == 1996);
+    CHECK(h.requests(RequestKind::kHeartbeat) == 1996);
+    CHECK(passed(signed_with(kKey, t0 + 1000), child, 1) == 1);
+    CHECK(passed(forged, child, 10, kStart + 1s) == 4);  // The budget refills.
+  }
+  SUBCASE("a replayed heartbeat: passed on for a duplicate or two, then as a refusal") {
+    const auto real = signed_with(kKey, t0);
+    CHECK(passed(real, child, 1000) == 3 + 4);
+    CHECK(passed(signed_with(kKey, t0 - 1000), child, 10) == 0);  // Older.
+    CHECK(passed(signed_with(kKey, t0 + 1000), child, 1) == 1);   // Newer.
+    CHECK(passed(real, other_child, 1) == 1);                     // Another address keeps its own.
+  }
+  SUBCASE("the last timestamp outlives a new snapshot, and goes with its address") {
+    const auto real = signed_with(kKey, t0);
+    CHECK(passed(real, child, 3) == 3);
+    s.child_sources = {Endpoint::v4(10, 0, 0, 0, 1), child};  // Its index moves.
+    h.responder.set_snapshot(snapshot_of(s));
+    CHECK(passed(real, child, 10) == 4);  // As refusals only.
+    s.child_sources = {other_child};
+    h.responder.set_snapshot(snapshot_of(s));
+    s.child_sources = {child};
+    h.responder.set_snapshot(snapshot_of(s));
+    CHECK(passed(real, child, 10) == 3);  // Forgotten with the address: a new child.
+    CHECK(h.drops(DropReason::kAuth) == 6 + 7);
+  }
+  SUBCASE("during a key rotation the second key counts") {
+    s.accept_key = "next key";
+    h.responder.set_snapshot(snapshot_of(s));
+    CHECK(passed(signed_with("next key", t0), child, 1) == 1);
+  }
+  SUBCASE("without a key the address is all there is") {
+    s.cluster_key.clear();
+    h.responder.set_snapshot(snapshot_of(s));
+    CHECK(passed(signed_with("", t0), child, 100) == 100);
   }
 }
 
