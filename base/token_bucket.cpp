@@ -37,6 +37,11 @@ bool TokenBucket::try_take(TimePoint now, double cost) {
   return true;
 }
 
+bool TokenBucket::can_take(TimePoint now, double cost) {
+  refill(now);
+  return tokens_ + kSlack >= sane(cost);
+}
+
 double TokenBucket::available(TimePoint now) {
   refill(now);
   return tokens_;

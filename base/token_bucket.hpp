@@ -15,6 +15,8 @@ class TokenBucket {
   // Takes `cost` tokens if that many are available at `now`. A negative cost counts as 0.
   // Time that goes backwards counts as no time passing.
   bool try_take(TimePoint now, double cost);
+  // Whether try_take(now, cost) would pass, taking nothing.
+  bool can_take(TimePoint now, double cost);
   // Tokens available at `now`, at most burst().
   double available(TimePoint now);
   // The earliest time at or after `now` when try_take(t, cost) would pass if nothing else

@@ -72,6 +72,7 @@ struct AdmissionControl::Impl {
   // Charged for every client that does not fit the full table (see admit()).
   TokenBucket overflow{0, 0, TimePoint{}};
   uint64_t overflow_charges = 0;
+  mutable uint64_t token_checks = 0;  // Tokens verified (an HMAC, or two in a rotation).
 
   void set_config(const AdmissionConfig& c);
   void add_tier(const TierConfig& t);
@@ -265,6 +266,7 @@ void AdmissionControl::Impl::verify(TokenMemo& memo, std::span<const uint8_t> to
                                     uint64_t wall_unix_s, const Endpoint& client) const {
   // Tokens name their client by IP address in canonical text form (inet_ntop's). Verdicts
   // are memoised, so this text is built once per token, not per request.
+  ++token_checks;
   const std::string ip = ip_to_string(client);
   auto verified = proto::verify_capacity_token(token, bytes_of(config.token_key), wall_unix_s, ip);
   if (!verified && verified.error() == proto::TokenErrc::kBadSignature &&
@@ -346,10 +348,16 @@ Admission AdmissionControl::admit(TimePoint now, uint64_t wall_unix_s, const End
   } else {
     m.make_newest(i);
     Entry& e = m.entries[i];
-    const uint8_t tier = m.resolve_tier(e.memo, capacity_token, wall_unix_s, address);
-    if (tier != e.tier) {
-      e.bucket.reconfigure(m.tiers[tier].burst, m.tiers[tier].refill_per_second, now);
-      e.tier = tier;
+    // A token not seen before costs an HMAC. A client earns one by paying for this request
+    // at its current tier, or by showing its first token: a drained sender that shows a new
+    // forgery each time costs a hash lookup, while a client that was given a token after it
+    // ran dry gets its tier (and the tier's refill) at once.
+    if (e.memo.verdict == TokenMemo::Verdict::kNone || e.bucket.can_take(now, cost)) {
+      const uint8_t tier = m.resolve_tier(e.memo, capacity_token, wall_unix_s, address);
+      if (tier != e.tier) {
+        e.bucket.reconfigure(m.tiers[tier].burst, m.tiers[tier].refill_per_second, now);
+        e.tier = tier;
+      }
     }
   }
   Entry& e = m.entries[i];
@@ -377,6 +385,10 @@ uint64_t AdmissionControl::evictions() const {
 }
 uint64_t AdmissionControl::overflow_charges() const {
   return impl_->overflow_charges;
+}
+
+uint64_t AdmissionControl::token_checks() const {
+  return impl_->token_checks;
 }
 
 }  // namespace turnscout::server

@@ -43,9 +43,11 @@ class AdmissionControl {
   // key, unexpired at `wall_unix_s`, for this client or any) selects its tier;
   // anything else, or a tier this node does not configure, is the free tier. The verdict on
   // the last token a client showed is remembered with its bucket, so a client that repeats
-  // its token costs no HMAC. When disabled, everything is admitted and the free tier is
-  // announced. Allocation-free once the table has reached its bound (verifying a new token
-  // may allocate inside the crypto library).
+  // its token costs no HMAC; a new token is verified only when the client can pay for the
+  // request or shows its first token, so a drained sender's forgeries cost no HMAC either.
+  // When disabled, everything is admitted and the free tier is announced. Allocation-free
+  // once the table has reached its bound (verifying a new token may allocate inside the
+  // crypto library).
   Admission admit(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                   std::span<const uint8_t> capacity_token, uint16_t cost);
 
@@ -58,6 +60,8 @@ class AdmissionControl {
   uint64_t evictions() const;
   // Requests charged to the overflow bucket because the table was full.
   uint64_t overflow_charges() const;
+  // Capacity tokens verified so far: the HMACs admission has spent.
+  uint64_t token_checks() const;
 
  private:
   struct Impl;

@@ -24,6 +24,18 @@ TEST_CASE("burst 10, refill 5/s: ten pass, the eleventh fails, one more after 20
   CHECK(bucket.available(t0 + 400ms) == 1.0);
 }
 
+TEST_CASE("can_take says what try_take would do, and takes nothing") {
+  TokenBucket bucket(2, 5, t0);
+  CHECK(bucket.can_take(t0, 2));
+  CHECK_FALSE(bucket.can_take(t0, 2.5));
+  CHECK(bucket.try_take(t0, 1.5));
+  CHECK_FALSE(bucket.can_take(t0, 1));
+  CHECK(bucket.can_take(t0, 0.5));
+  CHECK(bucket.can_take(t0, 0.5));  // Still there: nothing was taken.
+  CHECK(bucket.can_take(t0 + 100ms, 1));
+  CHECK(bucket.try_take(t0 + 100ms, 1));
+}
+
 TEST_CASE("the fill never exceeds the burst") {
   TokenBucket bucket(10, 5, t0);
   CHECK(bucket.available(t0) == 10.0);

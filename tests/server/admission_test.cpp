@@ -166,6 +166,29 @@ TEST_CASE("expired, forged, mangled or other-client tokens get the free tier") {
   CHECK(admitted_in_a_row(ac, kStart, client(1), tok) == 19);
 }
 
+// Found in review of the attack run's fixes: a client with an empty bucket that showed a new
+// token each time cost an HMAC per datagram, though every one was refused anyway.
+TEST_CASE("a client that cannot pay gets no token verified") {
+  AdmissionControl ac(keyed(with_gold()));
+  CHECK(admitted_in_a_row(ac, kStart, client(1)) == 20);
+  // Its first token is checked (it may just have been given one); the next are not.
+  for (uint32_t i = 0; i < 1000; ++i) {
+    std::vector<uint8_t> forged(60, static_cast<uint8_t>(i));
+    forged[0] = static_cast<uint8_t>(i >> 8);
+    CHECK_FALSE(ac.admit(kStart, kWall, client(1), forged, 1).admitted);
+  }
+  CHECK(ac.token_checks() == 1);
+  // Once it can pay again, a real token is checked and raises its tier at once.
+  const auto gold = token(1, kWall + 3600, "");
+  const Admission a = ac.admit(kStart + 200ms, kWall, client(1), gold, 1);
+  CHECK(a.admitted);
+  CHECK(a.flow.tier == 1);
+  CHECK(ac.token_checks() == 2);
+  // A repeated token is remembered: no second check.
+  CHECK(ac.admit(kStart + 400ms, kWall, client(1), gold, 1).admitted);
+  CHECK(ac.token_checks() == 2);
+}
+
 TEST_CASE("without a token key every token is ignored") {
   AdmissionControl ac(with_gold());
   const auto tok = token(1, kWall + 3600, "");
