@@ -85,10 +85,6 @@ void ParentLinks::send(const Link& link, size_t size, std::vector<Datagram>& out
 void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
                                  const proto::HeartbeatRequest& content, Random& random,
                                  std::vector<Datagram>& out) {
-  if (link.unanswered >= config_.missed && link.state != State::kSilent) {
-    events_.warn("parent {} silent ({} heartbeats unanswered)", link.address, link.unanswered);
-    link.state = State::kSilent;
-  }
   proto::HeartbeatRequest request = content;
   random.fill(request.transaction_id);
   request.timestamp_ms = next_timestamp(link, wall);
@@ -103,8 +99,13 @@ void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
   send(link, *size, out);
   link.sent[link.sent_next] = {request.transaction_id, now, true};
   link.sent_next = (link.sent_next + 1) % kTracked;
-  ++link.unanswered;
   ++link.heartbeats_sent;
+  link.next_retry =
+      link.state == State::kUp && link.retries < kRetries ? now + retry_delay(link) : kNever;
+}
+
+Duration ParentLinks::retry_delay(const Link& link) const {
+  return std::clamp(link.last_rtt * 4, kRetryFloor, std::max(kRetryFloor, config_.interval / 3));
 }
 
 void ParentLinks::send_leave(TimePoint now, WallTime wall, Link& link, const std::string& name,
@@ -143,10 +144,21 @@ void ParentLinks::on_timeout(TimePoint now, WallTime wall, const proto::Heartbea
     return;
   }
   for (Link& link : links_) {
-    if (!link.local || now < link.next_send) continue;
-    send_heartbeat(now, wall, link, content, random, out);
-    link.next_send += config_.interval;
-    if (link.next_send <= now) link.next_send = now + config_.interval;
+    if (!link.local) continue;
+    if (now >= link.next_send) {
+      if (link.unanswered >= config_.missed && link.state != State::kSilent) {
+        events_.warn("parent {} silent ({} heartbeats unanswered)", link.address, link.unanswered);
+        link.state = State::kSilent;
+      }
+      link.retries = 0;
+      send_heartbeat(now, wall, link, content, random, out);
+      ++link.unanswered;  // Intervals, not datagrams: retries do not count.
+      link.next_send += config_.interval;
+      if (link.next_send <= now) link.next_send = now + config_.interval;
+    } else if (now >= link.next_retry) {
+      ++link.retries;
+      send_heartbeat(now, wall, link, content, random, out);
+    }
   }
 }
 
@@ -161,7 +173,7 @@ TimePoint ParentLinks::next_timeout() const {
     return next;
   }
   for (const Link& l : links_) {
-    if (l.local) next = std::min(next, l.next_send);
+    if (l.local) next = std::min({next, l.next_send, l.next_retry});
   }
   return next;
 }
@@ -221,6 +233,7 @@ ResponseMatch ParentLinks::on_heartbeat_answer(TimePoint now, Link& link,
   });
   if (sent == link.sent.end()) return ResponseMatch::kUnmatched;
   sent->pending = false;
+  link.next_retry = kNever;  // Answered, if only with a refusal: another would not help.
   if (error) {
     note_error(link, view, "heartbeats");
     return ResponseMatch::kMatched;

@@ -3,7 +3,12 @@
 // parent's family (so the parent sees our listen address as the source); responses are
 // matched by transaction id and source, which gives the RTT. A parent is up once it
 // answers and silent after `missed` heartbeats in a row went unanswered; each change is
-// logged once ("parent X silent", "parent X back"). On drain, heartbeats stop and a Leave
+// logged once ("parent X silent", "parent X back"). A heartbeat to a parent that is up and
+// still unanswered after a few RTTs (kRetryFloor at least, a third of the interval at
+// most) is followed by another, up to kRetries times an interval: one lost datagram (a
+// parent flooded beyond what it can read loses some of everything) must not make this node
+// suspect there. Retries do not count towards `missed`, which counts intervals. On drain,
+// heartbeats stop and a Leave
 // goes to every parent, retried until acknowledged or until kLeaveBudget ran out.
 //
 // Timestamps are the wall clock in ms, made strictly increasing per parent, since a parent
@@ -60,6 +65,8 @@ class ParentLinks {
   static constexpr Duration kLeaveRetry = std::chrono::milliseconds{300};
   // Heartbeats remembered per parent, so a late answer still counts.
   static constexpr size_t kTracked = 8;
+  static constexpr uint32_t kRetries = 2;
+  static constexpr Duration kRetryFloor = std::chrono::milliseconds{100};
 
   // The first heartbeats are due at `now`.
   // `events` receives one line per state change and must outlive the links.
@@ -99,6 +106,8 @@ class ParentLinks {
     std::optional<Endpoint> local;  // None: no listen address of its family.
     State state = State::kUnknown;
     TimePoint next_send{};
+    TimePoint next_retry = kNever;  // While the last heartbeat of an up parent is unanswered.
+    uint32_t retries = 0;           // Sent in this interval.
     std::array<Sent, kTracked> sent{};
     size_t sent_next = 0;
     uint32_t unanswered = 0;
@@ -117,6 +126,7 @@ class ParentLinks {
   void send_heartbeat(TimePoint now, WallTime wall, Link& link,
                       const proto::HeartbeatRequest& content, Random& random,
                       std::vector<Datagram>& out);
+  Duration retry_delay(const Link& link) const;
   void send_leave(TimePoint now, WallTime wall, Link& link, const std::string& name, Random& random,
                   std::vector<Datagram>& out);
   void send(const Link& link, size_t size, std::vector<Datagram>& out);

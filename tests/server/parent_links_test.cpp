@@ -179,6 +179,41 @@ TEST_CASE("a parent goes silent after `missed` unanswered heartbeats and comes b
   CHECK(log.count("parent 10.0.0.1:3479 back (rtt 7ms)") == 1);
 }
 
+// Found by the flood test: a parent flooded beyond what it can read loses some of every
+// kind of datagram, and one lost heartbeat made its child suspect there for the rest of
+// the interval. An up parent's unanswered heartbeat is now followed by up to two more.
+TEST_CASE("an unanswered heartbeat to an up parent is retried within the interval") {
+  Harness h(links_config({kParentA}));
+  h.run_until(kT0);
+  REQUIRE(h.deliver(kT0 + 10ms, kParentA, h.answer(h.sent.back())) == ResponseMatch::kMatched);
+  h.run_until(kT0 + 1s);  // The heartbeat at 1 s is lost.
+  REQUIRE(h.sent.size() == 2);
+  // Four RTTs (40 ms) are below the floor: the retry comes 100 ms later, a fresh heartbeat.
+  h.run_until(kT0 + 1s + 99ms);
+  CHECK(h.sent.size() == 2);
+  h.run_until(kT0 + 1s + 100ms);
+  REQUIRE(h.sent.size() == 3);
+  const auto first = h.decode_heartbeat(h.sent[1]);
+  const auto retry = h.decode_heartbeat(h.sent[2]);
+  CHECK(retry.transaction_id != first.transaction_id);
+  CHECK(retry.timestamp_ms > first.timestamp_ms);
+  // Answered: no more until the next interval.
+  REQUIRE(h.deliver(kT0 + 1s + 110ms, kParentA, h.answer(h.sent[2])) == ResponseMatch::kMatched);
+  h.run_until(kT0 + 2s - 1ms);
+  CHECK(h.sent.size() == 3);
+  // Never answered: two retries an interval, and `missed` still counts intervals.
+  h.run_until(kT0 + 3s - 1ms);
+  CHECK(h.sent.size() == 3 + 1 + 2);
+  h.run_until(kT0 + 4s - 1ms);
+  CHECK(h.links.status()[0].up);
+  h.run_until(kT0 + 5s);
+  CHECK(h.links.status()[0].silent);
+  // A silent parent gets the heartbeat of each interval only.
+  const size_t before = h.sent.size();
+  h.run_until(kT0 + 8s - 1ms);
+  CHECK(h.sent.size() == before + 2);
+}
+
 TEST_CASE("a parent that never answers is reported silent once") {
   LogCapture log;
   Harness h(links_config({kParentA}));
