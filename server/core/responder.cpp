@@ -39,13 +39,28 @@ constexpr double kRefusalRate = 4;
 // A datagram the network duplicated: the same signed timestamp passed on again this often.
 constexpr uint8_t kMaxRepeats = 2;
 
-// The TIMESTAMP of a request whose MESSAGE-INTEGRITY-SHA256 verifies with either key.
-std::optional<uint64_t> signed_timestamp(const proto::MessageView& request,
-                                         const Snapshot& snapshot) {
+// The TIMESTAMP of a Heartbeat or Leave that the control core will accept as far as the
+// worker can tell, cheapest checks first: a TIMESTAMP within the replay window of our
+// clock (whole seconds here; the control core checks to the millisecond), the NODE-NAME of
+// the child at that address, then the signature (an HMAC, with either key).
+std::optional<uint64_t> acceptable_timestamp(const proto::MessageView& request,
+                                             const Snapshot& snapshot, std::string_view name,
+                                             uint64_t wall_unix_s) {
   const auto stamp = request.find(proto::attr::kTimestamp);
   if (!stamp || !request.integrity_sha256()) return std::nullopt;
   const auto timestamp = proto::read_timestamp(*stamp);
   if (!timestamp) return std::nullopt;
+  const auto window_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(snapshot.replay_window).count());
+  const uint64_t wall_ms = wall_unix_s * 1000;
+  const uint64_t skew = *timestamp > wall_ms ? *timestamp - wall_ms : wall_ms - *timestamp;
+  if (skew > window_ms + 1000) return std::nullopt;
+  if (!name.empty()) {
+    const auto named = request.find(proto::attr::kNodeName);
+    if (!named) return std::nullopt;
+    const auto text = proto::read_node_name(*named);
+    if (!text || *text != name) return std::nullopt;
+  }
   if (!proto::verify_integrity_sha256(request, bytes_of(snapshot.cluster_key)) &&
       (snapshot.accept_key.empty() ||
        !proto::verify_integrity_sha256(request, bytes_of(snapshot.accept_key)))) {
@@ -214,7 +229,8 @@ Outcome ProbeResponder::screen_control(TimePoint now, uint64_t wall_unix_s, cons
     const auto& sources = snapshot_->child_sources;
     const auto it = std::lower_bound(sources.begin(), sources.end(), client);
     if (it != sources.end() && *it == client) {
-      return screen_known(now, static_cast<size_t>(it - sources.begin()), kind, request);
+      return screen_known(now, wall_unix_s, static_cast<size_t>(it - sources.begin()), kind,
+                          request);
     }
   }
   counters_.request(kind);
@@ -229,21 +245,36 @@ Outcome ProbeResponder::screen_control(TimePoint now, uint64_t wall_unix_s, cons
 
 // A child's address proves nothing (it can be spoofed), its signature does. Without a key
 // the address is all there is, and everything from it is passed on.
-Outcome ProbeResponder::screen_known(TimePoint now, size_t source, RequestKind kind,
-                                     const proto::MessageView& request) {
+Outcome ProbeResponder::screen_known(TimePoint now, uint64_t wall_unix_s, size_t source,
+                                     RequestKind kind, const proto::MessageView& request) {
   const Outcome forward{Disposition::kForward, 0, DropReason::kUnexpected, true};
   if (snapshot_->cluster_key.empty()) return forward;
-  const std::optional<uint64_t> timestamp = signed_timestamp(request, *snapshot_);
+  // Only what the control core will accept moves the mark: otherwise one signed datagram
+  // from anyone holding the key (or a replay of any node's heartbeat), spoofed from this
+  // address with a far-future TIMESTAMP, would shut the real child out.
   SourceStamp& last = stamps_[source];
-  if (timestamp && *timestamp > last.timestamp_ms) {
-    last = SourceStamp{*timestamp, 0};
-    return forward;
+  const auto repeatable = [&](uint64_t t) {
+    return t > last.timestamp_ms || (t == last.timestamp_ms && last.repeats < kMaxRepeats);
+  };
+  std::optional<uint64_t> claimed;
+  if (const auto stamp = request.find(proto::attr::kTimestamp)) {
+    if (const auto t = proto::read_timestamp(*stamp)) claimed = *t;
   }
-  if (timestamp && *timestamp == last.timestamp_ms && last.repeats < kMaxRepeats) {
-    ++last.repeats;
-    return forward;
+  if (claimed && repeatable(*claimed)) {  // A free check before the HMAC.
+    const auto& names = snapshot_->child_source_names;
+    const std::optional<uint64_t> timestamp = acceptable_timestamp(
+        request, *snapshot_, source < names.size() ? names[source] : std::string_view{},
+        wall_unix_s);
+    if (timestamp && *timestamp > last.timestamp_ms) {
+      last = SourceStamp{*timestamp, 0};
+      return forward;
+    }
+    if (timestamp) {
+      ++last.repeats;
+      return forward;
+    }
   }
-  // Bound to be refused (401 or 438). A few a second still get their answer, so a child
+  // Bound to be refused (401, 403 or 438). A few a second still get their answer, so a child
   // with the wrong key or a clock that went back hears why; a flood does not.
   if (refusals_.try_take(now, 1)) return forward;
   counters_.request(kind);

@@ -10,10 +10,10 @@
 //   Heartbeat or Leave request over 1500 bytes  drop kMalformed
 //   ... from a child's source address           kForward, `known` (counted by the control core)
 //       with a cluster key: only when its       (a repeated timestamp twice more: the network
-//       integrity verifies and its timestamp    may duplicate a datagram); the rest, bound to
-//       is newer than the last one passed on    be refused, a few per second and worker (so a
-//       from that address                       child with a wrong key hears 401), else drop
-//                                               kAuth
+//       timestamp is newer than the last one    may duplicate a datagram); the rest, bound to
+//       passed on from that address and in the  be refused, a few per second and worker (so a
+//       replay window, its NODE-NAME is that    child with a wrong key hears 401), else drop
+//       child's and its integrity verifies      kAuth
 //   ... from a stranger, when no stranger can   drop kAuth (no integrity check, no answer)
 //       be admitted (no dynamic children)
 //   ... from a stranger over its client's       drop kRateLimited (other_cost)
@@ -103,7 +103,7 @@ class ProbeResponder {
                                    const proto::MessageView& request, std::span<uint8_t> out);
   Outcome screen_control(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                          RequestKind kind, const proto::MessageView& request);
-  Outcome screen_known(TimePoint now, size_t source, RequestKind kind,
+  Outcome screen_known(TimePoint now, uint64_t wall_unix_s, size_t source, RequestKind kind,
                        const proto::MessageView& request);
   Outcome reply(size_t size);
   Outcome drop(DropReason reason);

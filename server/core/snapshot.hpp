@@ -54,6 +54,9 @@ struct Snapshot {
   // alive or not), IPv4-mapped addresses unmapped, sorted. Their Heartbeat and Leave
   // requests skip the budget for strangers.
   std::vector<Endpoint> child_sources;
+  // The name of the child at each of child_sources (empty when two children share the
+  // address): with a key, a worker passes on from that address only requests in that name.
+  std::vector<std::string> child_source_names;
   // A Heartbeat from a stranger may be accepted: dynamic children (which need a key) are
   // on. Otherwise the responder drops strangers' Heartbeat and Leave at once.
   bool accepts_strangers = false;
@@ -62,6 +65,7 @@ struct Snapshot {
   // child's address does not take the child's place in the control core's queue.
   std::string cluster_key;
   std::string accept_key;
+  Duration replay_window{};  // heartbeat.replay_window: how far a TIMESTAMP may be off.
   // The configured parents, unmapped and sorted: the only sources whose responses (to our
   // heartbeats and Leaves) are passed on.
   std::vector<Endpoint> parent_sources;

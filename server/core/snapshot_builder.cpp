@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "base/endpoint.hpp"
 
@@ -68,11 +71,13 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   s.accepts_strangers = registry.policy().accept_dynamic && registry.policy().authenticated;
   s.cluster_key = config.cluster.key;
   s.accept_key = config.cluster.accept_key;
+  s.replay_window = config.heartbeat.replay_window;
+  std::vector<std::pair<Endpoint, std::string>> sources;
   for (const ParentConfig& parent : config.parents)
     s.parent_sources.push_back(unmap_v4(parent.address));
   std::sort(s.parent_sources.begin(), s.parent_sources.end());
   registry.for_each([&](const ChildStatus& c) {
-    if (c.source.valid()) s.child_sources.push_back(unmap_v4(c.source));
+    if (c.source.valid()) sources.emplace_back(unmap_v4(c.source), c.name);
     if (live(c) && (c.subtree.height == 0 || c.subtree.live_leaves > 0)) {
       any_live = true;
       leaves += c.subtree.live_leaves;
@@ -86,9 +91,15 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   });
   std::sort(s.children.begin(), s.children.end(),
             [](const SnapshotChild& a, const SnapshotChild& b) { return a.name < b.name; });
-  std::sort(s.child_sources.begin(), s.child_sources.end());
-  s.child_sources.erase(std::unique(s.child_sources.begin(), s.child_sources.end()),
-                        s.child_sources.end());
+  std::sort(sources.begin(), sources.end());
+  for (auto& [source, name] : sources) {
+    if (!s.child_sources.empty() && s.child_sources.back() == source) {
+      if (s.child_source_names.back() != name) s.child_source_names.back().clear();
+      continue;
+    }
+    s.child_sources.push_back(source);
+    s.child_source_names.push_back(std::move(name));
+  }
 
   proto::Subtree& t = out.subtree;
   t.live_leaves = static_cast<uint32_t>(std::min<uint64_t>(leaves, UINT32_MAX));
@@ -113,7 +124,8 @@ bool same_content(const Snapshot& a, const Snapshot& b) {
   return a.node_name == b.node_name && a.load == b.load && a.draining == b.draining &&
          a.services == b.services && same_listing(a.listing, b.listing) &&
          a.child_sources == b.child_sources && a.accepts_strangers == b.accepts_strangers &&
-         a.cluster_key == b.cluster_key && a.accept_key == b.accept_key &&
+         a.child_source_names == b.child_source_names && a.cluster_key == b.cluster_key &&
+         a.accept_key == b.accept_key && a.replay_window == b.replay_window &&
          a.parent_sources == b.parent_sources &&
          std::equal(a.children.begin(), a.children.end(), b.children.begin(), b.children.end(),
                     same_child);

@@ -107,6 +107,13 @@ TEST_CASE("with a key: a signed, fresh heartbeat is accepted and the answer is s
   CHECK(p.drops(DropReason::kAuth) == 0);
   CHECK(p.core.control_counters().requests[static_cast<size_t>(RequestKind::kHeartbeat)].get() ==
         1);
+  // The workers learn the child's address, its name and the replay window with the key.
+  const SnapshotPtr& snapshot = p.core.responder().snapshot();
+  REQUIRE(snapshot);
+  CHECK(snapshot->child_sources == std::vector<Endpoint>{kStaticChild});
+  CHECK(snapshot->child_source_names == std::vector<std::string>{"static-1"});
+  CHECK(snapshot->replay_window == 30s);
+  CHECK(snapshot->cluster_key == kKey);
 }
 
 TEST_CASE("forged, unsigned, replayed and stale heartbeats are rejected and counted") {

@@ -610,6 +610,7 @@ TEST_CASE("with a key, only signed, fresh requests from a child's address are pa
   Snapshot s = base_snapshot(2);
   s.child_sources = {child, other_child};
   s.cluster_key = kKey;
+  s.replay_window = 30s;
   h.responder.set_snapshot(snapshot_of(s));
   std::vector<uint8_t> buf(512);
   proto::HeartbeatRequest hb;
@@ -660,6 +661,23 @@ TEST_CASE("with a key, only signed, fresh requests from a child's address are pa
     h.responder.set_snapshot(snapshot_of(s));
     CHECK(passed(real, child, 10) == 3);  // Forgotten with the address: a new child.
     CHECK(h.drops(DropReason::kAuth) == 6 + 7);
+  }
+  // Found in review: the mark moved for anything signed, so one datagram from a key holder
+  // (or a replay of another node's heartbeat) spoofed from the child's address, with a
+  // far-future TIMESTAMP, shut the real child out until a restart.
+  SUBCASE("only what the control core will accept moves the mark") {
+    s.child_source_names = {"child-a", "child-b"};
+    h.responder.set_snapshot(snapshot_of(s));
+    const auto far_future = signed_with(kKey, t0 + 3'600'000);
+    hb.node_name = "child-b";
+    const auto other_name = signed_with(kKey, t0 + 2000);
+    hb.node_name = "child-a";
+    CHECK(passed(far_future, child, 10) + passed(other_name, child, 10) == 4);  // Refusals.
+    CHECK(passed(signed_with(kKey, t0 + 1000), child, 1) == 1);
+    CHECK(passed(signed_with(kKey, t0 + 3000), child, 1, kStart + 1s) == 1);
+    // 31 s off our clock (whole seconds, plus one for rounding): refused.
+    CHECK(passed(signed_with(kKey, t0 + 32'000), child, 10, kStart + 2s) <= 4);
+    CHECK(passed(signed_with(kKey, t0 + 4000), child, 1, kStart + 2s) == 1);
   }
   SUBCASE("during a key rotation the second key counts") {
     s.accept_key = "next key";
