@@ -85,6 +85,7 @@ void ParentLinks::send(const Link& link, size_t size, std::vector<Datagram>& out
 void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
                                  const proto::HeartbeatRequest& content, Random& random,
                                  std::vector<Datagram>& out) {
+  link.next_retry = kNever;  // Set again below once this one is on its way.
   proto::HeartbeatRequest request = content;
   random.fill(request.transaction_id);
   request.timestamp_ms = next_timestamp(link, wall);
@@ -97,7 +98,7 @@ void ParentLinks::send_heartbeat(TimePoint now, WallTime wall, Link& link,
     return;
   }
   send(link, *size, out);
-  link.sent[link.sent_next] = {request.transaction_id, now, true};
+  link.sent[link.sent_next] = {request.transaction_id, now, request.timestamp_ms, true};
   link.sent_next = (link.sent_next + 1) % kTracked;
   ++link.heartbeats_sent;
   link.next_retry =
@@ -222,14 +223,18 @@ void ParentLinks::note_error(Link& link, const proto::MessageView& view, const c
 ResponseMatch ParentLinks::on_heartbeat_answer(TimePoint now, Link& link,
                                                const proto::MessageView& view) {
   const bool error = view.message_class() == proto::MessageClass::kError;
+  uint64_t echoed_ms = 0;
   if (error) {
     if (!proto::decode_error_response(view)) return ResponseMatch::kMalformed;
   } else {
-    if (!proto::decode_heartbeat_response(view)) return ResponseMatch::kMalformed;
+    auto response = proto::decode_heartbeat_response(view);
+    if (!response) return ResponseMatch::kMalformed;
     if (!key_ok(view, config_)) return ResponseMatch::kBadIntegrity;
+    echoed_ms = response->timestamp_ms;
   }
+  // PROTOCOL.md §10: a success response echoes the request's TIMESTAMP.
   auto sent = std::find_if(link.sent.begin(), link.sent.end(), [&](const Sent& s) {
-    return s.pending && s.tid == view.transaction_id();
+    return s.pending && s.tid == view.transaction_id() && (error || s.timestamp_ms == echoed_ms);
   });
   if (sent == link.sent.end()) return ResponseMatch::kUnmatched;
   sent->pending = false;

@@ -99,6 +99,7 @@ class ParentLinks {
   struct Sent {
     proto::TransactionId tid{};
     TimePoint at{};
+    uint64_t timestamp_ms = 0;  // A success response echoes it.
     bool pending = false;
   };
   struct Link {

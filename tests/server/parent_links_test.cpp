@@ -75,6 +75,7 @@ struct Harness {
       proto::HeartbeatResponse r;
       r.transaction_id = view->transaction_id();
       r.node_name = "parent";
+      r.timestamp_ms = decode_heartbeat(d).timestamp_ms;
       size = proto::encode_heartbeat_response(r, bytes_of(key), out);
     } else {
       proto::LeaveResponse r;
@@ -150,6 +151,27 @@ TEST_CASE("responses are matched by transaction id and source; RTT is measured")
   CHECK(status[0].heartbeats_answered == 1);
   CHECK_FALSE(status[1].up);
   CHECK(log.count("parent 10.0.0.1:3479 up (rtt 40ms)") == 1);
+}
+
+// Found in review: PROTOCOL.md §10 says a success response echoes the request's TIMESTAMP,
+// and the child matched on the transaction id alone.
+TEST_CASE("a success response must echo the request's TIMESTAMP") {
+  Harness h(links_config({kParentA}));
+  h.run_until(kT0);
+  const auto view = proto::parse_message(h.sent[0].bytes);
+  REQUIRE(view);
+  proto::HeartbeatResponse r;
+  r.transaction_id = view->transaction_id();
+  r.node_name = "parent";
+  r.timestamp_ms = h.decode_heartbeat(h.sent[0]).timestamp_ms + 1;
+  std::vector<uint8_t> out(512);
+  auto size = proto::encode_heartbeat_response(r, {}, out);
+  REQUIRE(size);
+  out.resize(*size);
+  CHECK(h.deliver(kT0 + 5ms, kParentA, out) == ResponseMatch::kUnmatched);
+  CHECK_FALSE(h.links.status()[0].up);
+  CHECK(h.deliver(kT0 + 6ms, kParentA, h.answer(h.sent[0])) == ResponseMatch::kMatched);
+  CHECK(h.links.status()[0].up);
 }
 
 TEST_CASE("a late answer to an earlier heartbeat still counts") {
