@@ -71,6 +71,21 @@ void append_services(std::string& out, const DiscoveryResult& r) {
   if (!r.reflexive.empty()) out += fmt::format("{:<11}{}\n", "reflexive", r.reflexive.to_string());
 }
 
+// Every verification attempt, when there was more than the one that answered.
+void append_attempts(std::string& out, const Verification& v) {
+  if (v.state == VerifyState::kNotRequested || v.tried.empty()) return;
+  if (v.state == VerifyState::kVerified && v.tried.size() == 1) return;
+  size_t uri_width = 0;
+  for (const VerifyAttempt& a : v.tried)
+    uri_width = std::max(uri_width, a.service.size());
+  for (size_t i = 0; i < v.tried.size(); ++i) {
+    const VerifyAttempt& a = v.tried[i];
+    const std::string where = a.address.empty() ? "" : a.address.to_string() + ": ";
+    out += fmt::format("{:<11}{:<{}}  {}{}\n", i == 0 ? "verify" : "", a.service, uri_width, where,
+                       a.outcome);
+  }
+}
+
 void append_errors(std::string& out, const DiscoveryResult& r) {
   const size_t total = r.errors.size() + r.errors_dropped;
   if (total == 0) {
@@ -128,11 +143,13 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
 
 std::string format_report(const DiscoveryResult& r) {
   std::string out;
-  if (r.ok()) {
+  // A failure that got as far as a leaf (its TURN servers did not answer) shows the path.
+  if (r.ok() || !r.path.empty()) {
     append_path(out, r.path);
     out += '\n';
     append_services(out, r);
   }
+  append_attempts(out, r.verification);
   if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r);
   if (r.ok()) {
     out += fmt::format("found in {} with {} probe{}{}\n", ms(r.total_time), r.probes_sent,

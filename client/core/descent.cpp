@@ -464,6 +464,19 @@ void Descent::expire() {
                          levels_.empty() ? 0 : levels_.back().depth);
 }
 
+void Descent::reject_leaf(TimePoint now, std::string detail) {
+  if (state_ != State::kLeafFound) return;
+  const AcceptedReply& leaf = replies_[leaf_];
+  report(Candidate{peers_[leaf.peer].candidate.address, leaf.response.node_name}, leaf.depth,
+         PeerErrorKind::kNotVerified, std::move(detail));
+  state_ = State::kRunning;
+  leaf_ = SIZE_MAX;
+  // The leaf's reply stays `tried`: best_untried never picks it again.
+  abandon_winner(levels_.back());
+  settle(now);
+  pump(now);
+}
+
 bool Descent::shortcut_pending() const {
   return shortcut_ != SIZE_MAX && peers_[shortcut_].phase == Phase::kPending;
 }

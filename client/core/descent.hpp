@@ -74,6 +74,10 @@ class Descent {
   // The deadline passed: the silent candidates of the current level are reported and the
   // walk fails if it was still running.
   void expire();
+  // With kLeafFound: the leaf is no good after all (none of its TURN servers answered), so
+  // the walk goes on as if it had failed: its siblings, then the alternates of the levels
+  // above. `detail` is reported against the leaf.
+  void reject_leaf(TimePoint now, std::string detail);
 
   State state() const { return state_; }
   const std::string& failure() const { return failure_; }

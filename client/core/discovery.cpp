@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
 #include "client/core/answer.hpp"
 #include "common/format.hpp"
 
@@ -98,16 +99,16 @@ void Discovery::advance(TimePoint now) {
 }
 
 void Discovery::advance_foreground(TimePoint now) {
-  if (!answer_) {
+  while (!answer_) {
     if (descent_.state() == Descent::State::kLeafFound) {
       answer_ = answer_from_descent();
       // The walk may have met the cached leaf while its probe, sent at the start, was still
       // out: then that one exchange answered both, in one round trip, and the answer is warm.
       answer_->warm = descent_.shortcut_answer() == &descent_.leaf();
-    } else if (descent_.shortcut_answer() != nullptr) {
+    } else if (descent_.shortcut_answer() != nullptr && !shortcut_rejected_) {
       answer_ = answer_from_shortcut();
     } else if (descent_.state() == Descent::State::kFailed) {
-      deliver_failure(now, descent_.failure());
+      deliver_failure(now, rejected_ ? verify_failure(verification()) : descent_.failure());
       return;
     } else if (now >= deadline_) {
       descent_.expire();
@@ -116,12 +117,14 @@ void Discovery::advance_foreground(TimePoint now) {
     } else {
       return;
     }
-    if (options_.verify) {
-      std::vector<Service> candidates = answer_->services;
-      candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
-      verifier_.emplace(options_, deadline_, shared_);
-      verifier_->start(now, std::move(candidates));
-      replies_seen_ = descent_.replies().size();
+    if (!options_.verify) break;
+    std::vector<Service> candidates = answer_->services;
+    candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
+    verifier_.emplace(options_, deadline_, shared_);
+    verifier_->start(now, std::move(candidates), checked_uris_);
+    replies_seen_ = descent_.replies().size();
+    if (verifier_->done() && verifier_->result().state == VerifyState::kFailed) {
+      reject_answer(now);  // Nothing new to check here.
     }
   }
   if (collecting_late_leaves()) add_late_leaves();
@@ -129,7 +132,35 @@ void Discovery::advance_foreground(TimePoint now) {
     if (now < deadline_) return;
     verifier_->expire();
   }
+  if (verifier_ && verifier_->result().state == VerifyState::kFailed && !verifier_->expired() &&
+      now < deadline_) {
+    reject_answer(now);
+    advance_foreground(now);
+    return;
+  }
   deliver(now);
+}
+
+// Everything this answer offered was checked and failed: the walk backtracks as it does
+// past a dead server (to sibling leaves, then other branches), within the deadline.
+void Discovery::reject_answer(TimePoint now) {
+  const Verification& round = verifier_->result();
+  earlier_attempts_.insert(earlier_attempts_.end(), round.tried.begin(), round.tried.end());
+  for (std::string& uri : verifier_->candidate_uris()) {
+    if (std::find(checked_uris_.begin(), checked_uris_.end(), uri) == checked_uris_.end()) {
+      checked_uris_.push_back(std::move(uri));
+    }
+  }
+  if (!rejected_) rejected_ = std::move(*answer_);
+  const bool from_shortcut = answer_->from_shortcut;
+  answer_.reset();
+  verifier_.reset();
+  if (from_shortcut) {
+    shortcut_rejected_ = true;
+    return;
+  }
+  if (descent_.shortcut_answer() == &descent_.leaf()) shortcut_rejected_ = true;
+  descent_.reject_leaf(now, "none of its TURN servers answered a STUN Binding");
 }
 
 void Discovery::add_late_leaves() {
@@ -152,12 +183,14 @@ void Discovery::add_late_leaves() {
 // The descent as a source of the path to remember; it may outlive the foreground answer.
 void Discovery::advance_walk(TimePoint now) {
   if (walk_done_) return;
+  // Until its TURN servers answer, a leaf may still be rejected and the walk go on.
+  if (options_.verify && !delivered_) return;
   if (descent_.state() == Descent::State::kRunning) {
     if (now < deadline_) return;
     descent_.expire();
   }
   walk_done_ = true;
-  if (descent_.state() != Descent::State::kLeafFound) return;
+  if (descent_.state() != Descent::State::kLeafFound || verify_failed_) return;
   const Answer fresh = answer_from_descent();
   std::vector<Endpoint> roots;
   for (const Root& root : roots_)
@@ -193,6 +226,7 @@ Discovery::Answer Discovery::answer_from_shortcut() const {
   leaf.siblings_answered = 1;
   answer.reflexive = to_address(reply.response.reflexive);
   answer.warm = true;
+  answer.from_shortcut = true;
   return answer;
 }
 
@@ -209,20 +243,45 @@ DiscoveryResult Discovery::base_result(TimePoint now) const {
 void Discovery::deliver_failure(TimePoint now, std::string reason) {
   result_ = base_result(now);
   result_->failure = std::move(reason);
+  if (rejected_) {
+    // What was found is kept, with every verification attempt.
+    fill(*result_, *rejected_);
+    result_->verification = verification();
+    verify_failed_ = true;
+  }
   delivered_ = true;
 }
 
-void Discovery::deliver(TimePoint now) {
-  DiscoveryResult result = base_result(now);
-  Answer& answer = *answer_;
-  result.status = Status::kOk;
+void Discovery::fill(DiscoveryResult& result, const Answer& answer) const {
   result.warm = answer.warm;
   result.path = answer.path;
   result.reflexive = answer.reflexive;
   result.services = answer.services;
   result.backups = answer.backups;
+}
+
+// Every round's attempts in order; the current round's outcome.
+Verification Discovery::verification() const {
+  Verification v;
+  if (verifier_) v = verifier_->result();
+  v.state = verifier_ ? v.state : VerifyState::kFailed;
+  v.tried.insert(v.tried.begin(), earlier_attempts_.begin(), earlier_attempts_.end());
+  return v;
+}
+
+std::string Discovery::verify_failure(const Verification& v) {
+  const bool any_sent = std::any_of(v.tried.begin(), v.tried.end(),
+                                    [](const VerifyAttempt& a) { return !a.address.empty(); });
+  return any_sent ? fmt::format("no TURN server answered a STUN Binding ({} tried)", v.tried.size())
+                  : "no TURN server could be checked by a UDP Binding";
+}
+
+void Discovery::deliver(TimePoint now) {
+  DiscoveryResult result = base_result(now);
+  result.status = Status::kOk;
+  fill(result, *answer_);
   if (verifier_) {
-    result.verification = verifier_->result();
+    result.verification = verification();
     const size_t k = verifier_->verified_index();
     if (result.verification.state == VerifyState::kVerified) {
       if (k < result.services.size()) {
@@ -235,12 +294,13 @@ void Discovery::deliver(TimePoint now) {
       }
     } else {
       result.status = Status::kNotFound;
-      const bool any_sent =
-          std::any_of(result.verification.tried.begin(), result.verification.tried.end(),
-                      [](const VerifyAttempt& a) { return !a.address.empty(); });
-      result.failure = any_sent ? fmt::format("no TURN server answered a STUN Binding ({} tried)",
-                                              result.verification.tried.size())
-                                : "no TURN server could be checked by a UDP Binding";
+      verify_failed_ = true;
+      const auto& tried = result.verification.tried;
+      result.failure =
+          verifier_->expired()
+              ? fmt::format("deadline of {} passed while verifying TURN servers ({} tried)",
+                            format_duration(Duration{options_.timeout}), tried.size())
+              : verify_failure(result.verification);
     }
   }
   result_ = std::move(result);

@@ -69,6 +69,7 @@ class Discovery {
     std::vector<Hop> path;
     Address reflexive;
     bool warm = false;
+    bool from_shortcut = false;  // The cached leaf's own reply, not the walk's.
   };
 
   void advance(TimePoint now);
@@ -79,8 +80,13 @@ class Discovery {
   void add_late_leaves();
   Answer answer_from_descent() const;
   Answer answer_from_shortcut() const;
+  // The answer's TURN servers all failed verification with time left: look elsewhere.
+  void reject_answer(TimePoint now);
   void deliver(TimePoint now);
   void deliver_failure(TimePoint now, std::string reason);
+  void fill(DiscoveryResult& result, const Answer& answer) const;
+  Verification verification() const;
+  static std::string verify_failure(const Verification& verification);
   DiscoveryResult base_result(TimePoint now) const;
 
   DiscoveryId id_;
@@ -97,7 +103,14 @@ class Discovery {
   std::optional<Answer> answer_;
   std::optional<DiscoveryResult> result_;
   std::optional<PathUpdate> path_update_;
-  size_t replies_seen_ = 0;  // Replies of the descent already turned into candidates.
+  // Verification rounds before the current one: their attempts, every URI they covered,
+  // and the first answer they rejected (reported if nothing better is found).
+  std::vector<VerifyAttempt> earlier_attempts_;
+  std::vector<std::string> checked_uris_;
+  std::optional<Answer> rejected_;
+  bool shortcut_rejected_ = false;
+  bool verify_failed_ = false;  // Delivered without a verified TURN server.
+  size_t replies_seen_ = 0;     // Replies of the descent already turned into candidates.
   bool delivered_ = false;
   bool walk_done_ = false;
 };

@@ -26,8 +26,10 @@ Verifier::Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& s
   result_.state = VerifyState::kFailed;
 }
 
-void Verifier::start(TimePoint now, std::vector<Service> candidates) {
+void Verifier::start(TimePoint now, std::vector<Service> candidates,
+                     std::vector<std::string> skip) {
   candidates_ = std::move(candidates);
+  skip_ = std::move(skip);
   index_ = 0;
   next_candidate(now);
 }
@@ -43,6 +45,7 @@ void Verifier::next_candidate(TimePoint now) {
   for (; index_ < candidates_.size(); ++index_) {
     const Service& service = candidates_[index_];
     target_ = Endpoint{};
+    if (std::find(skip_.begin(), skip_.end(), service.uri) != skip_.end()) continue;
     if (!checkable_by_udp_binding(service)) {
       note("not checked: needs TCP or TLS, the check is a UDP Binding");
       continue;
@@ -167,6 +170,15 @@ void Verifier::expire() {
   exchange_.reset();
   resolving_.reset();
   done_ = true;
+  expired_ = true;
+}
+
+std::vector<std::string> Verifier::candidate_uris() const {
+  std::vector<std::string> uris;
+  uris.reserve(candidates_.size());
+  for (const Service& service : candidates_)
+    uris.push_back(service.uri);
+  return uris;
 }
 
 std::optional<std::string> Verifier::take_resolve_request() {

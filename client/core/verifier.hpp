@@ -32,8 +32,9 @@ class Verifier {
   // The references must outlive the Verifier.
   Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared);
 
-  // `candidates` in the order to try them: the chosen services, then the backups.
-  void start(TimePoint now, std::vector<Service> candidates);
+  // `candidates` in the order to try them: the chosen services, then the backups. Those
+  // whose URI is in `skip` (checked earlier in the same discovery) are passed over unnoted.
+  void start(TimePoint now, std::vector<Service> candidates, std::vector<std::string> skip = {});
   // More backups, tried after the others (e.g. sibling leaves whose replies came after the
   // winner's). Ignored once done().
   void add_candidates(std::vector<Service> more);
@@ -51,6 +52,10 @@ class Verifier {
   void on_resolved(TimePoint now, std::string_view host, std::span<const Endpoint> addresses);
 
   bool done() const { return done_; }
+  // Done because the deadline passed (expire()) with candidates left.
+  bool expired() const { return expired_; }
+  // Every candidate's URI, checked or not.
+  std::vector<std::string> candidate_uris() const;
   const Verification& result() const { return result_; }
   // The candidate that answered (kVerified only).
   size_t verified_index() const { return index_; }
@@ -68,6 +73,7 @@ class Verifier {
   TimePoint deadline_;
   Shared& shared_;
   std::vector<Service> candidates_;
+  std::vector<std::string> skip_;
   size_t index_ = 0;
   Endpoint target_;
   std::optional<Exchange> exchange_;  // For candidates_[index_], while a Binding is out.
@@ -76,6 +82,7 @@ class Verifier {
   std::optional<std::string> resolving_;  // Waiting for on_resolved for this host.
   Verification result_;
   bool done_ = false;
+  bool expired_ = false;
   uint32_t bindings_sent_ = 0;
 };
 

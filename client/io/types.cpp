@@ -36,6 +36,8 @@ const char* to_string(PeerErrorKind kind) {
       return "empty";
     case PeerErrorKind::kSkipped:
       return "skipped";
+    case PeerErrorKind::kNotVerified:
+      return "not-verified";
   }
   return "?";
 }

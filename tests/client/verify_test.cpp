@@ -141,6 +141,92 @@ TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it fou
   CHECK(hop_names(r) == Names{"leaf"});
 }
 
+TEST_CASE("verify: a leaf whose TURN servers are all dead sends the walk to another region") {
+  // root lists region-a (near) and region-b (far). region-a's only leaf names a dead TURN
+  // server, region-b's leaf a live one: the walk goes back up and down region-b, whose
+  // reply it already has, instead of failing the discovery.
+  const Endpoint kTurn11 = Endpoint::v4(192, 0, 2, 11, 3478);
+  auto discover = [&](bool b_alive, std::chrono::milliseconds timeout) {
+    Scenario s;
+    s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
+    s.add(server(1, 1), branch("region-a", {server(2, 1)}), 10ms);
+    s.add(server(1, 2), branch("region-b", {server(2, 2)}), 30ms);
+    s.add(server(2, 1), leaf("leaf-a", turn(10)), 10ms);
+    s.add(server(2, 2), leaf("leaf-b", turn(11)), 10ms);
+    FakeServerConfig dead = turn_server();
+    dead.silent = true;
+    s.add(kTurn10, dead, 5ms);
+    s.add(kTurn11, b_alive ? turn_server() : dead, 5ms);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.verify = true;
+    o.timeout = timeout;
+    return s.discover(o);
+  };
+  SUBCASE("the other region's TURN server answers") {
+    const DiscoveryResult r = discover(true, 2s);
+    REQUIRE(r.ok());
+    CHECK(hop_names(r) == Names{"root", "region-b", "leaf-b"});
+    CHECK(r.verification.state == VerifyState::kVerified);
+    CHECK(r.verification.service == turn(11));
+    CHECK(service_texts(r.services) == Names{turn(11)});
+    REQUIRE(r.verification.tried.size() == 2);
+    CHECK(r.verification.tried[0].service == turn(10));
+    CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
+    CHECK(r.verification.tried[1].outcome == "answered");
+    REQUIRE(count_errors(r, PeerErrorKind::kNotVerified) == 1);
+    CHECK(r.errors[0].name == "leaf-a");
+    CHECK(r.errors[0].detail == "none of its TURN servers answered a STUN Binding");
+  }
+  SUBCASE("no region's TURN server answers: the first path found is reported") {
+    const DiscoveryResult r = discover(false, 2s);
+    CHECK_FALSE(r.ok());
+    CHECK(r.failure == "no TURN server answered a STUN Binding (2 tried)");
+    CHECK(hop_names(r) == Names{"root", "region-a", "leaf-a"});
+    CHECK(r.verification.state == VerifyState::kFailed);
+    REQUIRE(r.verification.tried.size() == 2);
+    CHECK(r.verification.tried[1].service == turn(11));
+    CHECK(count_errors(r, PeerErrorKind::kNotVerified) == 2);
+  }
+  SUBCASE("the deadline comes while verifying, and is reported as a deadline") {
+    const DiscoveryResult r = discover(true, 300ms);
+    CHECK_FALSE(r.ok());
+    CHECK(r.failure == "deadline of 300ms passed while verifying TURN servers (1 tried)");
+    CHECK(r.verification.tried[0].outcome == "no reply before the deadline");
+  }
+}
+
+TEST_CASE("verify: when the cached leaf's TURN server dies, a warm discovery walks elsewhere") {
+  const Endpoint kTurn11 = Endpoint::v4(192, 0, 2, 11, 3478);
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 10ms);
+  s.add(server(1, 2), branch("us", {server(2, 2)}), 30ms);
+  s.add(server(2, 1), leaf("eu-1", turn(10)), 10ms);
+  s.add(server(2, 2), leaf("us-1", turn(11)), 10ms);
+  FakeServer& turn10 = s.add(kTurn10, turn_server(), 5ms);
+  s.add(kTurn11, turn_server(), 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult first = s.discover(o);
+  REQUIRE(first.ok());
+  CHECK(first.verification.service == turn(10));
+  s.settle();
+  REQUIRE(s.prober.last_path());
+  CHECK(s.prober.last_path()->leaf().name == "eu-1");
+
+  turn10.config.silent = true;
+  s.net.run_for(1s);
+  const DiscoveryResult warm = s.discover(o);
+  REQUIRE(warm.ok());
+  CHECK(hop_names(warm) == Names{"root", "us", "us-1"});
+  CHECK(warm.verification.service == turn(11));
+  REQUIRE(warm.verification.tried.size() == 2);
+  CHECK(warm.verification.tried[0].service == turn(10));  // Once, not again for the walk.
+  s.settle();
+  REQUIRE(s.prober.last_path());
+  CHECK(s.prober.last_path()->leaf().name == "us-1");
+}
+
 TEST_CASE("verify: host names are skipped unless the driver resolves them") {
   auto setup = [](Scenario& s) {
     s.add(server(0, 1), leaf("leaf", "turn:turn.example.com:3478?transport=udp"), 10ms);

@@ -52,6 +52,7 @@ TEST_CASE("cli format: the names of the public enums, for logs, the CLI and JSON
   CHECK(std::string(to_string(PeerErrorKind::kErrorResponse)) == "error-response");
   CHECK(std::string(to_string(PeerErrorKind::kUnreachable)) == "unreachable");
   CHECK(std::string(to_string(PeerErrorKind::kSkipped)) == "skipped");
+  CHECK(std::string(to_string(PeerErrorKind::kNotVerified)) == "not-verified");
   CHECK(std::string(to_string(VerifyState::kVerified)) == "verified");
   CHECK(std::string(to_string(Status::kInvalidOptions)) == "invalid-options");
 }
@@ -83,6 +84,24 @@ TEST_CASE("cli format: a failure gives one reason line and a non-zero exit code"
   CHECK(format_report(r).empty());
   r.status = Status::kInvalidOptions;
   CHECK(exit_code(r) == 2);
+}
+
+TEST_CASE("cli format: a failed verification shows the path and every attempt") {
+  DiscoveryResult r = found();
+  r.status = Status::kNotFound;
+  r.failure = "no TURN server answered a STUN Binding (2 tried)";
+  r.verification.state = VerifyState::kFailed;
+  r.verification.tried = {
+      {"turn:192.0.2.10:3478?transport=udp", {"192.0.2.10", 3478}, "3 attempts, no reply"},
+      {"turns:turn.example.org:5349", {}, "not checked: needs TCP or TLS"}};
+  const std::string report = format_report(r);
+  CHECK(report.find(" 2  eu-west  [2001:db8::2]:3478    0.800 ms") != std::string::npos);
+  CHECK(report.find("verify     turn:192.0.2.10:3478?transport=udp  192.0.2.10:3478: 3 attempts, "
+                    "no reply\n"
+                    "           turns:turn.example.org:5349         not checked: needs TCP or "
+                    "TLS\n") != std::string::npos);
+  CHECK(report.find("found in") == std::string::npos);
+  CHECK(exit_code(r) == 1);
 }
 
 TEST_CASE("cli format: JSON carries every field") {

@@ -55,7 +55,9 @@ struct DiscoverOptions {
   std::chrono::milliseconds timeout{2000};
   Selection selection = Selection::kLoadAware;
   // After the descent, send a STUN Binding to the chosen TURN server (then to the backups
-  // in rank order) and fail if none answers.
+  // in rank order). When none answers, the walk goes on as past a dead server (the other
+  // leaves, then other branches), within `timeout`; the discovery fails only when nothing
+  // is left, and `verification.tried` lists every attempt.
   bool verify = false;
   // A capacity token in its text form (base64url, as `turnscout token issue` prints it);
   // empty = the free tier.
@@ -111,6 +113,7 @@ enum class PeerErrorKind : uint8_t {
   kUnreachable,    // No route to it, or (roots) its name did not resolve.
   kEmpty,          // It answered with neither children nor services.
   kSkipped,        // Not probed: known dead and backing off, already on the path, too deep.
+  kNotVerified,    // A leaf whose TURN servers all failed verification: the walk went on.
 };
 
 struct PeerError {
