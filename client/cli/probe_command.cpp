@@ -34,6 +34,16 @@ std::string percent(uint16_t permille) {
   return fmt::format("{:.1f}%", static_cast<double>(permille) / 10.0);
 }
 
+// How the hop won its level: the others were slower, not lost ("1/4 answered" read like loss).
+std::string race(const Hop& hop) {
+  if (hop.siblings_probed <= 1) return "only one probed";
+  std::string text = fmt::format("first of {}", hop.siblings_probed);
+  if (hop.siblings_answered > 1) {
+    text += fmt::format(", {} more answered", hop.siblings_answered - 1);
+  }
+  return text;
+}
+
 void append_path(std::string& out, const std::vector<Hop>& path) {
   size_t name_width = 0;
   size_t address_width = 0;
@@ -42,9 +52,9 @@ void append_path(std::string& out, const std::vector<Hop>& path) {
     address_width = std::max(address_width, hop.address.to_string().size());
   }
   for (const Hop& hop : path) {
-    out += fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  load {:>6}  {}/{} answered\n", hop.depth + 1,
+    out += fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}  {}\n", hop.depth + 1,
                        hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
-                       percent(hop.load_permille), hop.siblings_answered, hop.siblings_probed);
+                       percent(hop.load_permille), race(hop));
   }
 }
 

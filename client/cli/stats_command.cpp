@@ -122,7 +122,8 @@ std::string format_stats(const std::vector<Sample>& samples) {
   }
   line(out, "node", fmt::format("{} (turnscout-server {})", node, version));
   if (auto load = m.value("turnscout_load_ratio")) {
-    line(out, "load", fmt::format("{:.1f}%", *load * 100));
+    line(out, "own load",
+         fmt::format("{:.1f}% (this machine; probe shows its subtree's)", *load * 100));
   }
   if (auto leaves = m.value("turnscout_subtree_live_leaves")) {
     line(out, "live leaves", Metrics::number(*leaves));

@@ -59,10 +59,10 @@ TEST_CASE("cli format: the names of the public enums, for logs, the CLI and JSON
 
 TEST_CASE("cli format: the report lists hops like traceroute, then services and errors") {
   const std::string report = format_report(found());
-  CHECK(report.find(" 1  root     192.0.2.1:3478        1.500 ms  load  12.0%  1/1 answered\n") !=
-        std::string::npos);
-  CHECK(report.find(" 2  eu-west  [2001:db8::2]:3478    0.800 ms  load  30.5%  2/3 answered\n") !=
-        std::string::npos);
+  CHECK(report.find(" 1  root     192.0.2.1:3478        1.500 ms  subtree load  12.0%  only one "
+                    "probed\n") != std::string::npos);
+  CHECK(report.find(" 2  eu-west  [2001:db8::2]:3478    0.800 ms  subtree load  30.5%  first of 3, "
+                    "1 more answered\n") != std::string::npos);
   CHECK(report.find("TURN       turn:192.0.2.10:3478?transport=udp  (verified: STUN Binding "
                     "answered in 0.700 ms)\n") != std::string::npos);
   CHECK(report.find("backups    turn:192.0.2.11:3478?transport=udp  (eu-west-b, 0.800 ms)\n") !=
@@ -163,7 +163,8 @@ TEST_CASE("cli format: stats summarises the metrics an operator reads first") {
   REQUIRE(samples.ok());
   const std::string out = format_stats(*samples);
   CHECK(out.find("node         leaf-1 (turnscout-server 0.1.0)\n") != std::string::npos);
-  CHECK(out.find("load         12.5%\n") != std::string::npos);
+  CHECK(out.find("own load     12.5% (this machine; probe shows its subtree's)\n") !=
+        std::string::npos);
   CHECK(out.find("requests     probe 7, binding 2\n") != std::string::npos);
   CHECK(out.find("replies      9 (1 truncated)\n") != std::string::npos);
   CHECK(out.find("drops        rate-limited 4\n") != std::string::npos);
