@@ -86,10 +86,18 @@ Result<void, std::string> ControlPlane::start() {
 }
 
 Result<void, std::string> ControlPlane::start_worker0() {
+  // Claimed before binding, so a second server with the same config never joins the
+  // first's SO_REUSEPORT group, not even for a moment; ports the kernel picks, once bound.
+  if (auto claimed = claims_.claim(loaded_.listen); !claimed) return claimed;
   node_ = std::make_unique<ServerNode>(&loop_, clock_, log_events());
   auto bound = node_->bind(loaded_.listen, UdpSocketOptions{loaded_.workers > 1});
   if (!bound) return unexpected(bound.error());
   bound_ = *bound;
+  std::vector<Endpoint> picked;
+  for (size_t i = 0; i < bound_.size() && i < loaded_.listen.size(); ++i) {
+    if (loaded_.listen[i].port == 0) picked.push_back(bound_[i]);
+  }
+  if (auto claimed = claims_.claim(picked); !claimed) return claimed;
   node_->set_on_publish([this](const SnapshotPtr& snapshot) {
     for (auto& w : workers_)
       w->publish(snapshot);

@@ -18,6 +18,7 @@
 #include "base/sans_io.hpp"
 #include "server/core/config.hpp"
 #include "server/core/server_core.hpp"
+#include "server/io/address_claim.hpp"
 #include "server/io/data_plane.hpp"
 #include "server/io/forward_queue.hpp"
 #include "server/io/io_counters.hpp"
@@ -78,6 +79,7 @@ class ControlPlane {
   ServerOptions options_;
   ServerConfig loaded_;  // As read from the file (port 0 kept); reloads compare against it.
   std::vector<Endpoint> bound_;
+  AddressClaims claims_;  // Held for the life of the process.
   SteadyClock clock_;
   uv_loop_t loop_{};
   bool loop_open_ = false;

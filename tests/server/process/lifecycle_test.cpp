@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "base/endpoint.hpp"
 #include "tests/server/process/server_process.hpp"
@@ -124,6 +125,31 @@ TEST_CASE("process: a file load source is re-read every refresh and shows in Pro
   CHECK(wait_until(std::chrono::seconds{5}, kPoll,
                    [&] { return server->output().find("load.txt: ") != std::string::npos; }));
   CHECK(load_of() == 600);
+}
+
+// SO_REUSEPORT let a second server with the same config bind next to the first and take
+// half its traffic (the parent saw the child leave and come back).
+TEST_CASE("process: a second server on an address already served refuses to start") {
+  TempDir dir("turnscout-claim");
+  auto first = start_node(dir, NodeOptions{.name = "first", .leaf = true, .workers = 2});
+  NodeOptions second_options{.name = "second", .leaf = true, .workers = 2};
+  second_options.listen = to_string(first->udp());
+  auto second = ServerProcess::start(dir, second_options);
+  REQUIRE_FALSE(second.ok());
+  INFO(second.error());
+  CHECK(second.error().find("it exited") != std::string::npos);
+  CHECK(second.error().find(fmt::format("{} is already served by another turnscout-server (pid {})",
+                                        to_string(first->udp()), first->process().pid())) !=
+        std::string::npos);
+  // The first still answers, and once it is gone the address may be served again.
+  UdpClient client = open_client();
+  CHECK(listed_children(client, first->udp()).has_value());
+  const Endpoint address = first->udp();
+  REQUIRE(first->process().send_signal(SIGKILL));
+  REQUIRE(first->process().wait(std::chrono::seconds{5}).has_value());
+  second_options.listen = to_string(address);
+  auto again = ServerProcess::start(dir, second_options);
+  CHECK_MESSAGE(again.ok(), (again.ok() ? "" : again.error()));
 }
 
 }  // namespace turnscout::test
