@@ -78,6 +78,26 @@ TEST_CASE("turnscout cluster --processes runs every node as a process until SIGT
   CHECK(pids.size() == 14);
   CHECK(process->output().find("node configs and logs: " + work_dir) != std::string::npos);
 
+  // A node killed from outside shows in the state file as exited, not as active.
+  int killed = 0;
+  for (const auto& n : json["nodes"]) {
+    if (n["name"] == "eu-west-1") killed = n["pid"].get<int>();
+  }
+  REQUIRE(killed > 0);
+  REQUIRE(::kill(killed, SIGKILL) == 0);
+  nlohmann::json node;
+  const bool shown = wait_until(5s, 20ms, [&] {
+    const auto now = nlohmann::json::parse(read_file(state));
+    for (const auto& n : now["nodes"]) {
+      if (n["name"] == "eu-west-1") node = n;
+    }
+    return node["state"] == "exited";
+  });
+  INFO(node.dump());
+  CHECK(shown);
+  CHECK(node["pid"].is_null());
+  CHECK(node["exit"] == "signal 9 (Killed)");
+
   REQUIRE(process->send_signal(SIGTERM));
   auto status = process->wait(15s);
   REQUIRE(status.has_value());

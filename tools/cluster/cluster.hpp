@@ -80,6 +80,9 @@ class Cluster {
   // starts the processes); on an error everything opened is closed (processes are stopped
   // as by stop()). `on_converged` runs once, on the loop, when converged() first holds.
   Result<void, std::string> start(std::function<void()> on_converged = nullptr);
+  // Runs on the loop whenever what state_json() shows changes after convergence other than
+  // by stop() (a node's process ended: killed from outside, crashed, or drained).
+  void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
   // Closes every node and proxy; `on_closed` runs on the loop once all are closed. Process
   // mode: first SIGTERM to every node process (each sends Leave and exits), the deepest
   // first and their parents once they are gone, so that every Leave is acknowledged;
@@ -180,6 +183,7 @@ class Cluster {
   std::vector<Running> nodes_;
   uv_timer_s* check_timer_ = nullptr;  // Freed in its close callback.
   std::function<void()> on_converged_;
+  std::function<void()> on_change_;
   bool converged_ = false;
   bool stopping_ = false;
   std::string key_;  // A fresh cluster key per run: heartbeats are signed as in production.

@@ -99,6 +99,12 @@ struct Runner {
     std::printf("try: turnscout probe %s\nstop with Ctrl-C or SIGTERM (pid %d)\n", roots.c_str(),
                 static_cast<int>(getpid()));
     std::fflush(stdout);
+    write_state();
+    // From now on the file follows the nodes (one killed from outside shows as exited).
+    cluster->set_on_change([this] { write_state(); });
+  }
+
+  void write_state() {
     if (!args->state_file.empty() && !write_atomically(args->state_file, cluster->state_json())) {
       std::fprintf(stderr, "turnscout cluster: cannot write %s\n", args->state_file.c_str());
       shut_down(kClusterFailed);
@@ -240,8 +246,8 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
       "proxy that simulates its distance from the client");
   cmd->add_option("topology", args.topology, "Topology file (YAML)")->required();
   cmd->add_option("--state-file", args.state_file,
-                  "Write the nodes and root addresses as JSON here once converged (removed "
-                  "on exit)");
+                  "Write the nodes and root addresses as JSON here once converged, and again "
+                  "whenever a node's process ends (removed on exit)");
   cmd->add_option("--timeout", args.timeout, "Give up when not converged by then")
       ->capture_default_str();
   cmd->add_option("--log-level", args.log_level,

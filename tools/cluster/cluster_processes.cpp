@@ -196,6 +196,7 @@ void Cluster::process_exited(size_t index, const ProcessExit& exit) {
   if (!stopping_) {
     // A draining node's exit may be the last thing convergence waits for.
     if (r.drain_started && !converged_) evaluate();
+    if (converged_ && on_change_) on_change_();
     return;
   }
   if (processes_running() > 0) {
