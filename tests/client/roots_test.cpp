@@ -52,6 +52,7 @@ TEST_CASE("roots: each host name is asked for once and probing waits for every a
   s.add(server(0, 2), leaf("us", turn(2)), 40ms);
   s.record_sends();
   DiscoverOptions o;
+  o.verify = false;  // No TURN server here to answer.
   o.roots = {"scout.example.org", "10.0.0.2:3478", "SCOUT.example.org:3478", "scout.example.org"};
   auto id = s.prober.start(s.net.now(), o);
   REQUIRE(id.ok());
@@ -84,6 +85,7 @@ TEST_CASE("roots: a name that does not resolve is a root error; the others still
   s.add(server(0, 1), leaf("eu", turn(1)), 10ms);
   s.names["good.example.org"] = {server(0, 1)};
   DiscoverOptions o;
+  o.verify = false;  // No TURN server here to answer.
   o.roots = {"bad.example.org", "good.example.org"};
   const DiscoveryResult r = s.discover(o);
   REQUIRE(r.ok());
@@ -97,6 +99,7 @@ TEST_CASE("roots: a name that does not resolve is a root error; the others still
 TEST_CASE("roots: when no name resolves the failure names the first") {
   Scenario s;
   DiscoverOptions o;
+  o.verify = false;  // No TURN server here to answer.
   o.roots = {"bad.example.org", "worse.example.org:9"};
   const DiscoveryResult r = s.discover(o);
   CHECK_FALSE(r.ok());
@@ -110,6 +113,7 @@ TEST_CASE("roots: the deadline counts from start and may pass during the look-up
   Scenario s;
   s.add(server(0, 1), leaf("eu", turn(1)), 10ms);
   DiscoverOptions o;
+  o.verify = false;  // No TURN server here to answer.
   o.roots = {"slow.example.org"};
   o.timeout = 500ms;
   SUBCASE("no answer before the deadline") {
@@ -156,6 +160,7 @@ TEST_CASE("roots: index:N counts the roots as written") {
   s.add(server(0, 3), leaf("b", turn(3)), 30ms);
   s.names["a.example.org"] = {server(0, 1), server(0, 2)};
   DiscoverOptions o;
+  o.verify = false;  // No TURN server here to answer.
   o.roots = {"a.example.org", "10.0.0.3:3478"};
   o.use_last_path = false;
   o.blacklist = {"index:1"};
@@ -175,6 +180,7 @@ TEST_CASE("roots: discoveries still resolving count against the bound, and cance
   config.max_discoveries = 1;
   Scenario s(1, config);
   DiscoverOptions o;
+  o.verify = false;  // No TURN server here to answer.
   o.roots = {"scout.example.org"};
   auto a = s.prober.start(s.net.now(), o);
   REQUIRE(a.ok());

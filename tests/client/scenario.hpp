@@ -63,8 +63,10 @@ struct Scenario {
     net.set_path(client, net.node_of(address), delay(one_way));
   }
 
+  // Without verification (its tests turn it on): most fake leaves name TEST-NET addresses.
   DiscoverOptions options(std::vector<Endpoint> roots) const {
     DiscoverOptions o;
+    o.verify = false;
     for (const Endpoint& r : roots)
       o.roots.push_back(to_string(r));
     return o;

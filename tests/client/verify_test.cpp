@@ -40,6 +40,18 @@ TEST_CASE("verify: a Binding to the chosen TURN server confirms it and measures 
   CHECK(r.verification.tried[0].outcome == "answered");
 }
 
+TEST_CASE("verify: on by default, as in the CLI") {
+  Scenario s;
+  s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
+  FakeServer& turn10 = s.add(kTurn10, turn_server(), 5ms);
+  DiscoverOptions o;  // The SDK's defaults, not the scenario's.
+  o.roots = {to_string(server(0, 1))};
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok());
+  CHECK(r.verification.state == VerifyState::kVerified);
+  CHECK(turn10.bindings.size() == 1);
+}
+
 TEST_CASE("verify: a silent TURN server gives way to the next candidate, which is promoted") {
   Scenario s;
   FakeServerConfig root = branch("root", {server(1, 1)});

@@ -76,7 +76,8 @@ TURNSCOUT_API turnscout_status turnscout_options_add_blacklist(turnscout_options
 /* 1 ms .. 1 hour. */
 TURNSCOUT_API turnscout_status turnscout_options_set_timeout_ms(turnscout_options* options,
                                                                 uint32_t timeout_ms);
-/* Non-zero: confirm the chosen TURN server answers a STUN Binding (off by default). */
+/* Non-zero: confirm the chosen TURN server answers a STUN Binding, and look further when it
+ * does not (on by default, as DiscoverOptions::verify). */
 TURNSCOUT_API turnscout_status turnscout_options_set_verify(turnscout_options* options, int verify);
 /* A turnscout_selection value; anything else is TURNSCOUT_ERR_INVALID_ARGUMENT. */
 TURNSCOUT_API turnscout_status turnscout_options_set_selection(turnscout_options* options,

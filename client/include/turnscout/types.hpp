@@ -57,8 +57,10 @@ struct DiscoverOptions {
   // After the descent, send a STUN Binding to the chosen TURN server (then to the backups
   // in rank order). When none answers, the walk goes on as past a dead server (the other
   // leaves, then other branches), within `timeout`; the discovery fails only when nothing
-  // is left, and `verification.tried` lists every attempt.
-  bool verify = false;
+  // is left, and `verification.tried` lists every attempt. On by default, as in the CLI: a
+  // discovery then names a TURN server that answered, at the cost of one more round trip
+  // (to it). Off, the result is the leaf's word only.
+  bool verify = true;
   // A capacity token in its text form (base64url, as `turnscout token issue` prints it);
   // empty = the free tier.
   std::string capacity_token;
