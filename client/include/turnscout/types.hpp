@@ -163,10 +163,16 @@ struct DiscoveryResult {
   std::vector<Hop> path;  // Root first, the chosen leaf last.
   Address reflexive;      // Our address as the leaf saw it.
   std::chrono::microseconds total_time{0};
-  bool warm = false;  // Answered by the last good leaf in one round trip.
+  // Answered by the last good leaf after one round trip to it (then one more to the TURN
+  // server when verifying), while the refresh walk from the roots went on.
+  bool warm = false;
   std::vector<PeerError> errors;
   size_t errors_dropped = 0;  // Errors beyond the ones kept.
   Verification verification;
+  // Probe datagrams sent before the result, retransmissions included (Bindings are not
+  // Probes). A warm discovery probes the cached leaf and the roots at once, and the refresh
+  // walk goes on below the roots meanwhile, so it counts those too: one round trip to the
+  // answer, yet several datagrams.
   uint32_t probes_sent = 0;
 
   bool ok() const { return status == Status::kOk; }
