@@ -17,6 +17,7 @@
 #include "server/io/bound_config.hpp"
 #include "server/io/io_metrics.hpp"
 #include "server/io/log_events.hpp"
+#include "server/io/service_notify.hpp"
 
 namespace turnscout::server {
 namespace {
@@ -61,7 +62,7 @@ Result<void, std::string> ControlPlane::start() {
     return unexpected(fmt::format("uv_loop_init: {}", uv_strerror(rc)));
   }
   loop_open_ = true;
-  for (uv_timer_t* t : {&load_timer_, &drain_timer_}) {
+  for (uv_timer_t* t : {&load_timer_, &drain_timer_, &watchdog_timer_}) {
     uv_timer_init(&loop_, t);
     t->data = this;
   }
@@ -82,7 +83,14 @@ Result<void, std::string> ControlPlane::start() {
   if (auto ready = write_ready_file(); !ready) return ready;
   log_started();
   after_core();
+  notify_service("READY=1\nSTATUS=" + status_line());
   return {};
+}
+
+std::string ControlPlane::status_line() const {
+  const ServerConfig& c = core().config();
+  return fmt::format("{}: serving on UDP {}{}", c.name, fmt::join(bound_, ", "),
+                     draining_ ? " (draining)" : "");
 }
 
 Result<void, std::string> ControlPlane::start_worker0() {
@@ -141,6 +149,17 @@ void ControlPlane::start_timers_and_signals() {
   uv_signal_start(&sigint_, &ControlPlane::on_signal, SIGINT);
   const uint64_t refresh = to_millis_ceil(std::max(loaded_.load.refresh, kMinLoadRefresh));
   uv_timer_start(&load_timer_, &ControlPlane::on_load_timer, refresh, refresh);
+  // Sent from this loop, so a loop that stops turning stops the keep-alives too.
+  if (const auto every = watchdog_keepalive_interval()) {
+    const uint64_t ms = std::max<uint64_t>(1, to_millis_ceil(*every));
+    uv_timer_start(&watchdog_timer_, &ControlPlane::on_watchdog_timer, ms, ms);
+    logger().info("systemd watchdog: a keep-alive every {} ms", ms);
+  }
+}
+
+void ControlPlane::on_watchdog_timer(uv_timer_t* timer) {
+  (void)timer;
+  notify_service("WATCHDOG=1");
 }
 
 Result<void, std::string> ControlPlane::write_ready_file() const {
@@ -215,6 +234,12 @@ void ControlPlane::reload() {
     return;
   }
   logger().info("SIGHUP: reloading {}", options_.config_path);
+  notify_service(reloading_state());
+  apply_reload();
+  notify_service("READY=1\nSTATUS=" + status_line());
+}
+
+void ControlPlane::apply_reload() {
   auto loaded = load_server_config(options_.config_path);
   if (!loaded) {
     for (const std::string& line : loaded.error())
@@ -243,6 +268,7 @@ void ControlPlane::reload() {
 
 void ControlPlane::begin_drain() {
   draining_ = true;
+  notify_service("STOPPING=1\nSTATUS=" + status_line());
   core().start_drain(clock_.now());
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kDrainTimeout);
   uv_timer_start(&drain_timer_, &ControlPlane::on_drain_timer,
@@ -280,7 +306,7 @@ void ControlPlane::sample_load() {
 void ControlPlane::shutdown() {
   if (stopping_) return;
   stopping_ = true;
-  for (uv_timer_t* t : {&load_timer_, &drain_timer_})
+  for (uv_timer_t* t : {&load_timer_, &drain_timer_, &watchdog_timer_})
     uv_close(as_handle(t), nullptr);
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_})
     uv_close(as_handle(s), nullptr);

@@ -66,6 +66,7 @@ class ControlPlane {
   const ServerCore& core() const { return node_->core(); }
 
   void reload();
+  void apply_reload();
   void begin_drain();
   void sample_load();
   void shutdown();
@@ -73,6 +74,8 @@ class ControlPlane {
 
   static void on_load_timer(uv_timer_t* timer);
   static void on_drain_timer(uv_timer_t* timer);
+  static void on_watchdog_timer(uv_timer_t* timer);
+  std::string status_line() const;
   static void on_forwarded(uv_async_t* async);
   static void on_signal(uv_signal_t* signal, int signum);
 
@@ -92,6 +95,7 @@ class ControlPlane {
 
   uv_timer_t load_timer_{};
   uv_timer_t drain_timer_{};
+  uv_timer_t watchdog_timer_{};  // WATCHDOG=1 to systemd, when it asked for them.
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
