@@ -17,6 +17,7 @@
 #include "server/io/bound_config.hpp"
 #include "server/io/io_metrics.hpp"
 #include "server/io/log_events.hpp"
+#include "server/io/process_metrics.hpp"
 #include "server/io/service_notify.hpp"
 
 namespace turnscout::server {
@@ -48,7 +49,10 @@ ControlPlane::ControlPlane(ServerConfig config, ServerOptions options)
     : options_(std::move(options)),
       loaded_(std::move(config)),
       forward_queue_(kForwardQueueKnown, kForwardQueueStrangers),
-      load_sampler_(loaded_.load) {}
+      load_sampler_(loaded_.load) {
+  start_time_seconds_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 ControlPlane::~ControlPlane() {
   if (!loop_open_) return;
@@ -136,7 +140,8 @@ Result<void, std::string> ControlPlane::start_workers() {
 
 Result<void, std::string> ControlPlane::start_metrics() {
   if (!loaded_.metrics_listen) return {};
-  metrics_ = std::make_unique<MetricsHttpServer>(&loop_, [this] { return render_metrics(); });
+  metrics_ = std::make_unique<MetricsHttpServer>(
+      &loop_, [this] { return render_metrics(); }, [this] { return !draining_; });
   auto bound = metrics_->listen(*loaded_.metrics_listen);
   if (!bound) return unexpected(bound.error());
   metrics_bound_ = *bound;
@@ -331,7 +336,8 @@ std::string ControlPlane::render_metrics() const {
   for (const IoCounters* c : io) {
     sources.admission_clients += c->admission_clients.load(std::memory_order_relaxed);
   }
-  return server::render_metrics(core(), sources) + render_io_metrics(io);
+  return server::render_metrics(core(), sources) + render_io_metrics(io) +
+         render_process_metrics(read_process_stats(start_time_seconds_));
 }
 
 }  // namespace turnscout::server

@@ -82,7 +82,8 @@ class ControlPlane {
   ServerOptions options_;
   ServerConfig loaded_;  // As read from the file (port 0 kept); reloads compare against it.
   std::vector<Endpoint> bound_;
-  AddressClaims claims_;  // Held for the life of the process.
+  AddressClaims claims_;           // Held for the life of the process.
+  double start_time_seconds_ = 0;  // process_start_time_seconds.
   SteadyClock clock_;
   uv_loop_t loop_{};
   bool loop_open_ = false;

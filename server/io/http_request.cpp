@@ -75,9 +75,9 @@ MetricsRoute route_metrics_request(const RequestHead& head) {
       break;
   }
   const std::string_view path = head.target.substr(0, head.target.find('?'));
-  if (path != kMetricsPath) return MetricsRoute::kNotFound;
+  if (path != kMetricsPath && path != kHealthPath) return MetricsRoute::kNotFound;
   if (head.method != "GET" && head.method != "HEAD") return MetricsRoute::kMethodNotAllowed;
-  return MetricsRoute::kMetrics;
+  return path == kMetricsPath ? MetricsRoute::kMetrics : MetricsRoute::kHealth;
 }
 
 std::string format_http_response(int status, std::string_view content_type, std::string_view body,

@@ -12,6 +12,7 @@
 namespace turnscout::server {
 
 inline constexpr std::string_view kMetricsPath = "/metrics";
+inline constexpr std::string_view kHealthPath = "/healthz";
 
 enum class HeadStatus {
   kIncomplete,  // No blank line yet: read more.
@@ -32,13 +33,14 @@ RequestHead parse_request_head(std::string_view received, size_t max_size);
 
 enum class MetricsRoute {
   kMetrics,           // 200 with the rendered metrics.
+  kHealth,            // 200 while serving, 503 while draining (load balancers, probes).
   kNotFound,          // 404.
   kMethodNotAllowed,  // 405.
   kBadRequest,        // 400: malformed.
   kTooLarge,          // 431: head too large.
 };
 
-// GET or HEAD of /metrics (a query string is ignored) is the only thing served.
+// GET or HEAD of /metrics or /healthz (a query string is ignored) is all that is served.
 MetricsRoute route_metrics_request(const RequestHead& head);
 
 // A complete response with Content-Length and "Connection: close". With `head_only`
@@ -46,14 +48,19 @@ MetricsRoute route_metrics_request(const RequestHead& head);
 std::string format_http_response(int status, std::string_view content_type, std::string_view body,
                                  bool head_only = false);
 
-// The whole response for `route` (calls `render` only for kMetrics).
-template <typename Render>
-std::string respond_to(const RequestHead& head, Render&& render) {
+// The whole response for `route` (calls `render` only for kMetrics, `serving` only for
+// kHealth: true while the node serves, false once it drains).
+template <typename Render, typename Serving>
+std::string respond_to(const RequestHead& head, Render&& render, Serving&& serving) {
+  const bool head_only = head.method == "HEAD";
   switch (route_metrics_request(head)) {
     case MetricsRoute::kMetrics:
-      return format_http_response(200, kMetricsContentType, render(), head.method == "HEAD");
+      return format_http_response(200, kMetricsContentType, render(), head_only);
+    case MetricsRoute::kHealth:
+      return serving() ? format_http_response(200, "text/plain", "serving\n", head_only)
+                       : format_http_response(503, "text/plain", "draining\n", head_only);
     case MetricsRoute::kNotFound:
-      return format_http_response(404, "text/plain", "not found; try /metrics\n");
+      return format_http_response(404, "text/plain", "not found; try /metrics or /healthz\n");
     case MetricsRoute::kMethodNotAllowed:
       return format_http_response(405, "text/plain", "only GET\n");
     case MetricsRoute::kTooLarge:

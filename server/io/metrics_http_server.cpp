@@ -45,8 +45,8 @@ uv_stream_t* as_stream(Handle* h) {
 
 }  // namespace
 
-MetricsHttpServer::MetricsHttpServer(uv_loop_t* loop, Render render)
-    : loop_(loop), render_(std::move(render)) {}
+MetricsHttpServer::MetricsHttpServer(uv_loop_t* loop, Render render, Serving serving)
+    : loop_(loop), render_(std::move(render)), serving_(std::move(serving)) {}
 
 MetricsHttpServer::~MetricsHttpServer() = default;
 
@@ -147,7 +147,7 @@ void MetricsHttpServer::respond(Connection& c) {
   if (head.status == HeadStatus::kIncomplete) return;
   c.answered = true;
   uv_read_stop(as_stream(&c.tcp));
-  c.response = respond_to(head, render_);
+  c.response = respond_to(head, render_, serving_);
   ++requests_served_;
   uv_buf_t buf = uv_buf_init(c.response.data(), static_cast<unsigned>(c.response.size()));
   if (uv_write(&c.write, as_stream(&c.tcp), &buf, 1, &MetricsHttpServer::on_written) != 0) {

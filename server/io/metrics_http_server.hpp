@@ -32,8 +32,10 @@ class MetricsHttpServer {
   static constexpr Duration kIdleTimeout = std::chrono::seconds{5};
 
   using Render = std::function<std::string()>;
+  using Serving = std::function<bool()>;
 
-  MetricsHttpServer(uv_loop_t* loop, Render render);
+  // `serving` answers /healthz: true (200) while the node serves, false (503) once it drains.
+  MetricsHttpServer(uv_loop_t* loop, Render render, Serving serving);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
@@ -64,6 +66,7 @@ class MetricsHttpServer {
 
   uv_loop_t* loop_;
   Render render_;
+  Serving serving_;
   uv_tcp_t listener_{};
   bool listening_ = false;
   bool accept_pending_ = false;  // A connection waits in the backlog for a free slot.

@@ -41,6 +41,9 @@ TEST_CASE("route_metrics_request serves GET and HEAD of /metrics only") {
   CHECK(route("GET /metrics?x=1 HTTP/1.1\r\n\r\n") == MetricsRoute::kMetrics);
   CHECK(route("HEAD /metrics HTTP/1.1\r\n\r\n") == MetricsRoute::kMetrics);
   CHECK(route("POST /metrics HTTP/1.1\r\n\r\n") == MetricsRoute::kMethodNotAllowed);
+  CHECK(route("GET /healthz HTTP/1.1\r\n\r\n") == MetricsRoute::kHealth);
+  CHECK(route("HEAD /healthz?probe=lb HTTP/1.1\r\n\r\n") == MetricsRoute::kHealth);
+  CHECK(route("POST /healthz HTTP/1.1\r\n\r\n") == MetricsRoute::kMethodNotAllowed);
   CHECK(route("GET / HTTP/1.1\r\n\r\n") == MetricsRoute::kNotFound);
   CHECK(route("GET /metrics/ HTTP/1.1\r\n\r\n") == MetricsRoute::kNotFound);
   CHECK(route("junk\r\n\r\n") == MetricsRoute::kBadRequest);
@@ -60,12 +63,21 @@ TEST_CASE("responses announce their length and close the connection") {
     ++renders;
     return std::string("m 1\n");
   };
-  CHECK(respond_to(parse_request_head("GET /x HTTP/1.1\r\n\r\n", 100), render)
+  bool serving = true;
+  auto health = [&] { return serving; };
+  CHECK(respond_to(parse_request_head("GET /x HTTP/1.1\r\n\r\n", 100), render, health)
             .rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
-  CHECK(respond_to(parse_request_head("GET /metrics HTTP/1.1\r\n\r\n", 100), render)
+  CHECK(respond_to(parse_request_head("GET /metrics HTTP/1.1\r\n\r\n", 100), render, health)
             .rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
-  CHECK(respond_to(parse_request_head(std::string(200, 'x'), 100), render)
+  CHECK(respond_to(parse_request_head(std::string(200, 'x'), 100), render, health)
             .rfind("HTTP/1.1 431 ", 0) == 0);
+  CHECK(renders == 1);
+  const auto healthz = parse_request_head("GET /healthz HTTP/1.1\r\n\r\n", 100);
+  CHECK(respond_to(healthz, render, health) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
+        "Connection: close\r\n\r\nserving\n");
+  serving = false;
+  CHECK(respond_to(healthz, render, health).rfind("HTTP/1.1 503 Service Unavailable\r\n", 0) == 0);
   CHECK(renders == 1);
 }
 

@@ -82,10 +82,13 @@ TEST_CASE("MetricsHttpServer answers GET /metrics, errors otherwise, and bounds 
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   std::atomic<int> renders{0};
-  MetricsHttpServer server(&loop, [&] {
-    ++renders;
-    return std::string("up 1\n");
-  });
+  MetricsHttpServer server(
+      &loop,
+      [&] {
+        ++renders;
+        return std::string("up 1\n");
+      },
+      [] { return true; });
   auto bound = server.listen(kLoopbackAny);
   REQUIRE(bound.ok());
   const Endpoint at = *bound;

@@ -1,5 +1,7 @@
 // The metrics endpoint of a real server with two workers, scraped over HTTP and checked
 // with promtool (Debian package prometheus).
+#include <signal.h>
+
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
@@ -47,6 +49,11 @@ TEST_CASE("process: two workers answer probes and forward heartbeats; metrics pa
   CHECK(scraped->body.find("turnscout_requests_total{") != std::string::npos);
   CHECK(scraped->body.find("turnscout_io_datagrams_received_total{worker=\"1\"}") !=
         std::string::npos);
+  for (const char* family :
+       {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+        "process_max_fds ", "process_start_time_seconds "}) {
+    CHECK_MESSAGE(scraped->body.find(std::string("\n") + family) != std::string::npos, family);
+  }
 
   const std::string exposition = dir.write("metrics.txt", scraped->body);
   auto checked = run_command(*promtool, {"check", "metrics"}, dir.file("promtool.log"),
@@ -62,6 +69,26 @@ TEST_CASE("process: two workers answer probes and forward heartbeats; metrics pa
   auto junk = cli::http_raw(*parent->metrics(), "NOT HTTP\r\n\r\n", kHttpTimeout);
   REQUIRE(junk.ok());
   CHECK(junk->rfind("HTTP/1.1 400", 0) == 0);
+}
+
+TEST_CASE("process: /healthz is 200 while serving and 503 once draining") {
+  TempDir dir("turnscout-healthz");
+  // A parent that never answers, so the drain lasts until its timeout (1.5 s).
+  auto silent = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));
+  REQUIRE(silent.ok());
+  auto node = start_node(
+      dir, {.name = "node", .parents = {silent->local()}, .leaf = true, .metrics = true});
+  auto health = [&] {
+    auto reply = cli::http_get(*node->metrics(), "/healthz", kHttpTimeout);
+    return reply.ok() ? reply->status : -1;
+  };
+  CHECK(health() == 200);
+  REQUIRE(node->process().send_signal(SIGTERM));
+  CHECK(wait_until(std::chrono::seconds{1}, std::chrono::milliseconds{20},
+                   [&] { return health() == 503; }));
+  const auto status = node->process().wait(std::chrono::seconds{5});
+  REQUIRE(status);
+  CHECK(*status == kExitedCleanly);
 }
 
 }  // namespace turnscout::test
