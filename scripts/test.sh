@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-# coturn: real TURN servers at the leaves of the end-to-end tests (not needed by the demo).
-ensure_packages coturn
+# coturn: real TURN servers at the leaves of the end-to-end tests and in the README's example;
+# systemd: systemd-analyze and systemd-sysusers check the packaged unit and user (it is not
+# started). Neither is needed by the demo.
+ensure_packages coturn systemd
 
 log "clang-format check"
 git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs -r clang-format --dry-run -Werror

@@ -176,14 +176,16 @@ Result<std::string, std::string> default_server_binary(const std::string& execut
   const std::filesystem::path dir = std::filesystem::path(executable).parent_path();
   const std::filesystem::path candidates[] = {
       dir / "turnscout-server",
+      dir / ".." / "sbin" / "turnscout-server",  // Installed: bin/turnscout, sbin/turnscout-server.
       dir / ".." / ".." / "server" / "io" / "turnscout-server",
   };
   for (const std::filesystem::path& c : candidates) {
     if (is_executable_file(c)) return c.lexically_normal().string();
   }
-  return unexpected(fmt::format("no turnscout-server found at {} or {}; pass --server-binary PATH",
-                                candidates[0].lexically_normal().string(),
-                                candidates[1].lexically_normal().string()));
+  return unexpected(fmt::format(
+      "no turnscout-server found at {}, {} or {}; pass --server-binary PATH",
+      candidates[0].lexically_normal().string(), candidates[1].lexically_normal().string(),
+      candidates[2].lexically_normal().string()));
 }
 
 int run_cluster(const ClusterArgs& args) {
