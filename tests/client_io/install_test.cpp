@@ -94,6 +94,11 @@ TEST_CASE("install: the package installs, a CMake consumer and a pkg-config buil
       run(work, build + "/consumer", {t.root_address()}, std::chrono::seconds{20});
   CHECK((consumer.output.find(Tree::service_of(*t.leaf1)) != std::string::npos ||
          consumer.output.find(Tree::service_of(*t.leaf2)) != std::string::npos));
+  // On its own loop, with libuv from find_package(turnscout) alone.
+  const CommandResult on_loop =
+      run(work, build + "/loop_consumer", {t.root_address()}, std::chrono::seconds{20});
+  CHECK((on_loop.output.find(Tree::service_of(*t.leaf1)) != std::string::npos ||
+         on_loop.output.find(Tree::service_of(*t.leaf2)) != std::string::npos));
   const CommandResult c_program = run(work, program, {t.root_address()}, std::chrono::seconds{20});
   CHECK(c_program.output.find("c api: all checks passed") != std::string::npos);
 }
