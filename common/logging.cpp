@@ -1,6 +1,9 @@
 #include "common/logging.hpp"
 
 #include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -39,7 +42,124 @@ std::shared_ptr<spdlog::logger> make_logger() {
   return created;
 }
 
+std::string_view level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warning";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
+  }
+}
+
+// Length of the valid UTF-8 sequence at text[i] (0 when it is not one).
+size_t utf8_length(std::string_view text, size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  const size_t n = lead >= 0xf0 && lead <= 0xf4 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
+  if (n == 0 || lead >= 0xf5 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      const size_t n = utf8_length(text, i);
+      if (n == 0) {
+        out += "\\ufffd";  // Not UTF-8: the line stays valid JSON.
+      } else {
+        out.append(text.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          out += fmt::format("\\u{:04x}", u);
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// JSON lines to stderr, one write per record.
+class JsonStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+    std::string line = format_json_log_line(
+        ms, msg.level, std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+        std::string_view(msg.payload.data(), msg.payload.size()));
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
 }  // namespace
+
+std::string format_json_log_line(int64_t unix_ms, spdlog::level::level_enum level,
+                                 std::string_view logger_name, std::string_view message) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::string out = fmt::format(
+      "{{\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"level\":\"{}\",\"logger\":",
+      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+      unix_ms % 1000, level_name(level));
+  append_json_string(out, logger_name);
+  out += ",\"message\":";
+  append_json_string(out, message);
+  out += '}';
+  return out;
+}
+
+Result<void, std::string> set_log_format(std::string_view format) {
+  if (format == "text") {
+    logger().sinks() = {std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+    logger().set_pattern(std::string(kDefaultLogPattern));
+    return {};
+  }
+  if (format == "json") {
+    logger().sinks() = {std::make_shared<JsonStderrSink>()};
+    return {};
+  }
+  return unexpected(
+      fmt::format("unknown log format {} (expected text or json)", turnscout::quoted(format)));
+}
 
 Result<spdlog::level::level_enum, std::string> parse_log_level(std::string_view name) {
   for (const LevelName& l : kLevels) {

@@ -2,6 +2,7 @@
 // in-memory capture so tests can assert what was logged.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,16 @@ Result<spdlog::level::level_enum, std::string> parse_log_level(std::string_view 
 // writes to stderr. Call it before other threads log: spdlog does not guard reconfiguration.
 Result<void, std::string> init_logging(std::string_view level,
                                        std::optional<std::string> pattern = std::nullopt);
+
+// "text" (kDefaultLogPattern, for people) or "json": one JSON object per line, with the
+// stable fields "time" (UTC, RFC 3339 with milliseconds), "level" (trace, debug, info,
+// warning, error, critical), "logger" and "message", for journald, Loki, jq and friends.
+// Both go to stderr (under systemd, to the journal).
+Result<void, std::string> set_log_format(std::string_view format);
+
+// One JSON line for a record (without the newline); `unix_ms` is the record's time.
+std::string format_json_log_line(int64_t unix_ms, spdlog::level::level_enum level,
+                                 std::string_view logger_name, std::string_view message);
 
 // The "turnscout" logger, also registered with spdlog. Usable before init_logging(): it
 // then logs at info level with the default pattern.

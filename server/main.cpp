@@ -64,10 +64,12 @@ int run_server(const ServerOptions& options) {
     print_errors(config.error());
     return 1;
   }
-  if (auto logging = init_logging(config->log_level); !logging) {
+  const std::string& level = options.log_level.empty() ? config->log_level : options.log_level;
+  if (auto logging = init_logging(level); !logging) {
     std::fprintf(stderr, "%s\n", logging.error().c_str());
     return 1;
   }
+  if (config->log_json) (void)set_log_format("json");
   // A metrics client that hangs up mid-response must not kill the server.
   ::signal(SIGPIPE, SIG_IGN);
   logger().info("turnscout-server {} starting from {}", TURNSCOUT_VERSION, options.config_path);
@@ -162,6 +164,14 @@ int main(int argc, char** argv) {
   app.add_option("--ready-file", options.ready_file,
                  "Once listening, write the bound addresses here (\"udp ADDR\", \"metrics ADDR\")")
       ->type_name("PATH");
+  app.add_option("--log-level", options.log_level,
+                 "trace, debug, info, warn, error, critical or off; wins over the config's "
+                 "log.level, also on reload")
+      ->type_name("LEVEL")
+      ->check([](const std::string& level) {
+        auto parsed = parse_log_level(level);
+        return parsed ? std::string() : parsed.error();
+      });
   bool with_parent = false;
   app.add_flag("--exit-with-parent", with_parent,
                "Stop (as on SIGTERM) when the process that started this one ends, even if it "

@@ -1,5 +1,6 @@
 #include "server/config/config_yaml.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -133,8 +134,9 @@ std::string describe(const ServerConfig& cfg) {
       "{}, up to {} children per reply, overload at {:g}", strategy_name(listing.strategy),
       listing.max_children, listing.overload_permille / 1000.0);
   std::string out;
-  out += fmt::format("node {} (weight {}), {} worker{}, log level {}\n", cfg.name, cfg.weight,
-                     cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_level);
+  out += fmt::format("node {} (weight {}), {} worker{}, log level {}{}\n", cfg.name, cfg.weight,
+                     cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_level,
+                     cfg.log_json ? " (JSON lines)" : "");
   out += fmt::format("  listen:      {}\n", join_endpoints(cfg.listen));
   out += fmt::format("  advertise:   {}\n", join_endpoints(cfg.advertise));
   std::vector<Endpoint> parents;
@@ -156,6 +158,57 @@ std::string describe(const ServerConfig& cfg) {
   out += fmt::format("  metrics:     {}\n",
                      cfg.metrics_listen ? to_string(*cfg.metrics_listen) : "off");
   return out;
+}
+
+namespace {
+
+// describe()'s lines as (label, value): "node" for the first, the text before ':' after.
+std::vector<std::pair<std::string, std::string>> labelled_lines(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (out.empty()) {
+      out.emplace_back("node", line.substr(std::min<size_t>(line.size(), 5)));
+      continue;
+    }
+    const size_t colon = line.find(':');
+    const size_t first = line.find_first_not_of(' ');
+    if (colon == std::string::npos || first == std::string::npos || first > colon) {
+      out.emplace_back(line, line);
+      continue;
+    }
+    const size_t value = line.find_first_not_of(' ', colon + 1);
+    out.emplace_back(line.substr(first, colon - first),
+                     value == std::string::npos ? std::string() : line.substr(value));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> describe_changes(const ServerConfig& before, const ServerConfig& after) {
+  const auto old_lines = labelled_lines(describe(before));
+  const auto new_lines = labelled_lines(describe(after));
+  std::vector<std::string> changes;
+  for (const auto& [label, value] : new_lines) {
+    auto old = std::find_if(old_lines.begin(), old_lines.end(),
+                            [&](const auto& line) { return line.first == label; });
+    if (old == old_lines.end()) {
+      changes.push_back(fmt::format("{}: {} (new)", label, value));
+    } else if (old->second != value) {
+      changes.push_back(fmt::format("{}: {} → {}", label, old->second, value));
+    }
+  }
+  for (const auto& [label, value] : old_lines) {
+    const bool kept = std::any_of(new_lines.begin(), new_lines.end(),
+                                  [&](const auto& line) { return line.first == label; });
+    if (!kept) changes.push_back(fmt::format("{}: {} (gone)", label, value));
+  }
+  return changes;
 }
 
 }  // namespace turnscout::server

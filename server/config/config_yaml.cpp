@@ -473,6 +473,7 @@ void read_operations(Loader& ld, ConfigMap root) {
   if (auto level = log.get("level"); level && level->read(ld.cfg.log_level)) {
     if (auto parsed = parse_log_level(ld.cfg.log_level); !parsed) level->error(parsed.error());
   }
+  log.optional_one_of("format", ld.cfg.log_json, {{"text", false}, {"json", true}});
   root.optional("workers", ld.cfg.workers, 1u, kMaxWorkers);
 }
 

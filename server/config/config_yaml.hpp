@@ -34,6 +34,11 @@ Result<std::string, std::string> load_key_file(const std::string& path);
 // cluster key, only where it came from and its length.
 std::string describe(const ServerConfig& config);
 
+// What a reload changes, one entry per line of describe() that differs, as
+// "listing: least-load, … → weighted, …" (the first line's label is "node"). Empty when
+// nothing that describe() shows changed.
+std::vector<std::string> describe_changes(const ServerConfig& before, const ServerConfig& after);
+
 // The names the YAML file uses: "least-load", "host", ...
 std::string_view strategy_name(Strategy strategy);
 std::string_view load_source_name(LoadSourceKind source);

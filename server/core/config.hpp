@@ -119,6 +119,7 @@ struct ServerConfig {
   uint16_t weight = 1;                     // Weight this node asks its parents for.
   std::optional<Endpoint> metrics_listen;  // Prometheus HTTP; none = off.
   std::string log_level = "info";
+  bool log_json = false;  // log.format: json (one JSON object per line) instead of text.
   uint32_t workers = 1;  // Threads, each with its own SO_REUSEPORT socket.
 };
 

@@ -28,6 +28,12 @@ std::vector<std::string> keep_restart_only_settings(const ServerConfig& running,
                                   fmt::join(next.listen, ", ")));
     next.listen = running.listen;
   }
+  if (next.log_json != running.log_json) {
+    auto text = [](bool json) { return json ? "json" : "text"; };
+    ignored.push_back(
+        fmt::format("log.format ({} → {})", text(running.log_json), text(next.log_json)));
+    next.log_json = running.log_json;
+  }
   if (next.workers != running.workers) {
     ignored.push_back(fmt::format("workers ({} → {})", running.workers, next.workers));
     next.workers = running.workers;

@@ -261,13 +261,22 @@ void ControlPlane::apply_reload() {
     logger().error("reload refused: {}; the running config stays in force", ok.error());
     return;
   }
+  const std::vector<std::string> changes = describe_changes(loaded_, next);
   loaded_ = std::move(next);
   for (auto& w : workers_)
     w->reconfigure(applied.admission);
   load_sampler_.reconfigure(applied.load);
   const uint64_t refresh = to_millis_ceil(std::max(applied.load.refresh, kMinLoadRefresh));
   uv_timer_start(&load_timer_, &ControlPlane::on_load_timer, refresh, refresh);
-  if (auto level = parse_log_level(applied.log_level)) logger().set_level(*level);
+  const std::string& level = options_.log_level.empty() ? applied.log_level : options_.log_level;
+  if (auto parsed = parse_log_level(level)) logger().set_level(*parsed);
+  if (changes.empty()) {
+    logger().info("reload applied: nothing changed");
+  } else {
+    logger().info("reload applied: {} change{}", changes.size(), changes.size() == 1 ? "" : "s");
+    for (const std::string& change : changes)
+      logger().info("reload: {}", change);
+  }
   after_core();
 }
 

@@ -34,6 +34,8 @@ struct ServerOptions {
   // When set, written once every socket listens: one "udp ADDRESS" line per listen
   // address (in config order, with the real port) and "metrics ADDRESS" if enabled.
   std::string ready_file;
+  // --log-level: wins over the config's log.level, at start and on every reload.
+  std::string log_level;
 };
 
 // How long a drain may take before the process exits anyway.

@@ -87,6 +87,22 @@ TEST_CASE("the default pattern has timestamp, logger name and level") {
                         "[####-##-## ##:##:##.###] [turnscout] [info] hello\n"));
 }
 
+TEST_CASE("JSON log lines: stable fields, escaped, valid whatever the message holds") {
+  // 2026-12-06T03:04:05.678Z
+  const int64_t at = 1796526245678;
+  CHECK(format_json_log_line(at, spdlog::level::warn, "turnscout", "child eu-1 is now dead") ==
+        R"({"time":"2026-12-06T03:04:05.678Z","level":"warning","logger":"turnscout",)"
+        R"("message":"child eu-1 is now dead"})");
+  CHECK(format_json_log_line(at, spdlog::level::err, "t", "a \"b\" \\ c\nd\te\x01") ==
+        R"({"time":"2026-12-06T03:04:05.678Z","level":"error","logger":"t",)"
+        R"("message":"a \"b\" \\ c\nd\te\u0001"})");
+  // UTF-8 passes through; bytes that are not UTF-8 become U+FFFD.
+  CHECK(format_json_log_line(at, spdlog::level::info, "t", "caf\xc3\xa9 \xff\xc3") ==
+        std::string(R"({"time":"2026-12-06T03:04:05.678Z","level":"info","logger":"t",)") +
+            "\"message\":\"caf\xc3\xa9 " + R"(\ufffd\ufffd"})");
+  CHECK(set_log_format("yaml").error() == "unknown log format \"yaml\" (expected text or json)");
+}
+
 TEST_CASE("LogCapture records what is logged while it lives") {
   REQUIRE(init_logging("info").ok());
   {

@@ -280,6 +280,33 @@ TEST_CASE("load sources") {
             "test.yaml:4:33: load.refresh: not used with source: static"}));
 }
 
+TEST_CASE("log: level and format") {
+  std::string text(kMinimal);
+  CHECK_FALSE(parse_ok(text).log_json);
+  CHECK(parse_ok(text + "log: {format: json}").log_json);
+  CHECK_FALSE(parse_ok(text + "log: {level: debug, format: text}").log_json);
+  CHECK(
+      errors_of(text + "log: {format: yaml}")
+          .find(
+              "test.yaml:4:15: log.format: unknown value \"yaml\" (expected one of: text, json)") !=
+      std::string::npos);
+}
+
+TEST_CASE("describe_changes names what a reload changes, before and after") {
+  std::string text(kMinimal);
+  const ServerConfig before = parse_ok(text);
+  CHECK(describe_changes(before, before).empty());
+  const ServerConfig after =
+      parse_ok(text + "listing: {strategy: weighted, max_children: 4}\nlog: {level: debug}\n");
+  const std::vector<std::string> changes = describe_changes(before, after);
+  REQUIRE(changes.size() == 2);
+  CHECK(changes[0].find("node: ") == 0);
+  CHECK(changes[0].find("log level info → ") != std::string::npos);
+  CHECK(changes[0].find("log level debug") != std::string::npos);
+  CHECK(changes[1].find("listing: ") == 0);
+  CHECK(changes[1].find(" → weighted, up to 4 children per reply") != std::string::npos);
+}
+
 TEST_CASE("advertise: defaults, wildcards and limits") {
   // A root may listen on wildcards only: nobody needs its advertised addresses.
   const ServerConfig root =

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/server/process/server_process.hpp"
+#include "tests/support/wait.hpp"
 
 namespace turnscout::test {
 namespace {
@@ -119,6 +120,58 @@ TEST_CASE("service: without NOTIFY_SOCKET nothing is sent and the server runs as
   auto server = ServerProcess::start(dir, NodeOptions{.name = "plain", .leaf = true});
   REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error()));
   CHECK((*server)->output().find("watchdog") == std::string::npos);
+}
+
+TEST_CASE("logs: JSON lines on request, --log-level wins, a reload says what changed") {
+  TempDir dir("turnscout-logs");
+  auto yaml = [](const std::string& strategy) {
+    std::string text = node_yaml(NodeOptions{.name = "logged", .leaf = true});
+    auto replace = [&](const std::string& from, const std::string& to) {
+      const size_t at = text.find(from);
+      REQUIRE(at != std::string::npos);
+      text.replace(at, from.size(), to);
+    };
+    replace("log: {level: debug}", "log: {level: warn, format: json}");
+    replace("strategy: least-load", "strategy: " + strategy);
+    return text;
+  };
+  const std::string config = dir.write("node.yaml", yaml("least-load"));
+  auto child = ChildProcess::spawn(
+      server_binary(),
+      {"--config", config, "--ready-file", dir.file("node.ready"), "--log-level", "info"},
+      dir.file("server.out"));
+  REQUIRE_MESSAGE(child.ok(), (child.ok() ? "" : child.error()));
+  INFO(child->output());
+  auto output_has = [&](const std::string& needle) {
+    return wait_until(std::chrono::seconds{10}, std::chrono::milliseconds{20},
+                      [&] { return child->output().find(needle) != std::string::npos; });
+  };
+  // Info lines although the config says warn: the command line wins.
+  REQUIRE(output_has("\"message\":\"node logged listening on UDP"));
+  dir.write("node.yaml", yaml("weighted"));
+  REQUIRE(child->send_signal(SIGHUP));
+  REQUIRE(output_has("\"message\":\"reload applied: 1 change\""));
+  CHECK(output_has("\"message\":\"reload: listing: least-load, "));
+  CHECK(output_has(" → weighted, "));
+  REQUIRE(child->send_signal(SIGTERM));
+  REQUIRE(child->wait(std::chrono::seconds{5}).has_value());
+  // Every line is one JSON object with the stable fields.
+  const std::string out = child->output();
+  size_t lines = 0;
+  for (size_t start = 0; start < out.size();) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    const std::string line = out.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    ++lines;
+    INFO(line);
+    CHECK(line.rfind("{\"time\":\"", 0) == 0);
+    CHECK(line.find("\",\"level\":\"") != std::string::npos);
+    CHECK(line.find("\",\"logger\":\"turnscout\",\"message\":\"") != std::string::npos);
+    CHECK(line.back() == '}');
+  }
+  CHECK(lines >= 5);
 }
 
 }  // namespace turnscout::test
