@@ -2,6 +2,10 @@
 // (fmt is formatting, not I/O).
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "base/endpoint.hpp"
@@ -13,3 +17,12 @@ struct fmt::formatter<turnscout::Endpoint> : fmt::formatter<std::string_view> {
     return fmt::formatter<std::string_view>::format(turnscout::format_endpoint(ep).view(), ctx);
   }
 };
+
+namespace turnscout {
+
+// "1 attempt", "3 attempts": a count with its noun, plural when it is not 1.
+inline std::string counted(uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
+}  // namespace turnscout

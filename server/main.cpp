@@ -134,11 +134,11 @@ void add_token_commands(CLI::App& app, TokenOptions& token) {
                    "File holding the token key (the servers' admission.token_key_file)")
       ->type_name("FILE")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::Validator(CLI::ExistingFile).description(""));
   issue->add_option("--tier", token.tier, "Admission tier the token grants")
       ->type_name("N")
       ->required()
-      ->check(CLI::Range(1u, 255u));
+      ->check(CLI::Range(1u, 255u).description(""));
   issue->add_option("--expires", token.expires, "Lifetime, e.g. 30m, 24h")
       ->type_name("DURATION")
       ->capture_default_str();

@@ -1,8 +1,10 @@
 // turnscout: the command-line client. `probe` finds a TURN server through a tree of
 // balance servers (using the public SDK), `stats` reads a server's metrics, `token issue`
 // prints a capacity token.
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -42,6 +44,21 @@ int main(int argc, char** argv) {
   add_token_command(app, token_args);
   turnscout::cluster::ClusterArgs cluster_args;
   CLI::App* cluster = turnscout::cluster::add_cluster_command(app, cluster_args);
+  // CLI11 would only say "A subcommand is required": name what was typed.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string_view word = argv[1];
+    bool known = false;
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == word;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "turnscout: unknown command \"%.*s\" (expected one of: %s)\n",
+                   static_cast<int>(std::min<size_t>(word.size(), 64)), argv[1], names.c_str());
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -132,18 +132,25 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
   probe->add_flag("--no-verify", args.no_verify,
                   "Skip the STUN Binding that confirms the chosen TURN server answers");
   probe->add_flag("--json", args.json, "Print the whole result as JSON");
-  probe->add_option("--selection", args.selection, "Which reply wins a level")
-      ->check(CLI::IsMember({"first", "load-aware"}))
+  probe
+      ->add_option("--selection", args.selection,
+                   "Which reply wins a level: first, or load-aware (the first under its "
+                   "overload limit)")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"first", "load-aware"}).description(""))
       ->capture_default_str();
   probe->add_option("--token", args.token, "Capacity token (base64url) for a higher tier")
       ->type_name("TOKEN");
-  probe->add_option("--attempts", args.attempts, "Requests per server, the first included")
-      ->check(CLI::Range(1u, 10u))
+  probe->add_option("--attempts", args.attempts, "Requests per server, the first included, 1 to 10")
+      ->type_name("N")
+      ->check(CLI::Range(1u, 10u).description(""))
       ->capture_default_str();
   probe
       ->add_option("--max-probes", args.max_probes,
-                   "Probe datagrams this discovery may send at most, retransmissions included")
-      ->check(CLI::Range(1u, 5120u))
+                   "Probe datagrams this discovery may send at most, retransmissions "
+                   "included, 1 to 5120")
+      ->type_name("N")
+      ->check(CLI::Range(1u, 5120u).description(""))
       ->capture_default_str();
   probe->add_flag("--allow-any-scope", args.allow_any_scope,
                   "Follow a server to addresses more private than its own (a public server "

@@ -78,6 +78,15 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   Json out{{"ok", r.ok()}, {"status", to_string(r.status)}};
   if (!r.ok()) out["failure"] = r.failure;
   out["services"] = services(r.services);
+  // Ready for RTCPeerConnection's iceServers (add username and credential for TURN):
+  // every URI in rank order, the chosen services first, then the backups.
+  Json urls = Json::array();
+  if (r.ok()) {
+    for (const auto* list : {&r.services, &r.backups})
+      for (const Service& s : *list)
+        urls.push_back(s.uri);
+  }
+  out["ice_servers"] = urls.empty() ? Json::array() : Json::array({Json{{"urls", urls}}});
   out["backups"] = services(r.backups);
   out["path"] = std::move(path);
   out["reflexive"] = address(r.reflexive);

@@ -1,5 +1,9 @@
 #include "client/cli/stats_command.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -8,7 +12,12 @@
 #include <fmt/format.h>
 
 #include "base/duration.hpp"
+#include "base/endpoint.hpp"
+#include "base/random.hpp"
 #include "client/cli/exit_codes.hpp"
+#include "common/sockaddr.hpp"
+#include "proto/binding.hpp"
+#include "proto/message_view.hpp"
 #include "tools/http/http_get.hpp"
 
 namespace turnscout::cli {
@@ -103,7 +112,9 @@ CLI::App* add_stats_command(CLI::App& app, StatsArgs& args) {
   stats->add_option("address", args.address, "Metrics address: IP:PORT, [IPv6]:PORT or HOST:PORT")
       ->type_name("ADDR")
       ->required();
-  stats->add_option("--path", args.path, "HTTP path of the metrics")->capture_default_str();
+  stats->add_option("--path", args.path, "HTTP path of the metrics")
+      ->type_name("PATH")
+      ->capture_default_str();
   stats->add_option("--timeout", args.timeout, "Time limit, e.g. 500ms, 2s")
       ->type_name("DURATION")
       ->capture_default_str();
@@ -159,6 +170,38 @@ std::string format_stats(const std::vector<Sample>& samples) {
   return out;
 }
 
+// True when `address` answers a STUN Binding over UDP within `wait`: a balance server's
+// (or a TURN server's) UDP address given where its metrics address was meant.
+bool answers_stun(std::string_view address, Duration wait) {
+  auto to = parse_endpoint(address);
+  if (!to) return false;
+  const int fd =
+      socket(to->family == Family::kV4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  proto::BindingRequest request;
+  SystemRandom().fill(request.transaction_id);
+  std::array<uint8_t, 64> out{};
+  auto size = proto::encode_binding_request(request, out);
+  sockaddr_storage sa{};
+  const socklen_t length = to_sockaddr(*to, sa);
+  bool answered = false;
+  if (size &&
+      sendto(fd, out.data(), *size, 0, reinterpret_cast<const sockaddr*>(&sa), length) >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count();
+    if (poll(&p, 1, static_cast<int>(ms)) == 1) {
+      std::array<uint8_t, 1500> in{};
+      const ssize_t n = recv(fd, in.data(), in.size(), 0);
+      if (n > 0) {
+        auto view = proto::parse_message(std::span(in.data(), static_cast<size_t>(n)));
+        answered = view && view->transaction_id() == request.transaction_id;
+      }
+    }
+  }
+  close(fd);
+  return answered;
+}
+
 int run_stats(const StatsArgs& args) {
   auto timeout = parse_duration(args.timeout);
   if (!timeout || *timeout <= Duration::zero()) {
@@ -169,6 +212,13 @@ int run_stats(const StatsArgs& args) {
   auto reply = http_get(args.address, args.path, *timeout);
   if (!reply) {
     std::fprintf(stderr, "turnscout stats: %s\n", reply.error().c_str());
+    if (answers_stun(args.address, std::min<Duration>(*timeout, std::chrono::milliseconds{500}))) {
+      std::fprintf(stderr,
+                   "turnscout stats: %s answers STUN over UDP: it is a server's UDP address, "
+                   "not its metrics address (metrics.listen in its config; `turnscout-server "
+                   "--check-config` prints it)\n",
+                   args.address.c_str());
+    }
     return kExitFailed;
   }
   if (reply->status != 200) {

@@ -59,11 +59,11 @@ CLI::App* add_token_command(CLI::App& app, TokenArgs& args) {
                    "File holding the token key (the servers' admission.token_key_file)")
       ->type_name("FILE")
       ->required()
-      ->check(CLI::ExistingFile);
-  issue->add_option("--tier", args.tier, "Admission tier the token grants")
+      ->check(CLI::Validator(CLI::ExistingFile).description(""));
+  issue->add_option("--tier", args.tier, "Admission tier the token grants, 1 to 255")
       ->type_name("N")
       ->required()
-      ->check(CLI::Range(1u, 255u));
+      ->check(CLI::Range(1u, 255u).description(""));
   issue->add_option("--expires", args.expires, "Lifetime, e.g. 30m, 24h")
       ->type_name("DURATION")
       ->capture_default_str();

@@ -151,7 +151,7 @@ void Descent::pump(TimePoint now) {
     Peer& peer = peers_[index];
     if (peer.exchange.exhausted()) {
       fail_peer(index, now, PeerErrorKind::kTimeout,
-                fmt::format("{} attempts, no reply", peer.exchange.attempts()));
+                counted(peer.exchange.attempts(), "attempt") + ", no reply");
     } else {
       transmit(index, now);
     }
@@ -456,7 +456,8 @@ void Descent::expire() {
     peer.phase = Phase::kFailed;
     peer.exchange.stop();
     report(peer.candidate, peer.depth, PeerErrorKind::kTimeout,
-           fmt::format("no reply before the deadline ({} attempts)", peer.exchange.attempts()));
+           fmt::format("no reply before the deadline ({})",
+                       counted(peer.exchange.attempts(), "attempt")));
   }
   state_ = State::kFailed;
   failure_ = fmt::format("deadline of {} passed while probing depth {}",

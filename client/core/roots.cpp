@@ -29,6 +29,14 @@ Result<RootResolution, std::string> RootResolution::parse(const std::vector<std:
   RootResolution out;
   for (const std::string& text : texts) {
     Entry entry;
+    // "::1:3490" is an IPv6 address or ::1 with a port: too easy to misread, so, as in the
+    // server's config, an IPv6 address is written in brackets.
+    if (!text.empty() && text.front() != '[' && std::count(text.begin(), text.end(), ':') >= 2) {
+      return unexpected(fmt::format(
+          "root {}: an IPv6 address needs brackets, with or without a port: [IPv6]:PORT or "
+          "[IPv6]",
+          quoted(text)));
+    }
     if (auto address = parse_endpoint(text, default_port)) {
       if (address->port == 0 || is_any(*address)) {
         return unexpected(fmt::format("root {}: needs an address and a port", quoted(text)));

@@ -78,7 +78,7 @@ void Verifier::pump(TimePoint now) {
   while (!done_ && exchange_ && exchange_->due() <= now) {
     if (exchange_->exhausted()) {
       shared_.peers.touch(target_, now).health.on_failure(now, shared_.random);
-      give_up(fmt::format("{} attempts, no reply", exchange_->attempts()), now);
+      give_up(counted(exchange_->attempts(), "attempt") + ", no reply", now);
     } else {
       transmit(now);
     }

@@ -165,7 +165,7 @@ TEST_CASE("every branch lost: the discovery fails with each peer's error") {
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].address == to_address(server(1, 1)));
   CHECK(r.errors[0].kind == PeerErrorKind::kTimeout);
-  CHECK(r.errors[0].detail == "1 attempts, no reply");
+  CHECK(r.errors[0].detail == "1 attempt, no reply");
 }
 
 TEST_CASE("retransmission timing: exact times for a seed, RTO doubling with jitter, capped") {

@@ -45,6 +45,13 @@ TEST_CASE("bad options are refused with a code and one line naming the problem")
         "root \"not a root!\": expected IP:PORT, [IPv6]:PORT or HOST[:PORT]");
   CHECK(error([](DiscoverOptions& o) { o.roots.push_back("scout.example.org:0"); }) ==
         "root \"scout.example.org:0\": expected IP:PORT, [IPv6]:PORT or HOST[:PORT]");
+  // Read as [::0.1.52.144]:3478 before; an unbracketed IPv6 address is refused, as in the
+  // server's config.
+  CHECK(error([](DiscoverOptions& o) { o.roots.push_back("::1:3490"); }) ==
+        "root \"::1:3490\": an IPv6 address needs brackets, with or without a port: "
+        "[IPv6]:PORT or [IPv6]");
+  CHECK(error([](DiscoverOptions& o) { o.roots.push_back("2001:db8::1"); }).find("brackets") !=
+        std::string::npos);
   CHECK(code([](DiscoverOptions& o) { o.roots.push_back("-bad"); }) == StartErrc::kBadRoot);
   CHECK(code([](DiscoverOptions& o) { o.timeout = 0s; }) == StartErrc::kBadOption);
   CHECK(code([](DiscoverOptions& o) { o.blacklist = {"nope"}; }) == StartErrc::kBadBlacklist);

@@ -136,6 +136,20 @@ TEST_CASE("verify: a sibling leaf that answers after the verification ended is n
   CHECK(r.total_time == 20ms + 20ms + 10ms);
 }
 
+TEST_CASE("verify: one attempt is \"1 attempt\"") {
+  Scenario s;
+  s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
+  FakeServerConfig dead = turn_server();
+  dead.silent = true;
+  s.add(kTurn10, dead, 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  o.verify_attempts = 1;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.verification.tried.size() == 1);
+  CHECK(r.verification.tried[0].outcome == "1 attempt, no reply");
+}
+
 TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it found") {
   Scenario s;
   s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);

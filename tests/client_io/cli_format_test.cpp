@@ -107,6 +107,9 @@ TEST_CASE("cli format: a failed verification shows the path and every attempt") 
 TEST_CASE("cli format: JSON carries every field") {
   const auto j = nlohmann::json::parse(to_json(found()).dump());
   CHECK(j.at("ok") == true);
+  CHECK(j.at("ice_servers") ==
+        nlohmann::json::parse(R"([{"urls": ["turn:192.0.2.10:3478?transport=udp",
+                                             "turn:192.0.2.11:3478?transport=udp"]}])"));
   CHECK(j.at("path").size() == 2);
   CHECK(j.at("path")[1].at("address") == "[2001:db8::2]:3478");
   CHECK(j.at("path")[1].at("rtt_us") == 800);
@@ -120,6 +123,7 @@ TEST_CASE("cli format: JSON carries every field") {
   failed.status = Status::kNotFound;
   failed.failure = "no";
   const auto f = nlohmann::json::parse(to_json(failed).dump());
+  CHECK(f.at("ice_servers").empty());
   CHECK(f.at("failure") == "no");
   CHECK(f.at("reflexive").is_null());
 }

@@ -185,17 +185,27 @@ TEST_CASE("cli: bad arguments exit 2 with a reason") {
   const CommandResult bad_root = turnscout(dir, {"probe", "not a root"});
   CHECK(bad_root.status == ExitStatus{true, 2});
   CHECK(bad_root.output.find("turnscout: root \"not a root\"") != std::string::npos);
-  CHECK(turnscout(dir, {"nonsense"}).status == ExitStatus{true, 2});
+  const CommandResult unknown = turnscout(dir, {"nonsense"});
+  CHECK(unknown.status == ExitStatus{true, 2});
+  CHECK(unknown.output.find("turnscout: unknown command \"nonsense\" (expected one of: probe, "
+                            "stats, token, cluster)") != std::string::npos);
 }
 
 TEST_CASE("cli: every subcommand has --help with an example") {
   TempDir dir{"turnscout-sdk-cli"};
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"probe", "--help"}, {"stats", "--help"}, {"token", "issue", "--help"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                {"probe", "--help"},
+                                                                {"stats", "--help"},
+                                                                {"token", "issue", "--help"},
+                                                                {"cluster", "--help"}}) {
     const CommandResult r = turnscout(dir, args);
+    INFO(r.output);
     CHECK(r.status == ExitStatus{true, 0});
     CHECK(r.output.find("Examples:") != std::string::npos);
     CHECK(r.output.find("turnscout ") != std::string::npos);
+    // Every value is named for what it is (DURATION, FILE, N, ...), never by its C++ type.
+    for (const char* vague : {" TEXT", ":FILE", "UINT", "FLOAT", "INT:"})
+      CHECK_MESSAGE(r.output.find(vague) == std::string::npos, vague);
   }
 }
 
@@ -219,7 +229,9 @@ TEST_CASE("cli: stats prints the important metrics of a running server") {
   const CommandResult wrong =
       turnscout(dir, {"stats", to_string((*server)->udp()), "--timeout", "300ms"});
   CHECK(wrong.status == ExitStatus{true, 1});
-  CHECK(wrong.output.find("turnscout stats: ") != std::string::npos);
+  CHECK(wrong.output.find("turnscout stats: " + to_string((*server)->udp()) +
+                          " answers STUN over UDP: it is a server's UDP address, not its "
+                          "metrics address") != std::string::npos);
 }
 
 TEST_CASE("cli: token issue prints a token that verifies with the token key") {

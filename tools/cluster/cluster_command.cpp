@@ -246,17 +246,21 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
       "Run a whole tree of balance servers on this machine from a topology file: virtual "
       "nodes (or, with --processes, turnscout-server processes) on loopback, each behind a "
       "proxy that simulates its distance from the client");
-  cmd->add_option("topology", args.topology, "Topology file (YAML)")->required();
+  cmd->add_option("topology", args.topology, "Topology file (YAML)")->type_name("FILE")->required();
   cmd->add_option("--state-file", args.state_file,
                   "Write the nodes and root addresses as JSON here once converged, and again "
-                  "whenever a node's process ends (removed on exit)");
+                  "whenever a node's process ends (removed on exit)")
+      ->type_name("PATH");
   cmd->add_option("--timeout", args.timeout, "Give up when not converged by then")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("--log-level", args.log_level,
                   "trace, debug, info, warn, error, critical, off (info logs every node's "
                   "state changes)")
+      ->type_name("LEVEL")
       ->capture_default_str();
   cmd->add_option("--seed", args.seed, "Seed of the simulated loss and jitter")
+      ->type_name("N")
       ->capture_default_str();
   cmd->add_flag("--check", args.check, "Only load the topology and print a summary");
   CLI::Option* processes =
