@@ -136,7 +136,8 @@ TEST_CASE("verify: a sibling leaf that answers after the verification ended is n
   CHECK(r.total_time == 20ms + 20ms + 10ms);
 }
 
-TEST_CASE("verify: one attempt is \"1 attempt\"") {
+// A root that is a leaf naming one silent TURN server, verified with `attempts` Bindings.
+static DiscoveryResult discover_with_dead_turn(uint32_t attempts) {
   Scenario s;
   s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
   FakeServerConfig dead = turn_server();
@@ -144,22 +145,18 @@ TEST_CASE("verify: one attempt is \"1 attempt\"") {
   s.add(kTurn10, dead, 5ms);
   DiscoverOptions o = s.options({server(0, 1)});
   o.verify = true;
-  o.verify_attempts = 1;
-  const DiscoveryResult r = s.discover(o);
+  o.verify_attempts = attempts;
+  return s.discover(o);
+}
+
+TEST_CASE("verify: one attempt is \"1 attempt\"") {
+  const DiscoveryResult r = discover_with_dead_turn(1);
   REQUIRE(r.verification.tried.size() == 1);
   CHECK(r.verification.tried[0].outcome == "1 attempt, no reply");
 }
 
 TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it found") {
-  Scenario s;
-  s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
-  FakeServerConfig dead = turn_server();
-  dead.silent = true;
-  s.add(kTurn10, dead, 5ms);
-  DiscoverOptions o = s.options({server(0, 1)});
-  o.verify = true;
-  o.verify_attempts = 2;
-  const DiscoveryResult r = s.discover(o);
+  const DiscoveryResult r = discover_with_dead_turn(2);
   CHECK_FALSE(r.ok());
   CHECK(r.failure == "no TURN server answered a STUN Binding (1 tried)");
   CHECK(r.verification.state == VerifyState::kFailed);
