@@ -1,6 +1,9 @@
 #include "client/cli/probe_command.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -13,6 +16,9 @@
 
 namespace turnscout::cli {
 namespace {
+
+// Set by SIGINT while a probe runs (a lock-free atomic store is async-signal-safe).
+std::atomic<bool> g_interrupted{false};
 
 constexpr const char* kExamples = R"(Examples:
   turnscout probe 192.0.2.1:3478
@@ -44,6 +50,12 @@ std::string race(const Hop& hop) {
   return text;
 }
 
+std::string hop_line(const Hop& hop, size_t name_width, size_t address_width) {
+  return fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}  {}\n", hop.depth + 1,
+                     hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
+                     percent(hop.load_permille), race(hop));
+}
+
 void append_path(std::string& out, const std::vector<Hop>& path) {
   size_t name_width = 0;
   size_t address_width = 0;
@@ -51,11 +63,14 @@ void append_path(std::string& out, const std::vector<Hop>& path) {
     name_width = std::max(name_width, hop.name.size());
     address_width = std::max(address_width, hop.address.to_string().size());
   }
-  for (const Hop& hop : path) {
-    out += fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}  {}\n", hop.depth + 1,
-                       hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
-                       percent(hop.load_permille), race(hop));
-  }
+  for (const Hop& hop : path)
+    out += hop_line(hop, name_width, address_width);
+}
+
+bool same_path(const std::vector<Hop>& a, const std::vector<Hop>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Hop& x, const Hop& y) {
+    return x.depth == y.depth && x.address == y.address;
+  });
 }
 
 void append_services(std::string& out, const DiscoveryResult& r) {
@@ -158,19 +173,37 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
   return probe;
 }
 
+std::string format_hop(const Hop& hop) {
+  return hop_line(hop, 12, 21);
+}
+
 std::string format_report(const DiscoveryResult& r) {
+  return format_report(r, {});
+}
+
+std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& shown) {
   std::string out;
   // A failure that got as far as a leaf (its TURN servers did not answer) shows the path.
   if (r.ok() || !r.path.empty()) {
-    append_path(out, r.path);
-    out += '\n';
-    append_services(out, r);
+    if (shown.empty()) {
+      append_path(out, r.path);
+    } else if (!same_path(shown, r.path)) {
+      out += "path (the walk backed out of a subtree on the way):\n";
+      append_path(out, r.path);
+    }
+    if (r.status != Status::kCancelled) {
+      out += '\n';
+      append_services(out, r);
+    }
   }
   append_attempts(out, r.verification);
   if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r);
   if (r.ok()) {
     out += fmt::format("found in {} with {} probe{}{}\n", ms(r.total_time), r.probes_sent,
                        r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "");
+  } else if (r.status == Status::kCancelled) {
+    out += fmt::format("interrupted after {} with {} probe{}\n", ms(r.total_time), r.probes_sent,
+                       r.probes_sent == 1 ? "" : "s");
   }
   return out;
 }
@@ -185,6 +218,8 @@ std::string failure_line(const DiscoveryResult& r) {
       return "no TURN server found: " + r.failure;
     case Status::kInternalError:
       return "internal error: " + r.failure;
+    case Status::kCancelled:
+      return "interrupted: " + r.failure;
   }
   return r.failure;
 }
@@ -199,6 +234,8 @@ int exit_code(const DiscoveryResult& r) {
       return kExitFailed;
     case Status::kInternalError:
       return kExitInternal;
+    case Status::kCancelled:
+      return kExitInterrupted;
   }
   return kExitInternal;
 }
@@ -221,8 +258,28 @@ int run_probe(const ProbeArgs& args) {
   // Room for that many padded probes (1,200 bytes each, plus headroom).
   options.max_probe_bytes = std::max(options.max_probe_bytes, args.max_probes * 1280u);
   options.allow_any_scope = args.allow_any_scope;
-  const DiscoveryResult result = discover(options);
-  const std::string report = args.json ? to_json(result).dump(2) + "\n" : format_report(result);
+  // Hops are printed as they are won, like traceroute; Ctrl-C ends the walk and prints what
+  // it found (exit 130).
+  std::vector<Hop> shown;
+  DiscoverHooks hooks;
+  if (!args.json) {
+    hooks.on_hop = [&shown](const Hop& hop) {
+      std::fputs(format_hop(hop).c_str(), stdout);
+      std::fflush(stdout);
+      shown.push_back(hop);
+    };
+  }
+  g_interrupted.store(false);
+  hooks.stop = &g_interrupted;
+  struct sigaction previous {};
+  struct sigaction on_sigint {};
+  on_sigint.sa_handler = [](int) { g_interrupted.store(true); };
+  sigemptyset(&on_sigint.sa_mask);
+  sigaction(SIGINT, &on_sigint, &previous);
+  const DiscoveryResult result = discover(options, hooks);
+  sigaction(SIGINT, &previous, nullptr);
+  const std::string report =
+      args.json ? to_json(result).dump(2) + "\n" : format_report(result, shown);
   std::fputs(report.c_str(), stdout);
   std::fflush(stdout);
   if (!result.ok()) std::fprintf(stderr, "turnscout: %s\n", failure_line(result).c_str());

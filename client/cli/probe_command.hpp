@@ -32,6 +32,11 @@ int run_probe(const ProbeArgs& args);
 
 // The human-readable report (stdout); for a failure only the peers' errors, if any.
 std::string format_report(const DiscoveryResult& result);
+// The report after the hops in `shown` were printed as they came (format_hop): the path is
+// repeated only when the final one differs.
+std::string format_report(const DiscoveryResult& result, const std::vector<Hop>& shown);
+// One hop line as printed while the walk goes on (columns of a fixed minimum width).
+std::string format_hop(const Hop& hop);
 // The one line explaining a failure (stderr), e.g. "no TURN server found: every root ...".
 std::string failure_line(const DiscoveryResult& result);
 int exit_code(const DiscoveryResult& result);

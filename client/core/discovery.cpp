@@ -1,6 +1,7 @@
 #include "client/core/discovery.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -94,8 +95,52 @@ std::optional<PathUpdate> Discovery::take_path_update() {
 }
 
 void Discovery::advance(TimePoint now) {
-  if (!delivered_) advance_foreground(now);
+  if (!delivered_) {
+    advance_foreground(now);
+    note_hops();
+  }
   advance_walk(now);
+}
+
+// Compares the path now with the one last reported: hops beyond the common part are new.
+void Discovery::note_hops() {
+  if (!options_.report_hops) return;
+  const std::vector<Hop> path = delivered_ ? (result_ ? result_->path : std::vector<Hop>{})
+                                : answer_  ? answer_->path
+                                           : descent_.path();
+  size_t common = 0;
+  while (common < path.size() && common < reported_.size() &&
+         path[common].address == reported_[common].address &&
+         path[common].depth == reported_[common].depth) {
+    ++common;
+  }
+  if (common == path.size()) {
+    reported_.resize(common);  // Backed out of deeper hops: they may be won again.
+    return;
+  }
+  new_hops_.insert(new_hops_.end(), path.begin() + static_cast<long>(common), path.end());
+  reported_ = path;
+}
+
+std::vector<Hop> Discovery::take_hops() {
+  return std::exchange(new_hops_, {});
+}
+
+void Discovery::stop(TimePoint now) {
+  if (!delivered_) {
+    DiscoveryResult result = base_result(now);
+    result.status = Status::kCancelled;
+    result.failure = "stopped by the caller";
+    if (answer_) {
+      fill(result, *answer_);
+    } else {
+      result.path = descent_.path();
+    }
+    if (verifier_) result.verification = verification();
+    result_ = std::move(result);
+    delivered_ = true;
+  }
+  walk_done_ = true;
 }
 
 void Discovery::advance_foreground(TimePoint now) {

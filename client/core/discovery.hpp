@@ -56,6 +56,12 @@ class Discovery {
 
   // The caller's result, once.
   std::optional<DiscoveryResult> take_result();
+  // Ends the discovery now, if its result is not out yet: the result says kCancelled and
+  // carries the path found so far. The walk stops too.
+  void stop(TimePoint now);
+  // Hops won since the last call (with report_hops), root first; a hop the walk backed out
+  // of is not taken back, and the next one may be at the same depth.
+  std::vector<Hop> take_hops();
   std::optional<PathUpdate> take_path_update();
   // The result was produced and the descent (a background refresh too) has ended.
   bool finished() const { return delivered_ && walk_done_; }
@@ -110,7 +116,11 @@ class Discovery {
   std::optional<Answer> rejected_;
   bool shortcut_rejected_ = false;
   bool verify_failed_ = false;  // Delivered without a verified TURN server.
-  size_t replies_seen_ = 0;     // Replies of the descent already turned into candidates.
+  // report_hops: the hops already reported (the path as last seen), and those to hand out.
+  std::vector<Hop> reported_;
+  std::vector<Hop> new_hops_;
+  void note_hops();
+  size_t replies_seen_ = 0;  // Replies of the descent already turned into candidates.
   bool delivered_ = false;
   bool walk_done_ = false;
 };

@@ -47,6 +47,8 @@ struct DiscoverOptions : turnscout::DiscoverOptions {
   size_t pad_to = proto::kRecommendedRequestSize;
   uint32_t verify_attempts = 3;  // Binding requests per TURN server, 1..kMaxAttemptsLimit.
   uint32_t max_depth = 8;        // Levels below which nothing is probed (loops, misconfiguration).
+  // Report each hop as its level is won (Prober::poll_hop), for callers that show progress.
+  bool report_hops = false;
 };
 
 // A token bucket the client applies to itself; burst 0 turns it off.

@@ -152,7 +152,31 @@ bool Prober::cancel(DiscoveryId id) {
   std::erase_if(resolving_, [id](const Resolving& r) { return r.id == id; });
   std::erase_if(discoveries_, [id](const auto& d) { return d->id() == id; });
   std::erase_if(results_, [id](const Finished& r) { return r.id == id; });
+  std::erase_if(hops_, [id](const HopEvent& h) { return h.id == id; });
   return active() + results_.size() < before;
+}
+
+bool Prober::stop(TimePoint now, DiscoveryId id) {
+  auto r = std::find_if(resolving_.begin(), resolving_.end(),
+                        [id](const Resolving& e) { return e.id == id; });
+  if (r != resolving_.end()) {
+    fail_early(now, *r, "stopped by the caller");
+    results_.back().result.status = Status::kCancelled;
+    resolving_.erase(r);
+    return true;
+  }
+  Discovery* d = find(id);
+  if (d == nullptr || d->delivered()) return false;
+  d->stop(now);
+  collect();
+  return true;
+}
+
+std::optional<HopEvent> Prober::poll_hop() {
+  if (hops_.empty()) return std::nullopt;
+  HopEvent event = std::move(hops_.front());
+  hops_.pop_front();
+  return event;
 }
 
 std::optional<Finished> Prober::poll_result() {
@@ -266,6 +290,10 @@ std::optional<PeerInfo> Prober::peer(const Endpoint& address, TimePoint now) con
 
 void Prober::collect() {
   for (const auto& d : discoveries_) {
+    for (Hop& hop : d->take_hops()) {
+      if (hops_.size() >= kMaxHopEvents) hops_.pop_front();
+      hops_.push_back({d->id(), std::move(hop)});
+    }
     if (auto result = d->take_result()) results_.push_back({d->id(), std::move(*result)});
     if (auto update = d->take_path_update()) apply(std::move(*update));
   }

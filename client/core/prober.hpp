@@ -92,9 +92,17 @@ class Prober final : public SansIoNode {
   // Stops a discovery; its result (if not yet polled) is dropped and none will come.
   // A background refresh of a delivered discovery stops too. False for an unknown id.
   bool cancel(DiscoveryId id);
+  // Ends a discovery now: its result (kCancelled, with the path found so far) is polled
+  // like any other. False for an unknown id or one whose result is already out.
+  bool stop(TimePoint now, DiscoveryId id);
   // Finished discoveries, oldest first, each exactly once.
   std::optional<Finished> poll_result();
+  // Hops won by discoveries started with report_hops, in order, each before its result.
+  // At most kMaxHopEvents wait; beyond that the oldest are dropped (a driver polls them
+  // with every result).
+  std::optional<HopEvent> poll_hop();
   bool has_results() const { return !results_.empty(); }
+  bool has_hops() const { return !hops_.empty(); }
   std::optional<ResolveRequest> poll_resolve();
   // The answer to a ResolveRequest. No addresses: the name did not resolve, and `failure`
   // may say why (it is shown in the root's error).
@@ -143,6 +151,8 @@ class Prober final : public SansIoNode {
   std::vector<Resolving> resolving_;
   std::vector<std::unique_ptr<Discovery>> discoveries_;
   std::deque<Finished> results_;
+  std::deque<HopEvent> hops_;
+  static constexpr size_t kMaxHopEvents = 256;
   std::optional<LastPath> last_path_;
   DiscoveryId next_id_ = 1;
   uint64_t path_switches_ = 0;

@@ -32,6 +32,12 @@ struct Finished {
   DiscoveryResult result;
 };
 
+// A level won on the way down (DiscoverOptions::report_hops), before the result.
+struct HopEvent {
+  DiscoveryId id = 0;
+  Hop hop;
+};
+
 // "192.0.2.1" / "2001:db8::1" and the port; an IPv4-mapped IPv6 address as IPv4; empty for
 // an invalid endpoint.
 Address to_address(const Endpoint& endpoint);

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 
 #include <turnscout/client.hpp>
@@ -22,7 +23,10 @@ class BlockingClient {
   BlockingClient(const BlockingClient&) = delete;
   BlockingClient& operator=(const BlockingClient&) = delete;
 
-  turnscout::DiscoveryResult discover(const turnscout::DiscoverOptions& options);
+  // `hooks.stop` is ignored: `stop_requested`, when given, is asked every 10 ms instead.
+  turnscout::DiscoveryResult discover(const turnscout::DiscoverOptions& options,
+                                      const turnscout::DiscoverHooks& hooks = {},
+                                      std::function<bool()> stop_requested = nullptr);
 
  private:
   BlockingClient() = default;

@@ -41,6 +41,8 @@ turnscout_status status_of(turnscout::Status status) {
       return TURNSCOUT_ERR_NOT_FOUND;
     case turnscout::Status::kInternalError:
       return TURNSCOUT_ERR_INTERNAL;
+    case turnscout::Status::kCancelled:
+      return TURNSCOUT_ERR_CANCELLED;
   }
   return TURNSCOUT_ERR_INTERNAL;
 }
@@ -78,6 +80,8 @@ const char* turnscout_status_string(int status) {
       return "invalid argument";
     case TURNSCOUT_ERR_NOT_FOUND:
       return "no TURN server found";
+    case TURNSCOUT_ERR_CANCELLED:
+      return "cancelled";
     case TURNSCOUT_ERR_NO_MEMORY:
       return "out of memory";
     case TURNSCOUT_ERR_INTERNAL:
@@ -176,6 +180,28 @@ turnscout_status turnscout_discover(turnscout_client* client, const turnscout_op
   }
   return guarded([&] {
     *result = make_result(client->impl->discover(options->options));
+    return status_of((*result)->result.status);
+  });
+}
+
+turnscout_status turnscout_discover_ex(turnscout_client* client, const turnscout_options* options,
+                                       turnscout_hop_fn on_hop, void* user,
+                                       const volatile int* stop, turnscout_result** result) {
+  if (result != nullptr) *result = nullptr;
+  if (client == nullptr || options == nullptr || result == nullptr) {
+    return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    turnscout::DiscoverHooks hooks;
+    if (on_hop != nullptr) {
+      hooks.on_hop = [on_hop, user](const turnscout::Hop& hop) {
+        const std::string address = hop.address.to_string();
+        on_hop(user, hop.depth, hop.name.c_str(), address.c_str(), hop.rtt.count());
+      };
+    }
+    std::function<bool()> stop_requested;
+    if (stop != nullptr) stop_requested = [stop] { return *stop != 0; };
+    *result = make_result(client->impl->discover(options->options, hooks, stop_requested));
     return status_of((*result)->result.status);
   });
 }

@@ -37,8 +37,24 @@ DiscoveryId Client::discover(const DiscoverOptions& options, Callback callback) 
                                 });
 }
 
+DiscoveryId Client::discover(const DiscoverOptions& options, Callback callback,
+                             HopCallback on_hop) {
+  client::DiscoverOptions request{options};
+  request.resolve_host_names = true;
+  return impl_->driver.discover(
+      std::move(request),
+      [callback = std::move(callback)](DiscoveryResult result) {
+        if (callback) callback(std::move(result));
+      },
+      std::move(on_hop));
+}
+
 bool Client::cancel(DiscoveryId id) {
   return impl_->driver.cancel(id);
+}
+
+bool Client::stop(DiscoveryId id) {
+  return impl_->driver.stop(id);
 }
 
 size_t Client::pending() const {
@@ -51,6 +67,18 @@ DiscoveryResult discover(const DiscoverOptions& options) {
     return client::failed_result(Status::kInternalError, "cannot create an event loop");
   }
   return client->discover(options);
+}
+
+DiscoveryResult discover(const DiscoverOptions& options, const DiscoverHooks& hooks) {
+  auto client = client::BlockingClient::create();
+  if (!client) {
+    return client::failed_result(Status::kInternalError, "cannot create an event loop");
+  }
+  std::function<bool()> stop_requested;
+  if (hooks.stop != nullptr) {
+    stop_requested = [stop = hooks.stop] { return stop->load(std::memory_order_relaxed); };
+  }
+  return client->discover(options, hooks, std::move(stop_requested));
 }
 
 }  // namespace turnscout

@@ -76,12 +76,13 @@ TimePoint Driver::now() const {
   return steady_now();
 }
 
-RequestId Driver::discover(DiscoverOptions options, Callback callback) {
+RequestId Driver::discover(DiscoverOptions options, Callback callback, HopCallback on_hop) {
   const RequestId id = next_id_++;
   const TimePoint now = this->now();
+  options.report_hops = on_hop != nullptr;
   auto started = prober_.start(now, std::move(options));
   if (started) {
-    pending_.push_back(Pending{id, *started, std::move(callback)});
+    pending_.push_back(Pending{id, *started, std::move(callback), std::move(on_hop)});
   } else {
     refuse(id, std::move(callback), std::move(started.error()));
   }
@@ -105,9 +106,28 @@ bool Driver::cancel(RequestId id) {
   return true;
 }
 
+size_t Driver::pending() const {
+  return pending_.size() +
+         static_cast<size_t>(
+             std::count_if(ready_.begin(), ready_.end(), [](const Ready& r) { return !r.on_hop; }));
+}
+
+bool Driver::stop(RequestId id) {
+  auto p =
+      std::find_if(pending_.begin(), pending_.end(), [id](const Pending& e) { return e.id == id; });
+  if (p == pending_.end()) return false;
+  const TimePoint now = this->now();
+  if (!prober_.stop(now, p->discovery)) return false;
+  pump(now);  // The result is delivered from the timer, as every result is.
+  return true;
+}
+
 void Driver::refuse(RequestId id, Callback callback, StartError error) {
-  ready_.push_back(Ready{id, std::move(callback),
-                         failed_result(Status::kInvalidOptions, std::move(error.message))});
+  ready_.push_back(Ready{id,
+                         std::move(callback),
+                         failed_result(Status::kInvalidOptions, std::move(error.message)),
+                         nullptr,
+                         {}});
 }
 
 void Driver::abandon_lookups(DiscoveryId discovery) {
@@ -219,12 +239,19 @@ bool Driver::answer_resolves(TimePoint now) {
 }
 
 void Driver::collect() {
+  // Hops first: a discovery's hops come before its result.
+  while (auto event = prober_.poll_hop()) {
+    auto p = std::find_if(pending_.begin(), pending_.end(),
+                          [&](const Pending& e) { return e.discovery == event->id; });
+    if (p == pending_.end() || !p->on_hop) continue;
+    ready_.push_back(Ready{p->id, nullptr, {}, p->on_hop, std::move(event->hop)});
+  }
   while (auto result = prober_.poll_result()) {
     auto p = std::find_if(pending_.begin(), pending_.end(),
                           [&](const Pending& e) { return e.discovery == result->id; });
     if (p == pending_.end()) continue;  // Cancelled.
     abandon_lookups(p->discovery);
-    ready_.push_back(Ready{p->id, std::move(p->callback), std::move(result->result)});
+    ready_.push_back(Ready{p->id, std::move(p->callback), std::move(result->result), nullptr, {}});
     pending_.erase(p);
   }
 }
@@ -235,7 +262,11 @@ void Driver::deliver() {
   while (!ready_.empty()) {
     Ready ready = std::move(ready_.front());
     ready_.pop_front();
-    ready.callback(std::move(ready.result));
+    if (ready.on_hop) {
+      ready.on_hop(ready.hop);
+    } else {
+      ready.callback(std::move(ready.result));
+    }
     if (destroyed) return;
   }
   destroyed_ = nullptr;
@@ -243,7 +274,9 @@ void Driver::deliver() {
 }
 
 void Driver::arm(TimePoint now) {
-  const TimePoint next = ready_.empty() && !prober_.has_results() ? prober_.next_timeout() : now;
+  const TimePoint next = ready_.empty() && !prober_.has_results() && !prober_.has_hops()
+                             ? prober_.next_timeout()
+                             : now;
   if (next == kNever) {
     uv_timer_stop(&timer_->handle);
     return;

@@ -46,16 +46,21 @@ class Driver final : private UdpPortHandler {
   // The core's result as it is. A request turned down before anything was sent (bad
   // options) is answered too, with Status::kInvalidOptions and the reason in `failure`.
   using Callback = std::function<void(DiscoveryResult result)>;
+  // Each hop as its level is won, before the result (DiscoverOptions::report_hops).
+  using HopCallback = std::function<void(const Hop& hop)>;
 
   Driver(uv_loop_t* loop, ProberConfig config);
   ~Driver() override;
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
-  RequestId discover(DiscoverOptions options, Callback callback);
+  RequestId discover(DiscoverOptions options, Callback callback, HopCallback on_hop = nullptr);
   bool cancel(RequestId id);
+  // Ends a discovery now: its callback runs (from the loop) with Status::kCancelled and what
+  // was found so far. False when unknown or its result is already on its way.
+  bool stop(RequestId id);
   // Requests whose callback has not run.
-  size_t pending() const { return pending_.size() + ready_.size(); }
+  size_t pending() const;
 
   const Prober& prober() const { return prober_; }
   const DriverCounters& counters() const { return counters_; }
@@ -66,11 +71,15 @@ class Driver final : private UdpPortHandler {
     RequestId id = 0;
     DiscoveryId discovery = 0;
     Callback callback;
+    HopCallback on_hop;
   };
+  // A callback to run: a result (the request's last), or a hop before it.
   struct Ready {
     RequestId id = 0;
     Callback callback;
     DiscoveryResult result;
+    HopCallback on_hop;  // Set for a hop.
+    Hop hop;
   };
 
   TimePoint now() const;

@@ -58,6 +58,8 @@ const char* to_string(Status status) {
   switch (status) {
     case Status::kOk:
       return "ok";
+    case Status::kCancelled:
+      return "cancelled";
     case Status::kInvalidOptions:
       return "invalid-options";
     case Status::kNotFound:

@@ -451,3 +451,56 @@ TEST_CASE("IPv6 roots and children work like IPv4 ones") {
 }
 
 }  // namespace turnscout::client::testing
+
+namespace turnscout::client::testing {
+
+TEST_CASE("report_hops: each hop as its level is won, then stop() keeps what was found") {
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1)}), 10ms);
+  s.add(server(1, 1), branch("region", {server(2, 1)}), 15ms);
+  FakeServerConfig silent = leaf("leaf", turn(10));
+  silent.silent = true;
+  s.add(server(2, 1), silent, 10ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.report_hops = true;
+  auto id = s.prober.start(s.net.now(), o);
+  REQUIRE(id.ok());
+  std::vector<HopEvent> hops;
+  std::vector<TimePoint> at;
+  REQUIRE(s.net.run_until(
+      [&] {
+        while (auto h = s.prober.poll_hop()) {
+          hops.push_back(std::move(*h));
+          at.push_back(s.net.now());
+        }
+        return hops.size() == 2;
+      },
+      kStart + 1s));
+  CHECK(hops[0].id == *id);
+  CHECK(hops[0].hop.name == "root");
+  CHECK(hops[0].hop.depth == 0);
+  CHECK(hops[1].hop.name == "region");
+  CHECK(hops[1].hop.rtt == 30ms);
+  CHECK(at[0] - kStart == 20ms);  // As each level is won, not at the end.
+  CHECK(at[1] - kStart == 50ms);
+  CHECK_FALSE(s.prober.poll_result().has_value());  // Still waiting for the leaf.
+
+  CHECK(s.prober.stop(s.net.now(), *id));
+  CHECK_FALSE(s.prober.stop(s.net.now(), *id));  // Its result is already out.
+  auto r = s.prober.poll_result();
+  REQUIRE(r.has_value());
+  CHECK(r->result.status == Status::kCancelled);
+  CHECK(r->result.failure == "stopped by the caller");
+  CHECK(hop_names(r->result) == Names{"root", "region"});
+  CHECK(s.prober.active() == 0);
+  CHECK_FALSE(s.prober.poll_hop().has_value());
+}
+
+TEST_CASE("report_hops off: no hop is queued") {
+  Scenario s;
+  s.add(server(0, 1), leaf("leaf", turn(10)), 10ms);
+  REQUIRE(s.discover(s.options({server(0, 1)})).ok());
+  CHECK_FALSE(s.prober.poll_hop().has_value());
+}
+
+}  // namespace turnscout::client::testing

@@ -3,6 +3,7 @@
  * paths, prints what it found, and exits 0 when everything held. The process tests run it
  * against real turnscout-server processes, built in the tree and against an installed
  * package. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,22 @@ static void print_result(const char* label, const turnscout_result* result) {
          turnscout_result_warm(result), (long long)turnscout_result_total_time_us(result),
          (unsigned)turnscout_result_probes_sent(result));
   if (!turnscout_result_ok(result)) printf("  failure: %s\n", turnscout_result_failure(result));
+}
+
+/* Hops as turnscout_discover_ex reports them. */
+struct hops {
+  unsigned count;
+  unsigned bad;
+};
+
+static void on_hop(void* user, uint32_t depth, const char* name, const char* address,
+                   int64_t rtt_us) {
+  struct hops* seen = (struct hops*)user;
+  if (name == NULL || address == NULL || strlen(address) == 0 || rtt_us < 0 || depth > 8) {
+    ++seen->bad;
+  }
+  printf("  streamed hop %u %s %s %lld us\n", (unsigned)depth, name, address, (long long)rtt_us);
+  ++seen->count;
 }
 
 /* Errors that need no server: NULL arguments, bad values, refused options. */
@@ -132,6 +149,27 @@ int main(int argc, char** argv) {
     turnscout_result_destroy(result);
   }
   EXPECT(warm);
+
+  /* Each hop before the result, then a discovery stopped by its flag. */
+  {
+    struct hops seen = {0, 0};
+    volatile int stop = 0;
+    status = turnscout_discover_ex(client, options, on_hop, &seen, &stop, &result);
+    EXPECT(status == TURNSCOUT_OK);
+    if (result == NULL) return 1;
+    EXPECT(seen.count >= 1);
+    EXPECT(seen.count >= turnscout_result_hop_count(result));
+    EXPECT(seen.bad == 0);
+    turnscout_result_destroy(result);
+    stop = 1;
+    status = turnscout_discover_ex(client, options, NULL, NULL, &stop, &result);
+    EXPECT(status == TURNSCOUT_ERR_CANCELLED);
+    if (result == NULL) return 1;
+    EXPECT(turnscout_result_status(result) == TURNSCOUT_ERR_CANCELLED);
+    EXPECT(strcmp(turnscout_result_failure(result), "stopped by the caller") == 0);
+    EXPECT(strcmp(turnscout_status_string(TURNSCOUT_ERR_CANCELLED), "cancelled") == 0);
+    turnscout_result_destroy(result);
+  }
 
   turnscout_options_destroy(options);
   turnscout_client_destroy(client);

@@ -16,6 +16,7 @@ TEST_CASE("c api: the C program finds a leaf, warm again on the same client, che
   CHECK(r->status == ExitStatus{true, 0});
   CHECK(r->output.find("c api: all checks passed") != std::string::npos);
   CHECK(r->output.find("  hop 2 leaf-") != std::string::npos);
+  CHECK(r->output.find("  streamed hop 0 root ") != std::string::npos);
   const bool leaf1 = r->output.find("chosen " + Tree::service_of(*t.leaf1)) != std::string::npos;
   const bool leaf2 = r->output.find("chosen " + Tree::service_of(*t.leaf2)) != std::string::npos;
   CHECK(leaf1 != leaf2);

@@ -175,6 +175,57 @@ TEST_CASE("cli: with no server the probe fails within its timeout and says why i
   CHECK(r.output.find("timeout") != std::string::npos);  // The root's error is listed.
 }
 
+// root → region → leaf, the leaf stopped (SIGSTOP) but still listed: its parent hears no
+// more heartbeats only after 30 s. The walk answers two levels at once, then waits.
+TEST_CASE("cli: hops are printed as they come; Ctrl-C prints what was found and exits 130") {
+  TempDir dir{"turnscout-sdk-stream"};
+  auto start = [&](NodeOptions o) {
+    o.interval = std::chrono::seconds{1};
+    o.missed = 30;
+    auto server = ServerProcess::start(dir, o);
+    REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error()));
+    return std::move(*server);
+  };
+  auto root = start({.name = "root"});
+  auto region = start({.name = "region", .parents = {root->udp()}});
+  auto leaf = start({.name = "leaf", .parents = {region->udp()}, .leaf = true});
+  UdpClient client = [] {
+    auto c = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));
+    REQUIRE(c.ok());
+    return std::move(*c);
+  }();
+  REQUIRE(wait_until(std::chrono::seconds{10}, std::chrono::milliseconds{50}, [&] {
+    return lists(listed_children(client, root->udp()), region->udp()) &&
+           lists(listed_children(client, region->udp()), leaf->udp());
+  }));
+  REQUIRE(leaf->process().send_signal(SIGSTOP));
+
+  auto probe = ChildProcess::spawn(
+      cli_binary(), {"probe", to_string(root->udp()), "--timeout", "10s"}, dir.file("probe.out"));
+  REQUIRE_MESSAGE(probe.ok(), (probe.ok() ? "" : probe.error()));
+  const auto began = std::chrono::steady_clock::now();
+  // Both answered hops are on stdout while the walk still waits for the leaf.
+  const bool streamed = wait_until(std::chrono::seconds{3}, std::chrono::milliseconds{10}, [&] {
+    return probe->output().find(" 2  region ") != std::string::npos;
+  });
+  const auto seen_after = std::chrono::steady_clock::now() - began;
+  INFO(probe->output());
+  REQUIRE(streamed);
+  CHECK(probe->output().find(" 1  root ") != std::string::npos);
+  CHECK(seen_after < std::chrono::seconds{3});
+  CHECK(probe->running());  // Not the end of the discovery: it has 10 s.
+  REQUIRE(probe->send_signal(SIGINT));
+  const auto status = probe->wait(std::chrono::seconds{2});
+  REQUIRE(status.has_value());
+  CHECK(*status == ExitStatus{true, 130});
+  const std::string out = probe->output();
+  CHECK(out.find("interrupted after ") != std::string::npos);
+  CHECK(out.find("turnscout: interrupted: stopped by the caller") != std::string::npos);
+  // The hops were printed once, as they came, not again at the end.
+  CHECK(out.find(" 1  root ") == out.rfind(" 1  root "));
+  leaf->process().send_signal(SIGCONT);
+}
+
 TEST_CASE("cli: bad arguments exit 2 with a reason") {
   TempDir dir{"turnscout-sdk-cli"};
   CHECK(turnscout(dir, {"probe"}).status == ExitStatus{true, 2});

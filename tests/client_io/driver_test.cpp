@@ -312,6 +312,34 @@ TEST_CASE("driver: a cancelled discovery has no callback and does not hold the l
   CHECK(f.callbacks == 0);
 }
 
+TEST_CASE("driver: hops come before the result; stop() ends the walk and keeps them") {
+  Fixture f;
+  FakeResponder& silent = f.add({.name = "silent", .silent = true});
+  FakeResponder& root = f.add({.name = "root", .children = {silent.address()}});
+  Client& client = f.make_client();
+  std::vector<Hop> hops;
+  std::optional<DiscoveryResult> result;
+  DiscoveryId id = 0;
+  id = client.discover(
+      options_for({root.address()}), [&](DiscoveryResult r) { result = std::move(r); },
+      [&](const Hop& hop) {
+        hops.push_back(hop);
+        CHECK_FALSE(result.has_value());
+        CHECK(client.stop(id));  // From inside a callback, as a UI's Cancel button would.
+      });
+  const auto start = std::chrono::steady_clock::now();
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  CHECK(std::chrono::steady_clock::now() - start < milliseconds{1000});
+  REQUIRE(hops.size() == 1);
+  CHECK(hops[0].name == "root");
+  REQUIRE(result.has_value());
+  CHECK(result->status == Status::kCancelled);
+  REQUIRE(result->path.size() == 1);
+  CHECK(result->path[0].name == "root");
+  CHECK(client.pending() == 0);
+  CHECK_FALSE(client.stop(id));
+}
+
 TEST_CASE("driver: destroying the client with a discovery pending runs no callback") {
   Fixture f;
   FakeResponder& silent = f.add({.name = "silent", .silent = true});

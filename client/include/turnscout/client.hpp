@@ -15,6 +15,7 @@
 // `uv_loop_t*` (a `struct uv_loop_s*`); this header does not include uv.h.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -57,6 +58,10 @@ class TURNSCOUT_API Client {
   // not at all when the discovery was cancelled or the Client destroyed first. Must not
   // throw. It may call discover() and cancel(), and destroy the Client.
   using Callback = std::function<void(DiscoveryResult result)>;
+  // Called on the loop with each hop as the walk wins its level, root first, before the
+  // result (like traceroute printing each line as it comes). The walk may back out of a
+  // hop (its subtree failed): the next hop then has the same or a smaller depth.
+  using HopCallback = std::function<void(const Hop& hop)>;
 
   explicit Client(uv_loop_s* loop, ClientConfig config = {});
   ~Client();
@@ -66,9 +71,15 @@ class TURNSCOUT_API Client {
   // Starts a discovery. Invalid options are reported through the callback
   // (Status::kInvalidOptions), like every other outcome.
   DiscoveryId discover(const DiscoverOptions& options, Callback callback);
+  // The same, with `on_hop` told of each hop as it is won.
+  DiscoveryId discover(const DiscoverOptions& options, Callback callback, HopCallback on_hop);
   // Stops a discovery: its callback will not run. False when it is unknown or its callback
   // has already run.
   bool cancel(DiscoveryId id);
+  // Ends a discovery now, keeping what it found: its callback runs from the loop with
+  // Status::kCancelled, the path so far and the errors met. False when it is unknown or its
+  // result is already on its way.
+  bool stop(DiscoveryId id);
   // Discoveries whose callback has not run yet.
   size_t pending() const;
 
@@ -82,5 +93,16 @@ class TURNSCOUT_API Client {
 // from several threads at once. Nothing is remembered between calls: use a Client for
 // warm discoveries.
 TURNSCOUT_API DiscoveryResult discover(const DiscoverOptions& options);
+
+// What a blocking discover() may be given besides its options.
+struct DiscoverHooks {
+  // Called on the calling thread with each hop as it is won (see Client::HopCallback).
+  std::function<void(const Hop& hop)> on_hop;
+  // When it becomes true (from any thread, or a signal handler: a lock-free atomic store
+  // is async-signal-safe), the discovery ends within about 10 ms and returns
+  // Status::kCancelled with what it found so far.
+  const std::atomic<bool>* stop = nullptr;
+};
+TURNSCOUT_API DiscoveryResult discover(const DiscoverOptions& options, const DiscoverHooks& hooks);
 
 }  // namespace turnscout

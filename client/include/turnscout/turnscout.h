@@ -47,7 +47,10 @@ typedef enum turnscout_status {
   TURNSCOUT_ERR_NOT_FOUND = 2,
   TURNSCOUT_ERR_NO_MEMORY = 3,
   /* The library could not run a discovery (event loop, sockets). */
-  TURNSCOUT_ERR_INTERNAL = 4
+  TURNSCOUT_ERR_INTERNAL = 4,
+  /* Stopped by the caller (turnscout_discover_ex's stop flag); the result holds what was
+   * found so far. */
+  TURNSCOUT_ERR_CANCELLED = 5
 } turnscout_status;
 
 typedef enum turnscout_selection {
@@ -92,6 +95,20 @@ TURNSCOUT_API turnscout_status turnscout_options_set_capacity_token(turnscout_op
 TURNSCOUT_API turnscout_status turnscout_discover(turnscout_client* client,
                                                   const turnscout_options* options,
                                                   turnscout_result** result);
+/* Called with each hop as the walk wins its level, root first, before the discovery ends:
+ * depth (0 = root), node name, "IP:PORT" and RTT in microseconds. The strings live for the
+ * call only. */
+typedef void (*turnscout_hop_fn)(void* user, uint32_t depth, const char* name, const char* address,
+                                 int64_t rtt_us);
+/* turnscout_discover, plus: `on_hop` (may be NULL) is called on the calling thread as hops
+ * are won; when `*stop` (may be NULL) becomes non-zero, from another thread or a signal
+ * handler, the discovery ends within about 10 ms with TURNSCOUT_ERR_CANCELLED and a result
+ * holding the path and errors so far. */
+TURNSCOUT_API turnscout_status turnscout_discover_ex(turnscout_client* client,
+                                                     const turnscout_options* options,
+                                                     turnscout_hop_fn on_hop, void* user,
+                                                     const volatile int* stop,
+                                                     turnscout_result** result);
 TURNSCOUT_API void turnscout_result_destroy(turnscout_result* result);
 
 /* 1 when a TURN server was found, else 0. */

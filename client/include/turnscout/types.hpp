@@ -149,6 +149,7 @@ enum class Status : uint8_t {
   kInvalidOptions,  // The options were refused before anything was sent; see `failure`.
   kNotFound,        // The discovery ran and found nothing usable; see `failure` and `errors`.
   kInternalError,   // The library could not run (no event loop, out of sockets, ...).
+  kCancelled,       // Stopped by the caller before the end; the result holds what was found.
 };
 
 struct DiscoveryResult {
