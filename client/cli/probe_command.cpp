@@ -141,7 +141,10 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
                    "Server to avoid: index:N (N-th root), addr:IP:PORT or name:NODE; repeatable")
       ->type_name("TOKEN")
       ->allow_extra_args(false);
-  probe->add_option("--timeout", args.timeout, "Overall time limit, e.g. 500ms, 2s")
+  probe
+      ->add_option("--timeout", args.timeout,
+                   "Overall time limit, e.g. 500ms, 2s; while nothing answers the client keeps "
+                   "trying until then")
       ->type_name("DURATION")
       ->capture_default_str();
   probe->add_flag("--no-verify", args.no_verify,
@@ -156,7 +159,10 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
       ->capture_default_str();
   probe->add_option("--token", args.token, "Capacity token (base64url) for a higher tier")
       ->type_name("TOKEN");
-  probe->add_option("--attempts", args.attempts, "Requests per server, the first included, 1 to 10")
+  probe
+      ->add_option("--attempts", args.attempts,
+                   "Requests per server in one round, the first included, 1 to 10 (with no answer "
+                   "at all, rounds repeat until the timeout)")
       ->type_name("N")
       ->check(CLI::Range(1u, 10u).description(""))
       ->capture_default_str();

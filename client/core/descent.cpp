@@ -63,9 +63,28 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
       shortcut_ = add_peer(now, *shortcut, shortcut_depth, kShortcutLevel);
     }
   }
+  root_candidates_ = roots;
   open_level(now, 0, std::move(roots));
   check_failed();
   pump(now);
+}
+
+// Everything failed and the deadline is still far (a caller who gave a long timeout wants
+// it used): the walk starts over from the roots with fresh exchanges, within the budget.
+bool Descent::start_another_round(TimePoint now) {
+  // Only when nothing answered at all in this round and someone stayed silent: an answer
+  // (an error, an empty list, a subtree that failed) would only be repeated.
+  const Duration left = deadline_ - now;
+  const bool silent = replies_.size() == round_replies_ && round_timeouts_ > 0;
+  if (!silent || rounds_ + 1 >= kMaxRounds || left < 2 * shared_.config.rto.max ||
+      root_candidates_.empty() || probes_sent_ >= options_.max_probes) {
+    return false;
+  }
+  ++rounds_;
+  round_replies_ = replies_.size();
+  round_timeouts_ = 0;
+  failed_.clear();
+  return open_level(now, 0, root_candidates_);
 }
 
 // Drops what must not be probed, reporting why. Dead servers are left out only while
@@ -336,6 +355,7 @@ void Descent::fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::st
     shared_.peers.touch(peer.candidate.address, now).health.on_failure(now, shared_.random);
   }
   if (kind == PeerErrorKind::kRateLimited) ++rate_limited_;
+  if (kind == PeerErrorKind::kTimeout && index != shortcut_) ++round_timeouts_;
   failed_.push_back(peer.candidate.address);
   report(peer.candidate, peer.depth, kind, std::move(detail), code);
   if (index == shortcut_) check_failed();
@@ -356,7 +376,11 @@ void Descent::settle(TimePoint now) {
     if (best == SIZE_MAX) {
       if (pending) return;
       levels_.pop_back();
-      if (!levels_.empty()) abandon_winner(levels_.back());
+      if (!levels_.empty()) {
+        abandon_winner(levels_.back());
+      } else if (start_another_round(now)) {
+        return;  // The new round's probes are due now; the caller's pump sends them.
+      }
       continue;
     }
     const bool wins = options_.selection == Selection::kFirst || !replies_[best].overloaded ||

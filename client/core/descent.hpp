@@ -123,6 +123,7 @@ class Descent {
   std::vector<Candidate> admissible(TimePoint now, std::vector<Candidate> candidates,
                                     uint32_t depth);
   bool open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates);
+  bool start_another_round(TimePoint now);
   size_t add_peer(TimePoint now, Candidate candidate, uint32_t depth, uint64_t level_id);
   void pump(TimePoint now);
   size_t next_due_peer(TimePoint now) const;
@@ -166,6 +167,12 @@ class Descent {
   size_t bytes_sent_ = 0;  // Of probes_sent_, against DiscoverOptions::max_probe_bytes.
   uint32_t rate_limited_ = 0;
   uint32_t empty_replies_ = 0;  // Answers that listed no child and no service.
+  // The roots as first opened, and the rounds of the walk so far beyond the first.
+  std::vector<Candidate> root_candidates_;
+  uint32_t rounds_ = 0;
+  size_t round_replies_ = 0;     // replies_.size() when the current round began.
+  uint32_t round_timeouts_ = 0;  // Servers that stayed silent in the current round.
+  static constexpr uint32_t kMaxRounds = 16;
 };
 
 }  // namespace turnscout::client

@@ -175,7 +175,7 @@ TEST_CASE("retransmission timing: exact times for a seed, RTO doubling with jitt
   s.add(server(0, 1), dead);
   s.record_sends();
   DiscoverOptions o = s.options({server(0, 1)});
-  o.timeout = 10s;
+  o.timeout = 2s;  // One round: too little time left after it to start another.
   o.max_attempts = 6;
   const DiscoveryResult r = s.discover(o);
   CHECK_FALSE(r.ok());
@@ -198,6 +198,38 @@ TEST_CASE("retransmission timing: exact times for a seed, RTO doubling with jitt
   CHECK(r.errors[0].detail == "6 attempts, no reply");
 }
 
+TEST_CASE("a long timeout is used: when nothing answered, the walk starts over from the roots") {
+  // The root is silent for its first 5 s (restarting, or its replies lost); a 10 s timeout
+  // must keep the client trying, not give up once one round of attempts is spent (1.5 s).
+  Scenario s;
+  FakeServer& root = s.add(server(0, 1), leaf("root", turn(9)), 10ms);
+  root.config.silent = true;
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.timeout = 10s;
+  auto id = s.prober.start(s.net.now(), o);
+  REQUIRE(id.ok());
+  std::optional<Finished> result;
+  REQUIRE(s.net.run_until(
+      [&] {
+        if (s.net.now() >= kStart + 5s) root.config.silent = false;
+        if (!result) result = s.prober.poll_result();
+        return result.has_value();
+      },
+      kStart + 11s));
+  INFO(result->result.failure);
+  CHECK(result->result.ok());
+  CHECK(result->result.total_time > 5s);
+  CHECK(result->result.probes_sent <= o.max_probes);
+  // With the default 2 s nothing starts over: one round of 5 attempts, then the failure.
+  Scenario quick;
+  FakeServerConfig dead = leaf("dead", turn(9));
+  dead.silent = true;
+  FakeServer& silent = quick.add(server(0, 1), dead, 10ms);
+  const DiscoveryResult r = quick.discover(quick.options({server(0, 1)}));
+  CHECK_FALSE(r.ok());
+  CHECK(silent.probes.size() == 5);
+}
+
 TEST_CASE("the first RTO comes from the server's smoothed RTT, never under 50ms") {
   Scenario s(3);
   FakeServer& root = s.add(server(0, 1), leaf("solo", turn(1)), 20ms);
@@ -210,6 +242,7 @@ TEST_CASE("the first RTO comes from the server's smoothed RTT, never under 50ms"
   s.record_sends();
   DiscoverOptions o = s.options({server(0, 1)});
   o.max_attempts = 2;
+  o.timeout = 500ms;  // One round of two attempts.
   const TimePoint began = s.net.now();
   s.discover(o);
   REQUIRE(s.sends.size() == 2);

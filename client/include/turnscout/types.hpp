@@ -65,7 +65,10 @@ struct DiscoverOptions {
   // empty = the free tier.
   std::string capacity_token;
   uint16_t children_wanted = 0;  // Children a server should list at most; 0 = as many as fit.
-  uint32_t max_attempts = 5;     // Requests per server, the first included; 1..10.
+  // Requests per server in one round, the first included; 1..10. When a round ends with
+  // no answer at all and at least 0.8 s of `timeout` is left, the walk starts over from the
+  // roots (within max_probes), so a longer timeout is used to keep trying.
+  uint32_t max_attempts = 5;
   // Re-check the last good leaf first, so a warm discovery costs one round trip. Only a
   // Client remembers anything between discoveries.
   bool use_last_path = true;
