@@ -70,4 +70,18 @@ systemd-analyze verify --man=no "$scratch/units/turnscout-server@leaf.service" |
 echo "systemd-analyze verify: the unit is valid"
 systemd-analyze security --offline=yes "$scratch/units/turnscout-server@leaf.service" 2>&1 |
   tail -n 1
+# The container image, where the machine has a container tool.
+tool=$(command -v docker || command -v podman || true)
+if [[ -n $tool ]] && ! "$tool" info > /dev/null 2>&1; then
+  echo "container image: $tool is installed but cannot build here ($tool info fails: no daemon?), so packaging/Dockerfile was not built"
+elif [[ -n $tool ]]; then
+  mkdir -p "$scratch/image"
+  cp "$(dirname "$0")/../packaging/Dockerfile" "$deb" "$scratch/image/"
+  "$tool" build -q -t turnscout-package-test "$scratch/image" > /dev/null || fail "image build"
+  "$tool" run --rm turnscout-package-test --version || fail "the image does not run"
+  "$tool" rmi turnscout-package-test > /dev/null || true
+  echo "container image: built with $tool and run"
+else
+  echo "container image: no docker or podman on this machine, so packaging/Dockerfile was not built"
+fi
 echo "package_test: ok"
