@@ -20,14 +20,13 @@ it starts is stopped by its PID.
 import argparse
 import os
 import random
-import re
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from stresslib import Servers, child_states, fd_count, rss_kib, wait_until, write_key
 
 ROOT = ("root", "127.0.79.1")
 REGIONS = [("region-a", "127.0.79.2"), ("region-b", "127.0.79.3")]
@@ -37,9 +36,7 @@ METRICS_PORT = 9479
 
 
 def write_configs(work):
-    with open(os.path.join(work, "cluster.key"), "w") as f:
-        f.write(os.urandom(32).hex() + "\n")
-    os.chmod(os.path.join(work, "cluster.key"), 0o600)
+    write_key(work)
     common = """cluster: {key_file: cluster.key}
 heartbeat: {interval: 500ms, missed: 3}
 admission: {enabled: false}
@@ -66,71 +63,19 @@ log: {level: warn}
             f.write(text)
 
 
-def child_states(address):
-    with urllib.request.urlopen(f"http://{address}:{METRICS_PORT}/metrics", timeout=2) as r:
-        text = r.read().decode()
-    return dict(re.findall(r'turnscout_child_state\{child="([^"]+)",state="([^"]+)"\} 1', text))
-
-
 def all_back():
     """Every region alive at the root, every leaf alive at both regions."""
     try:
-        if any(child_states(ROOT[1]).get(n) != "alive" for n, _ in REGIONS):
+        if any(child_states(metrics(ROOT[1])).get(n) != "alive" for n, _ in REGIONS):
             return False
-        return all(child_states(a).get(n) == "alive" for _, a in REGIONS for n, _ in LEAVES)
+        return all(child_states(metrics(a)).get(n) == "alive" for _, a in REGIONS
+                   for n, _ in LEAVES)
     except OSError:
         return False
 
 
-def wait_until(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
-class Tree:
-    def __init__(self, server, work):
-        self.server = server
-        self.work = work
-        self.procs = {}
-
-    def start(self, name):
-        log = open(os.path.join(self.work, f"{name}.log"), "a")
-        self.procs[name] = subprocess.Popen(
-            [self.server, "--config", os.path.join(self.work, f"{name}.yaml")],
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-
-    def kill(self, name):
-        p = self.procs[name]
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-
-    def stop_all(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+def metrics(address):
+    return f"{address}:{METRICS_PORT}"
 
 
 def main():
@@ -149,7 +94,7 @@ def main():
     failures = []
     with tempfile.TemporaryDirectory() as work:
         write_configs(work)
-        tree = Tree(server, work)
+        tree = Servers(server, work)
         try:
             for name, _ in [ROOT] + REGIONS + LEAVES:
                 tree.start(name)

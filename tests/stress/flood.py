@@ -21,15 +21,14 @@ is stopped by its PID.
 
 import argparse
 import os
-import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from stresslib import Servers, child_states, rss_kib, wait_until, write_key
 
 ROOT = "127.0.78.1:3478"
 LEAVES = {"leaf-a": "127.0.78.2:3478", "leaf-b": "127.0.78.3:3478"}
@@ -52,9 +51,7 @@ SCENARIOS = [
 
 
 def write_configs(work):
-    with open(os.path.join(work, "cluster.key"), "w") as f:
-        f.write(os.urandom(32).hex() + "\n")
-    os.chmod(os.path.join(work, "cluster.key"), 0o600)
+    write_key(work)
     common = """cluster: {key_file: cluster.key}
 heartbeat: {interval: 1s, missed: 3}
 admission:
@@ -73,21 +70,6 @@ log: {level: warn}
                     f'services: ["turn:192.0.2.10:3478?transport=udp"]\n' + common)
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
-def child_states():
-    """{child: state} from the root's metrics."""
-    with urllib.request.urlopen(f"http://{METRICS}/metrics", timeout=2) as r:
-        text = r.read().decode()
-    return dict(re.findall(r'turnscout_child_state\{child="([^"]+)",state="([^"]+)"\} 1', text))
-
-
 def discover(cli):
     started = time.monotonic()
     r = subprocess.run([cli, "probe", ROOT, "--no-verify", "--timeout", "2s"],
@@ -103,7 +85,7 @@ def run_scenario(args, root_pid, name, flood_args, replies_allowed):
     def sample():
         while not stop.is_set():
             try:
-                states = child_states()
+                states = child_states(METRICS)
             except OSError as e:
                 states = {"(metrics)": f"unreadable: {e}"}
             samples[0] += 1
@@ -179,50 +161,31 @@ def main():
     args.flood = os.path.join(args.build_dir, "tests/stress/udp_flood")
     scenarios = [s for s in SCENARIOS if not args.only or s[0] in args.only or s[0] == "none"]
 
-    procs = []
     status = 0
+    rows = []
     with tempfile.TemporaryDirectory() as work:
         write_configs(work)
+        servers = Servers(server, work)
         try:
             for name in ["root"] + list(LEAVES):
-                log = open(os.path.join(work, f"{name}.log"), "w")
-                procs.append(subprocess.Popen(
-                    [server, "--config", os.path.join(work, f"{name}.yaml")],
-                    stdout=log, stderr=subprocess.STDOUT))
-            root_pid = procs[0].pid
+                servers.start(name)
+            root_pid = servers.pid("root")
             # Ready when both leaves are alive at the root (at most 15 s).
-            ready_by = time.monotonic() + 15
-            while time.monotonic() < ready_by:
-                try:
-                    if all(child_states().get(leaf) == "alive" for leaf in LEAVES):
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.2)
-            else:
+            if not wait_until(lambda: all(child_states(METRICS).get(leaf) == "alive"
+                                          for leaf in LEAVES), 15, step=0.2):
                 print("the leaves never became alive at the root")
                 return 1
-            rows = []
             for name, flood_args, replies_allowed in scenarios:
                 row, failures = run_scenario(args, root_pid, name, flood_args, replies_allowed)
                 rows.append(row)
                 for f in failures:
                     print(f"FAIL {name}: {f}")
                     status = 1
-            for p in procs:
-                if p.poll() is not None:
-                    print(f"FAIL: server pid {p.pid} exited with {p.returncode}")
-                    status = 1
+            for name, pid, code in servers.exited():
+                print(f"FAIL: server {name} (pid {pid}) exited with {code}")
+                status = 1
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            servers.stop_all()
     columns = list(rows[0].keys())
     widths = [max(len(c), *(len(r[c]) for r in rows)) for c in columns]
     print(" | ".join(c.ljust(w) for c, w in zip(columns, widths)))
