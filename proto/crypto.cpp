@@ -42,6 +42,42 @@ bool hmac_sha256(std::span<const uint8_t> key,
   return written == kHmacSha256Size;
 }
 
+HmacSha256::~HmacSha256() {
+  reset();
+}
+
+void HmacSha256::reset() {
+  EVP_MAC_CTX_free(ctx_);
+  ctx_ = nullptr;
+}
+
+bool HmacSha256::set_key(std::span<const uint8_t> key) {
+  reset();
+  if (key.empty() || hmac_algorithm() == nullptr) return false;
+  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
+  if (!ctx) return false;
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) return false;
+  ctx_ = ctx.release();
+  return true;
+}
+
+bool HmacSha256::compute(std::initializer_list<std::span<const uint8_t>> parts,
+                         std::span<uint8_t, kHmacSha256Size> out) {
+  // A null key re-initializes with the key already set (EVP_MAC_init(3)).
+  if (ctx_ == nullptr || EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1) return false;
+  for (const auto& part : parts) {
+    if (!part.empty() && EVP_MAC_update(ctx_, part.data(), part.size()) != 1) return false;
+  }
+  size_t written = 0;
+  if (EVP_MAC_final(ctx_, out.data(), &written, out.size()) != 1) return false;
+  return written == kHmacSha256Size;
+}
+
 bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -6,6 +6,9 @@
 #include <initializer_list>
 #include <span>
 
+// OpenSSL's EVP_MAC_CTX, kept out of this header.
+struct evp_mac_ctx_st;
+
 namespace turnscout::proto {
 
 inline constexpr size_t kHmacSha256Size = 32;
@@ -15,6 +18,27 @@ inline constexpr size_t kHmacSha256Size = 32;
 bool hmac_sha256(std::span<const uint8_t> key,
                  std::initializer_list<std::span<const uint8_t>> parts,
                  std::span<uint8_t, kHmacSha256Size> out);
+
+// HMAC-SHA256 with one key, set once: each computation re-initializes the same OpenSSL
+// context with that key, so after the first nothing is allocated (a worker checks
+// heartbeats on its hot path). Not thread-safe: one per thread.
+class HmacSha256 {
+ public:
+  HmacSha256() = default;
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+
+  // False (and no key) if `key` is empty or the crypto library fails.
+  bool set_key(std::span<const uint8_t> key);
+  bool has_key() const { return ctx_ != nullptr; }
+  bool compute(std::initializer_list<std::span<const uint8_t>> parts,
+               std::span<uint8_t, kHmacSha256Size> out);
+
+ private:
+  void reset();
+  evp_mac_ctx_st* ctx_ = nullptr;
+};
 
 // Compares in time that depends only on the sizes, for MAC checks.
 bool constant_time_equal(std::span<const uint8_t> a, std::span<const uint8_t> b);

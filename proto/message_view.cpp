@@ -143,19 +143,37 @@ bool looks_like_stun(std::span<const uint8_t> bytes) {
          (bytes.size() % 4) == 0;
 }
 
-bool verify_integrity_sha256(const MessageView& view, std::span<const uint8_t> key) {
+namespace {
+
+// MESSAGE-INTEGRITY-SHA256 checked with `hmac(parts, out)`.
+template <typename Hmac>
+bool verify_integrity_with(const MessageView& view, Hmac&& hmac) {
   const auto mi = view.integrity_sha256();
-  if (!mi || mi->value.size() != kIntegritySha256Size || key.empty()) return false;
+  if (!mi || mi->value.size() != kIntegritySha256Size) return false;
   // RFC 8489 §14.6: the header length covers the message up to the end of this attribute.
   const size_t covered_length = mi->offset + 4 + kIntegritySha256Size - kHeaderSize;
   uint8_t length_field[2];
   store_u16(length_field, static_cast<uint16_t>(covered_length));
   const auto bytes = view.bytes();
   std::array<uint8_t, kHmacSha256Size> mac{};
-  if (!hmac_sha256(key, {bytes.first(2), length_field, bytes.subspan(4, mi->offset - 4)}, mac)) {
-    return false;
-  }
+  if (!hmac({bytes.first(2), length_field, bytes.subspan(4, mi->offset - 4)}, mac)) return false;
   return constant_time_equal(mac, mi->value);
+}
+
+}  // namespace
+
+bool verify_integrity_sha256(const MessageView& view, std::span<const uint8_t> key) {
+  if (key.empty()) return false;
+  return verify_integrity_with(
+      view, [&](std::initializer_list<std::span<const uint8_t>> parts,
+                std::span<uint8_t, kHmacSha256Size> out) { return hmac_sha256(key, parts, out); });
+}
+
+bool verify_integrity_sha256(const MessageView& view, HmacSha256& mac) {
+  if (!mac.has_key()) return false;
+  return verify_integrity_with(
+      view, [&](std::initializer_list<std::span<const uint8_t>> parts,
+                std::span<uint8_t, kHmacSha256Size> out) { return mac.compute(parts, out); });
 }
 
 Result<void, DecodeError> check_message(const MessageView& view, Method method, MessageClass cls) {

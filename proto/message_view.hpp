@@ -15,6 +15,8 @@
 
 namespace turnscout::proto {
 
+class HmacSha256;  // proto/crypto.hpp
+
 struct Attribute {
   uint16_t type = 0;
   uint32_t offset = 0;             // Of the attribute header, from the start of the message.
@@ -115,6 +117,8 @@ bool looks_like_stun(std::span<const uint8_t> bytes);
 
 // True if the message carries a 32-byte MESSAGE-INTEGRITY-SHA256 that matches `key`.
 bool verify_integrity_sha256(const MessageView& view, std::span<const uint8_t> key);
+// The same with a pre-keyed HMAC (false when it has no key): nothing allocated per call.
+bool verify_integrity_sha256(const MessageView& view, HmacSha256& mac);
 
 // Checks shared by the typed decoders: the method and class are the expected ones, no
 // unknown comprehension-required attribute is present (a request then deserves a 420),

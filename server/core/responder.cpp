@@ -45,7 +45,8 @@ constexpr uint8_t kMaxRepeats = 2;
 // the child at that address, then the signature (an HMAC, with either key).
 std::optional<uint64_t> acceptable_timestamp(const proto::MessageView& request,
                                              const Snapshot& snapshot, std::string_view name,
-                                             uint64_t wall_unix_s) {
+                                             uint64_t wall_unix_s, proto::HmacSha256& cluster_mac,
+                                             proto::HmacSha256& accept_mac) {
   const auto stamp = request.find(proto::attr::kTimestamp);
   if (!stamp || !request.integrity_sha256()) return std::nullopt;
   const auto timestamp = proto::read_timestamp(*stamp);
@@ -61,9 +62,9 @@ std::optional<uint64_t> acceptable_timestamp(const proto::MessageView& request,
     const auto text = proto::read_node_name(*named);
     if (!text || *text != name) return std::nullopt;
   }
-  if (!proto::verify_integrity_sha256(request, bytes_of(snapshot.cluster_key)) &&
-      (snapshot.accept_key.empty() ||
-       !proto::verify_integrity_sha256(request, bytes_of(snapshot.accept_key)))) {
+  // The MACs are keyed with snapshot.cluster_key and accept_key (set_snapshot).
+  if (!proto::verify_integrity_sha256(request, cluster_mac) &&
+      (snapshot.accept_key.empty() || !proto::verify_integrity_sha256(request, accept_mac))) {
     return std::nullopt;
   }
   return *timestamp;
@@ -100,6 +101,15 @@ void ProbeResponder::set_snapshot(SnapshotPtr snapshot) {
   }
   stamps_ = std::move(stamps);
   snapshot_ = std::move(snapshot);
+  // Keyed once per key, not per heartbeat: a keyed context allocates nothing when used.
+  if (snapshot_ && snapshot_->cluster_key != mac_keys_[0]) {
+    mac_keys_[0] = snapshot_->cluster_key;
+    cluster_mac_.set_key(bytes_of(mac_keys_[0]));
+  }
+  if (snapshot_ && snapshot_->accept_key != mac_keys_[1]) {
+    mac_keys_[1] = snapshot_->accept_key;
+    accept_mac_.set_key(bytes_of(mac_keys_[1]));
+  }
   reply_text_.reset();
   if (!snapshot_) return;
   if (auto text = proto::ProbeReplyText::make(snapshot_->node_name, snapshot_->services)) {
@@ -264,7 +274,7 @@ Outcome ProbeResponder::screen_known(TimePoint now, uint64_t wall_unix_s, size_t
     const auto& names = snapshot_->child_source_names;
     const std::optional<uint64_t> timestamp = acceptable_timestamp(
         request, *snapshot_, source < names.size() ? names[source] : std::string_view{},
-        wall_unix_s);
+        wall_unix_s, cluster_mac_, accept_mac_);
     if (timestamp && *timestamp > last.timestamp_ms) {
       last = SourceStamp{*timestamp, 0};
       return forward;

@@ -33,6 +33,7 @@
 //   anything else (indications, other methods)  drop kUnexpected
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -44,6 +45,7 @@
 #include "base/clock.hpp"
 #include "base/token_bucket.hpp"
 #include "proto/attributes.hpp"
+#include "proto/crypto.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
 #include "server/core/admission.hpp"
@@ -123,6 +125,10 @@ class ProbeResponder {
     uint8_t repeats = 0;
   };
   std::vector<SourceStamp> stamps_;
+  // HMACs keyed with the snapshot's cluster and accept keys, and those keys.
+  proto::HmacSha256 cluster_mac_;
+  proto::HmacSha256 accept_mac_;
+  std::array<std::string, 2> mac_keys_;
   WorkerCounters counters_;
   // Strategy state and scratch space, reused so a reply allocates nothing.
   StrategyState strategy_;

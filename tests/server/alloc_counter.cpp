@@ -1,5 +1,7 @@
 #include "tests/server/alloc_counter.hpp"
 
+#include <openssl/crypto.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -9,6 +11,23 @@
 // in their own file so that no call site sees both them and its own inlined new/delete pair.
 namespace {
 std::atomic<uint64_t> g_allocations{0};
+
+// OpenSSL allocates through its own functions (HMAC contexts, for one); counted too. They
+// must be installed before OpenSSL's first allocation: at static initialisation, before
+// main() and before any test touches a key.
+void* counting_malloc(size_t size, const char*, int) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size);
+}
+void* counting_realloc(void* p, size_t size, const char*, int) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::realloc(p, size);
+}
+void plain_free(void* p, const char*, int) {
+  std::free(p);
+}
+[[maybe_unused]] const bool g_openssl_counted =
+    CRYPTO_set_mem_functions(counting_malloc, counting_realloc, plain_free) == 1;
 }  // namespace
 
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
