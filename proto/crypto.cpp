@@ -25,21 +25,8 @@ struct MacCtxFree {
 bool hmac_sha256(std::span<const uint8_t> key,
                  std::initializer_list<std::span<const uint8_t>> parts,
                  std::span<uint8_t, kHmacSha256Size> out) {
-  if (key.empty() || hmac_algorithm() == nullptr) return false;
-  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
-  if (!ctx) return false;
-  char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) return false;
-  for (const auto& part : parts) {
-    if (!part.empty() && EVP_MAC_update(ctx.get(), part.data(), part.size()) != 1) return false;
-  }
-  size_t written = 0;
-  if (EVP_MAC_final(ctx.get(), out.data(), &written, out.size()) != 1) return false;
-  return written == kHmacSha256Size;
+  HmacSha256 mac;
+  return mac.set_key(key) && mac.compute(parts, out);
 }
 
 HmacSha256::~HmacSha256() {

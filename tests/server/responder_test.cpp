@@ -169,6 +169,21 @@ constexpr std::array kAllStrategies = {
     Strategy::kAll,    Strategy::kRoundRobin, Strategy::kWeighted, Strategy::kLeastLoad,
     Strategy::kRandom, Strategy::kTwoChoice,  Strategy::kIpHash};
 
+// A Heartbeat as child "child-a" at `child` sends it, signed with `key` ("" = unsigned).
+std::vector<uint8_t> heartbeat_from(const Endpoint& child, std::string_view key,
+                                    uint64_t timestamp_ms) {
+  proto::HeartbeatRequest hb;
+  hb.transaction_id = tid(5);
+  hb.node_name = "child-a";
+  hb.advertised = {child};
+  hb.timestamp_ms = timestamp_ms;
+  std::vector<uint8_t> buf(512);
+  auto size = proto::encode_heartbeat_request(hb, bytes_of(key), buf);
+  REQUIRE(size.ok());
+  buf.resize(*size);
+  return buf;
+}
+
 }  // namespace
 
 TEST_CASE("a padded Probe gets the node, its children, services and flow control") {
@@ -749,19 +764,10 @@ TEST_CASE("checking heartbeats from children reuses one keyed MAC") {
   s.cluster_key = kKey;
   s.replay_window = 30s;
   h.responder.set_snapshot(snapshot_of(s));
-  std::vector<uint8_t> buf(512);
-  proto::HeartbeatRequest hb;
-  hb.transaction_id = tid(5);
-  hb.node_name = "child-a";
-  hb.advertised = {child};
   // Signed in advance: encoding is the child's work, not the responder's.
   std::vector<std::vector<uint8_t>> heartbeats;
-  for (uint64_t i = 0; i < 1016; ++i) {
-    hb.timestamp_ms = kWall * 1000 + i;
-    auto size = proto::encode_heartbeat_request(hb, bytes_of(kKey), buf);
-    REQUIRE(size.ok());
-    heartbeats.emplace_back(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(*size));
-  }
+  for (uint64_t i = 0; i < 1016; ++i)
+    heartbeats.push_back(heartbeat_from(child, kKey, kWall * 1000 + i));
   int forwarded = 0;
   for (size_t i = 0; i < 16; ++i)  // Warm up.
     forwarded += h.send(heartbeats[i], child).what == Disposition::kForward ? 1 : 0;
