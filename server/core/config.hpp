@@ -120,7 +120,7 @@ struct ServerConfig {
   std::optional<Endpoint> metrics_listen;  // Prometheus HTTP; none = off.
   std::string log_level = "info";
   bool log_json = false;  // log.format: json (one JSON object per line) instead of text.
-  uint32_t workers = 1;  // Threads, each with its own SO_REUSEPORT socket.
+  uint32_t workers = 1;   // Threads, each with its own SO_REUSEPORT socket.
 };
 
 }  // namespace turnscout::server
