@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <array>
 #include <memory>
 
 namespace turnscout::proto {
@@ -25,8 +26,8 @@ struct MacCtxFree {
 bool hmac_sha256(std::span<const uint8_t> key,
                  std::initializer_list<std::span<const uint8_t>> parts,
                  std::span<uint8_t, kHmacSha256Size> out) {
-  HmacSha256 mac;
-  return mac.set_key(key) && mac.compute(parts, out);
+  HmacSha256 mac;  // One MAC: no re-use, so no self-test either.
+  return mac.init_context(key) && mac.finish(parts, out);
 }
 
 HmacSha256::~HmacSha256() {
@@ -36,10 +37,32 @@ HmacSha256::~HmacSha256() {
 void HmacSha256::reset() {
   EVP_MAC_CTX_free(ctx_);
   ctx_ = nullptr;
+  if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+  key_.clear();
 }
 
 bool HmacSha256::set_key(std::span<const uint8_t> key) {
   reset();
+  if (!init_context(key)) return false;
+  // OpenSSL 3.0.0 to 3.0.2 ignore a re-initialisation with a null key (their issue 17811):
+  // every MAC after the first would be wrong. Two MACs of the same text must agree, or
+  // each MAC gets a context of its own, keyed afresh.
+  key_.assign(key.begin(), key.end());
+  reusable_ = true;
+  static constexpr uint8_t kProbe[] = {'t', 'u', 'r', 'n', 's', 'c', 'o', 'u', 't'};
+  std::array<uint8_t, kHmacSha256Size> first{};
+  std::array<uint8_t, kHmacSha256Size> second{};
+  const bool agree = compute({kProbe}, first) && compute({kProbe}, second) && first == second;
+  if (!agree) {
+    reusable_ = false;
+    EVP_MAC_CTX_free(ctx_);
+    ctx_ = nullptr;
+    if (!init_context(key)) return false;  // Kept only as "has a key"; never re-used.
+  }
+  return true;
+}
+
+bool HmacSha256::init_context(std::span<const uint8_t> key) {
   if (key.empty() || hmac_algorithm() == nullptr) return false;
   std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
   if (!ctx) return false;
@@ -55,8 +78,20 @@ bool HmacSha256::set_key(std::span<const uint8_t> key) {
 
 bool HmacSha256::compute(std::initializer_list<std::span<const uint8_t>> parts,
                          std::span<uint8_t, kHmacSha256Size> out) {
+  if (ctx_ == nullptr) return false;
+  if (!reusable_) {
+    HmacSha256 fresh;  // Keyed for this MAC alone: the library's fallback above.
+    fresh.reusable_ = false;
+    if (!fresh.init_context(key_)) return false;
+    return fresh.finish(parts, out);
+  }
   // A null key re-initializes with the key already set (EVP_MAC_init(3)).
-  if (ctx_ == nullptr || EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1) return false;
+  if (EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1) return false;
+  return finish(parts, out);
+}
+
+bool HmacSha256::finish(std::initializer_list<std::span<const uint8_t>> parts,
+                        std::span<uint8_t, kHmacSha256Size> out) {
   for (const auto& part : parts) {
     if (!part.empty() && EVP_MAC_update(ctx_, part.data(), part.size()) != 1) return false;
   }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <vector>
 
 // OpenSSL's EVP_MAC_CTX, kept out of this header.
 struct evp_mac_ctx_st;
@@ -34,10 +35,21 @@ class HmacSha256 {
   bool has_key() const { return ctx_ != nullptr; }
   bool compute(std::initializer_list<std::span<const uint8_t>> parts,
                std::span<uint8_t, kHmacSha256Size> out);
+  // False when the library cannot re-use a keyed context (OpenSSL before 3.0.3): each
+  // MAC then keys a context of its own.
+  bool reuses_context() const { return reusable_; }
 
  private:
+  friend bool hmac_sha256(std::span<const uint8_t> key,
+                          std::initializer_list<std::span<const uint8_t>> parts,
+                          std::span<uint8_t, kHmacSha256Size> out);
   void reset();
+  bool init_context(std::span<const uint8_t> key);
+  bool finish(std::initializer_list<std::span<const uint8_t>> parts,
+              std::span<uint8_t, kHmacSha256Size> out);
   evp_mac_ctx_st* ctx_ = nullptr;
+  std::vector<uint8_t> key_;
+  bool reusable_ = false;
 };
 
 // Compares in time that depends only on the sizes, for MAC checks.

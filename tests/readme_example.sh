@@ -26,7 +26,7 @@ rm -f "$scratch"/configs/*.key
 
 {
   echo 'trap "exit 143" TERM'
-  echo 'trap "kill \$(jobs -p) 2>/dev/null; wait" EXIT'
+  echo 'trap "jobs -p > pids.txt; kill \$(jobs -p) 2>/dev/null; wait" EXIT'
   echo "$block"
 } > "$scratch/run.sh"
 status=0
@@ -46,5 +46,8 @@ grep -qF 'TURN       turn:127.0.0.1:3478?transport=udp  (verified: STUN Binding 
   "$scratch/out.txt" || fail "the probe did not print the verified coturn"
 grep -qF '"ok": true' "$scratch/out.txt" || fail "probe --json did not say ok"
 grep -qE '^node +root ' "$scratch/out.txt" || fail "stats did not name the root"
-if pgrep -f "$scratch" > /dev/null; then fail "a process of the example outlived it"; fi
+[[ -s $scratch/pids.txt ]] || fail "the block started no process in the background"
+while read -r pid; do
+  if kill -0 "$pid" 2> /dev/null; then fail "process $pid of the example outlived it"; fi
+done < "$scratch/pids.txt"
 echo "readme_example: the README's example works as written"

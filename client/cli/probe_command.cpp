@@ -81,6 +81,8 @@ void append_services(std::string& out, const DiscoveryResult& r) {
       note = fmt::format("  (verified: STUN Binding answered in {})", ms(v.rtt));
     } else if (i == 0 && v.state == VerifyState::kNotRequested) {
       note = "  (not verified)";
+    } else if (i == 0 && v.state == VerifyState::kUnchecked) {
+      note = "  (not verified: no service can be checked by a UDP Binding)";
     }
     out += fmt::format("{:<11}{}{}\n", i == 0 ? "TURN" : "", r.services[i].uri, note);
   }
@@ -281,6 +283,8 @@ int run_probe(const ProbeArgs& args) {
   struct sigaction on_sigint {};
   on_sigint.sa_handler = [](int) { g_interrupted.store(true); };
   sigemptyset(&on_sigint.sa_mask);
+  // A second Ctrl-C is not swallowed: the default action comes back after the first.
+  on_sigint.sa_flags = SA_RESETHAND | SA_RESTART;
   sigaction(SIGINT, &on_sigint, &previous);
   const DiscoveryResult result = discover(options, hooks);
   sigaction(SIGINT, &previous, nullptr);

@@ -75,7 +75,8 @@ bool Descent::start_another_round(TimePoint now) {
   // Only when nothing answered at all in this round and someone stayed silent: an answer
   // (an error, an empty list, a subtree that failed) would only be repeated.
   const Duration left = deadline_ - now;
-  const bool silent = replies_.size() == round_replies_ && round_timeouts_ > 0;
+  const bool silent =
+      replies_.size() == round_replies_ && round_answers_ == 0 && round_timeouts_ > 0;
   if (!silent || rounds_ + 1 >= kMaxRounds || left < 2 * shared_.config.rto.max ||
       root_candidates_.empty() || probes_sent_ >= options_.max_probes) {
     return false;
@@ -83,6 +84,7 @@ bool Descent::start_another_round(TimePoint now) {
   ++rounds_;
   round_replies_ = replies_.size();
   round_timeouts_ = 0;
+  round_answers_ = 0;
   failed_.clear();
   return open_level(now, 0, root_candidates_);
 }
@@ -356,6 +358,11 @@ void Descent::fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::st
   }
   if (kind == PeerErrorKind::kRateLimited) ++rate_limited_;
   if (kind == PeerErrorKind::kTimeout && index != shortcut_) ++round_timeouts_;
+  // Something came back from it: an error response, a malformed or empty answer.
+  if (kind == PeerErrorKind::kErrorResponse || kind == PeerErrorKind::kMalformed ||
+      kind == PeerErrorKind::kEmpty) {
+    ++round_answers_;
+  }
   failed_.push_back(peer.candidate.address);
   report(peer.candidate, peer.depth, kind, std::move(detail), code);
   if (index == shortcut_) check_failed();
@@ -496,7 +503,9 @@ void Descent::reject_leaf(TimePoint now, std::string detail) {
          PeerErrorKind::kNotVerified, std::move(detail));
   state_ = State::kRunning;
   leaf_ = SIZE_MAX;
-  // The leaf's reply stays `tried`: best_untried never picks it again.
+  // The leaf's reply stays `tried`: best_untried never picks it again. The cached leaf's
+  // probe, paused when the leaf was found, goes on too: it may still answer.
+  if (shortcut_ != SIZE_MAX) peers_[shortcut_].exchange.resume();
   abandon_winner(levels_.back());
   settle(now);
   pump(now);

@@ -172,6 +172,7 @@ class Descent {
   uint32_t rounds_ = 0;
   size_t round_replies_ = 0;     // replies_.size() when the current round began.
   uint32_t round_timeouts_ = 0;  // Servers that stayed silent in the current round.
+  uint32_t round_answers_ = 0;   // Error, malformed and empty answers in the current round.
   static constexpr uint32_t kMaxRounds = 16;
 };
 

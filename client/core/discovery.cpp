@@ -133,10 +133,12 @@ void Discovery::stop(TimePoint now) {
     result.failure = "stopped by the caller";
     if (answer_) {
       fill(result, *answer_);
+    } else if (rejected_) {
+      fill(result, *rejected_);  // What an earlier verification round found and checked.
     } else {
       result.path = descent_.path();
     }
-    if (verifier_) result.verification = verification();
+    if (verifier_ || !earlier_attempts_.empty()) result.verification = verification();
     result_ = std::move(result);
     delivered_ = true;
   }
@@ -168,7 +170,8 @@ void Discovery::advance_foreground(TimePoint now) {
     verifier_.emplace(options_, deadline_, shared_);
     verifier_->start(now, std::move(candidates), checked_uris_);
     replies_seen_ = descent_.replies().size();
-    if (verifier_->done() && verifier_->result().state == VerifyState::kFailed) {
+    if (verifier_->done() && verifier_->result().state == VerifyState::kFailed &&
+        !verifier_->nothing_checkable()) {
       reject_answer(now);  // Nothing new to check here.
     }
   }
@@ -178,7 +181,7 @@ void Discovery::advance_foreground(TimePoint now) {
     verifier_->expire();
   }
   if (verifier_ && verifier_->result().state == VerifyState::kFailed && !verifier_->expired() &&
-      now < deadline_) {
+      !verifier_->nothing_checkable() && now < deadline_) {
     reject_answer(now);
     advance_foreground(now);
     return;
@@ -337,6 +340,8 @@ void Discovery::deliver(TimePoint now) {
         result.services.insert(result.services.begin(), *backup);
         result.backups.erase(backup);
       }
+    } else if (verifier_->nothing_checkable()) {
+      result.verification.state = VerifyState::kUnchecked;  // Still a good answer.
     } else {
       result.status = Status::kNotFound;
       verify_failed_ = true;

@@ -48,6 +48,7 @@ void Verifier::next_candidate(TimePoint now) {
     if (std::find(skip_.begin(), skip_.end(), service.uri) != skip_.end()) continue;
     if (!checkable_by_udp_binding(service)) {
       note("not checked: needs TCP or TLS, the check is a UDP Binding");
+      ++uncheckable_;
       continue;
     }
     auto ip = parse_ip(service.host);
@@ -63,6 +64,7 @@ void Verifier::next_candidate(TimePoint now) {
       return;
     }
     note("not checked: a host name, and the core resolves none");
+    ++uncheckable_;
   }
   done_ = true;
 }
@@ -194,6 +196,7 @@ void Verifier::on_resolved(TimePoint now, std::string_view host,
   resolve_request_.reset();
   if (addresses.empty() || !addresses.front().valid()) {
     note("not checked: the host name did not resolve");
+    ++unusable_;  // Nobody can reach it by that name: as good as a failed check.
     ++index_;
     next_candidate(now);
     return;
@@ -216,6 +219,7 @@ bool Verifier::begin_check(TimePoint now) {
   if (why) {
     target_ = Endpoint{};  // Nothing was sent.
     note("not checked: " + *why);
+    ++unusable_;
     return false;
   }
   const Duration rto = shared_.peers.touch(target_, now).rtt.rto();

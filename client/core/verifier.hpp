@@ -60,6 +60,14 @@ class Verifier {
   // The candidate that answered (kVerified only).
   size_t verified_index() const { return index_; }
   uint32_t bindings_sent() const { return bindings_sent_; }
+  // Done without a single Binding because what the leaf named cannot be checked this way
+  // (TCP or TLS only, host names the core may not resolve), and nothing was refused by the
+  // address policy or failed to resolve: the leaf's word is all there is, which is not a
+  // reason to look elsewhere.
+  bool nothing_checkable() const {
+    return done_ && !expired_ && bindings_sent_ == 0 && uncheckable_ > 0 && unusable_ == 0 &&
+           result_.state != VerifyState::kVerified;
+  }
 
  private:
   void next_candidate(TimePoint now);
@@ -83,6 +91,9 @@ class Verifier {
   Verification result_;
   bool done_ = false;
   bool expired_ = false;
+  uint32_t uncheckable_ = 0;  // Candidates no UDP Binding can check (transport, host name).
+  // Candidates the address policy kept us from checking, or whose name did not resolve.
+  uint32_t unusable_ = 0;
   uint32_t bindings_sent_ = 0;
 };
 

@@ -50,6 +50,8 @@ const char* to_string(VerifyState state) {
       return "verified";
     case VerifyState::kFailed:
       return "failed";
+    case VerifyState::kUnchecked:
+      return "unchecked";
   }
   return "?";
 }

@@ -228,6 +228,19 @@ TEST_CASE("a long timeout is used: when nothing answered, the walk starts over f
   const DiscoveryResult r = quick.discover(quick.options({server(0, 1)}));
   CHECK_FALSE(r.ok());
   CHECK(silent.probes.size() == 5);
+  // Found in review: an error response did not count as an answer, so one root's error
+  // and another's silence started the walk over and over.
+  Scenario mixed;
+  FakeServerConfig erring = leaf("erring", turn(9));
+  erring.error_code = 500;
+  FakeServer& err = mixed.add(server(0, 1), erring, 10ms);
+  mixed.add(server(0, 2), dead, 10ms);
+  DiscoverOptions both = mixed.options({server(0, 1), server(0, 2)});
+  both.timeout = 10s;
+  const DiscoveryResult m = mixed.discover(both);
+  CHECK_FALSE(m.ok());
+  CHECK(err.probes.size() == 1);  // Asked once: an answer is not repeated.
+  CHECK(m.total_time < 2s);
 }
 
 TEST_CASE("the first RTO comes from the server's smoothed RTT, never under 50ms") {

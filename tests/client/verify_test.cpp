@@ -250,6 +250,50 @@ TEST_CASE("verify: when the cached leaf's TURN server dies, a warm discovery wal
   CHECK(s.prober.last_path()->leaf().name == "us-1");
 }
 
+// Found in review: finding a leaf paused the cached leaf's probe, and a rejected leaf did
+// not resume it, so a walk with nothing else left waited for the deadline.
+TEST_CASE("verify: after a rejected leaf, a silent cached leaf is still given up in time") {
+  const Endpoint kTurn11 = Endpoint::v4(192, 0, 2, 11, 3478);
+  Scenario s;
+  FakeServer& root = s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 10ms);
+  s.add(server(1, 2), branch("us", {server(2, 2)}), 30ms);
+  FakeServer& eu1 = s.add(server(2, 1), leaf("eu-1", turn(10)), 10ms);
+  s.add(server(2, 2), leaf("us-1", turn(11)), 10ms);
+  s.add(kTurn10, turn_server(), 5ms);
+  FakeServerConfig dead = turn_server();
+  dead.silent = true;
+  s.add(kTurn11, dead, 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  o.timeout = 5s;
+  REQUIRE(s.discover(o).ok());  // Remembers root → eu → eu-1.
+  s.settle();
+  // eu-1 goes silent and the root lists us alone: the walk finds us-1, whose TURN server
+  // is dead, while the cached leaf's probe is still out.
+  eu1.config.silent = true;
+  root.config.children = {server(1, 2)};
+  s.net.run_for(1s);
+  const DiscoveryResult r = s.discover(o);
+  CHECK_FALSE(r.ok());
+  CHECK(r.failure == "no TURN server answered a STUN Binding (1 tried)");
+  CHECK(r.total_time < 3s);
+}
+
+TEST_CASE("verify: a leaf with TCP and TLS services only is answered, unchecked") {
+  Scenario s;
+  FakeServerConfig l = leaf("leaf", "turns:192.0.2.11:5349?transport=tcp");
+  l.services.push_back("turn:192.0.2.11:3478?transport=tcp");
+  s.add(server(0, 1), l, 10ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok());
+  CHECK(r.verification.state == VerifyState::kUnchecked);
+  CHECK(r.errors.empty());  // Not rejected, not walked away from.
+  CHECK(r.verification.tried.size() == 2);
+}
+
 TEST_CASE("verify: host names are skipped unless the driver resolves them") {
   auto setup = [](Scenario& s) {
     s.add(server(0, 1), leaf("leaf", "turn:turn.example.com:3478?transport=udp"), 10ms);
@@ -261,8 +305,10 @@ TEST_CASE("verify: host names are skipped unless the driver resolves them") {
     DiscoverOptions o = s.options({server(0, 1)});
     o.verify = true;
     const DiscoveryResult r = s.discover(o);
-    CHECK_FALSE(r.ok());
-    CHECK(r.failure == "no TURN server could be checked by a UDP Binding");
+    // Nothing can be checked, which says nothing against the leaf: its word stands, marked
+    // unchecked (verification is on by default, so a TLS-only tree must still work).
+    CHECK(r.ok());
+    CHECK(r.verification.state == VerifyState::kUnchecked);
     REQUIRE(r.verification.tried.size() == 1);
     CHECK(r.verification.tried[0].outcome ==
           "not checked: a host name, and the core resolves none");

@@ -100,6 +100,12 @@ TEST_CASE("JSON log lines: stable fields, escaped, valid whatever the message ho
   CHECK(format_json_log_line(at, spdlog::level::info, "t", "caf\xc3\xa9 \xff\xc3") ==
         std::string(R"({"time":"2026-12-06T03:04:05.678Z","level":"info","logger":"t",)") +
             "\"message\":\"caf\xc3\xa9 " + R"(\ufffd\ufffd"})");
+  // Overlong, surrogate and beyond U+10FFFF forms are not UTF-8 either.
+  CHECK(
+      format_json_log_line(at, spdlog::level::info, "t",
+                           "\xe0\x80\x80|\xed\xa0\x80|\xf4\x90\x80\x80")
+          .find(R"("message":"\ufffd\ufffd\ufffd|\ufffd\ufffd\ufffd|\ufffd\ufffd\ufffd\ufffd")") !=
+      std::string::npos);
   CHECK(set_log_format("yaml").error() == "unknown log format \"yaml\" (expected text or json)");
 }
 

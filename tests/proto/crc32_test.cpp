@@ -1,9 +1,12 @@
-// The FINGERPRINT CRC-32 (ISA-L) against zlib's crc32, the reference the STUN RFCs name.
+// The FINGERPRINT CRC-32 (ISA-L) against zlib's crc32, the reference the STUN RFCs name;
+// and the HMAC-SHA256 of proto/crypto.hpp.
 #include <doctest/doctest.h>
 #include <zlib.h>
 
+#include <array>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -52,3 +55,36 @@ TEST_CASE("crc32: equals zlib's on a whole 64 KiB message and on constant runs")
 
 }  // namespace
 }  // namespace turnscout::proto
+
+// RFC 4231 test case 2 ("Jefe"), and a keyed context re-used for many MACs in a row, as a
+// worker checks heartbeats: every MAC equals a one-shot MAC of the same text.
+TEST_CASE("HMAC-SHA256: RFC 4231, and a re-used keyed context agrees with one-shot MACs") {
+  const std::string key = "Jefe";
+  const std::string text = "what do ya want for nothing?";
+  std::array<uint8_t, turnscout::proto::kHmacSha256Size> mac{};
+  auto bytes = [](const std::string& s) {
+    return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
+  REQUIRE(turnscout::proto::hmac_sha256(bytes(key), {bytes(text)}, mac));
+  std::string hexed;
+  for (uint8_t b : mac) {
+    hexed += "0123456789abcdef"[b >> 4];
+    hexed += "0123456789abcdef"[b & 15];
+  }
+  CHECK(hexed == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+
+  turnscout::proto::HmacSha256 keyed;
+  REQUIRE(keyed.set_key(bytes(key)));
+  CHECK(keyed.reuses_context());  // OpenSSL 3.0.3 or later.
+  for (int i = 0; i < 50; ++i) {
+    const std::string message = "heartbeat " + std::to_string(i);
+    std::array<uint8_t, turnscout::proto::kHmacSha256Size> once{};
+    std::array<uint8_t, turnscout::proto::kHmacSha256Size> again{};
+    REQUIRE(turnscout::proto::hmac_sha256(bytes(key), {bytes(message)}, once));
+    REQUIRE(keyed.compute({bytes(message)}, again));
+    CHECK(once == again);
+  }
+  turnscout::proto::HmacSha256 none;
+  CHECK_FALSE(none.set_key({}));
+  CHECK_FALSE(none.compute({bytes(text)}, mac));
+}

@@ -130,7 +130,14 @@ struct PeerError {
   std::string detail;       // One line, e.g. "5 attempts, no reply".
 };
 
-enum class VerifyState : uint8_t { kNotRequested, kVerified, kFailed };
+enum class VerifyState : uint8_t {
+  kNotRequested,
+  kVerified,
+  kFailed,
+  // Asked for, but nothing the leaf named can be checked by a UDP Binding (TCP or TLS
+  // only, host names not resolved): the result is the leaf's word, and still ok.
+  kUnchecked,
+};
 
 struct VerifyAttempt {
   std::string service;  // Service::uri.
