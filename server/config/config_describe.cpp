@@ -193,20 +193,23 @@ std::vector<std::pair<std::string, std::string>> labelled_lines(const std::strin
 std::vector<std::string> describe_changes(const ServerConfig& before, const ServerConfig& after) {
   const auto old_lines = labelled_lines(describe(before));
   const auto new_lines = labelled_lines(describe(after));
+  auto find = [](const auto& lines, const std::string& label) {
+    return std::find_if(lines.begin(), lines.end(),
+                        [&label](const auto& line) { return line.first == label; });
+  };
   std::vector<std::string> changes;
-  for (const auto& [label, value] : new_lines) {
-    auto old = std::find_if(old_lines.begin(), old_lines.end(),
-                            [&](const auto& line) { return line.first == label; });
+  for (const auto& line : new_lines) {
+    const auto old = find(old_lines, line.first);
     if (old == old_lines.end()) {
-      changes.push_back(fmt::format("{}: {} (new)", label, value));
-    } else if (old->second != value) {
-      changes.push_back(fmt::format("{}: {} → {}", label, old->second, value));
+      changes.push_back(fmt::format("{}: {} (new)", line.first, line.second));
+    } else if (old->second != line.second) {
+      changes.push_back(fmt::format("{}: {} → {}", line.first, old->second, line.second));
     }
   }
-  for (const auto& [label, value] : old_lines) {
-    const bool kept = std::any_of(new_lines.begin(), new_lines.end(),
-                                  [&](const auto& line) { return line.first == label; });
-    if (!kept) changes.push_back(fmt::format("{}: {} (gone)", label, value));
+  for (const auto& line : old_lines) {
+    if (find(new_lines, line.first) == new_lines.end()) {
+      changes.push_back(fmt::format("{}: {} (gone)", line.first, line.second));
+    }
   }
   return changes;
 }
