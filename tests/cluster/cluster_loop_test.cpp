@@ -64,11 +64,19 @@ TEST_CASE("the demo topology converges and the nearest region wins") {
   options.verify = true;
   options.use_last_path = false;
   // RTT through a proxy = 2 × delay + up to 2 × jitter, plus a little of our own time. A
-  // busy machine adds scheduling delays to single samples, so the best of five is checked.
+  // busy machine (a sanitizer build, another test) adds scheduling delays to single samples,
+  // so every sample must be at least the simulated delay, and the best of at least five, and
+  // of up to twenty while one is still above, at most the delay plus jitter and 2 ms.
   const double expected[] = {20.0, 30.0, 30.0};
   const double jitter[] = {1.0, 2.0, 2.0};
   double best[] = {1e9, 1e9, 1e9};
-  for (int i = 0; i < 5; ++i) {
+  const auto all_close = [&] {
+    for (size_t hop = 0; hop < 3; ++hop) {
+      if (best[hop] > expected[hop] + jitter[hop] + 2.0) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 20 && (i < 5 || !all_close()); ++i) {
     DiscoveryResult r = f.discover(options);
     REQUIRE_MESSAGE(r.ok(), r.failure);
     REQUIRE(r.path.size() == 3);
@@ -123,7 +131,9 @@ TEST_CASE("scale smoke: 1 root, 20 regions, 1,000 leaves converge; a discovery s
 
   DiscoverOptions options;
   options.roots = f.roots();
-  options.timeout = 5000ms;
+  // 2,042 timers and sockets on one loop keep it busy, more so under a sanitizer: a round
+  // that gets no answer is followed by another within this timeout.
+  options.timeout = 15000ms;
   DiscoveryResult r = f.discover(options);
   REQUIRE_MESSAGE(r.ok(), r.failure);
   REQUIRE(r.path.size() == 3);
