@@ -113,6 +113,15 @@ void append_attempts(std::string& out, const Verification& v) {
   }
 }
 
+// A count the user may set within [lo, hi]; the help text names the range.
+void add_count(CLI::App* app, const std::string& name, uint32_t& value, const std::string& help,
+               uint32_t lo, uint32_t hi) {
+  app->add_option(name, value, help)
+      ->type_name("N")
+      ->check(CLI::Range(lo, hi).description(""))
+      ->capture_default_str();
+}
+
 void append_errors(std::string& out, const DiscoveryResult& r) {
   const size_t total = r.errors.size() + r.errors_dropped;
   if (total == 0) {
@@ -161,20 +170,17 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
       ->capture_default_str();
   probe->add_option("--token", args.token, "Capacity token (base64url) for a higher tier")
       ->type_name("TOKEN");
-  probe
-      ->add_option("--attempts", args.attempts,
-                   "Requests per server in one round, the first included, 1 to 10 (with no answer "
-                   "at all, rounds repeat until the timeout)")
-      ->type_name("N")
-      ->check(CLI::Range(1u, 10u).description(""))
-      ->capture_default_str();
-  probe
-      ->add_option("--max-probes", args.max_probes,
-                   "Probe datagrams this discovery may send at most, retransmissions "
-                   "included, 1 to 5120")
-      ->type_name("N")
-      ->check(CLI::Range(1u, 5120u).description(""))
-      ->capture_default_str();
+  add_count(probe, "--attempts", args.attempts,
+            "Requests per server in one round, the first included, 1 to 10 (with no answer at "
+            "all, rounds repeat until the timeout)",
+            1, 10);
+  add_count(probe, "--max-probes", args.max_probes,
+            "Probe datagrams this discovery may send at most, retransmissions included, 1 to 5120",
+            1, 5120);
+  add_count(probe, "--max-bindings", args.max_bindings,
+            "Verification Bindings this discovery may send at most, over every leaf it checks, "
+            "retransmissions included, 1 to 1024",
+            1, 1024);
   probe->add_flag("--allow-any-scope", args.allow_any_scope,
                   "Follow a server to addresses more private than its own (a public server "
                   "naming private or loopback addresses); special addresses stay refused");
@@ -265,6 +271,7 @@ int run_probe(const ProbeArgs& args) {
   options.max_probes = args.max_probes;
   // Room for that many padded probes (1,200 bytes each, plus headroom).
   options.max_probe_bytes = std::max(options.max_probe_bytes, args.max_probes * 1280u);
+  options.max_bindings = args.max_bindings;
   options.allow_any_scope = args.allow_any_scope;
   // Hops are printed as they are won, like traceroute; Ctrl-C ends the walk and prints what
   // it found (exit 130).

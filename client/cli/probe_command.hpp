@@ -24,6 +24,7 @@ struct ProbeArgs {
   uint32_t attempts = 5;
   bool allow_any_scope = false;
   uint32_t max_probes = 64;
+  uint32_t max_bindings = 32;
 };
 
 CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args);

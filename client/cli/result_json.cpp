@@ -94,6 +94,7 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   out["warm"] = r.warm;
   out["total_time_us"] = r.total_time.count();
   out["probes_sent"] = r.probes_sent;
+  out["bindings_sent"] = r.bindings_sent;
   out["errors"] = std::move(errors);
   out["errors_dropped"] = r.errors_dropped;
   return out;

@@ -24,7 +24,8 @@ Discovery::Discovery(DiscoveryId id, TimePoint started, DiscoverOptions options,
       last_path_(std::move(last_path)),
       shared_(shared),
       errors_(shared.config.max_errors),
-      descent_(options_, roots_, blacklist_, deadline_, shared_, errors_) {
+      descent_(options_, roots_, blacklist_, deadline_, shared_, errors_),
+      bindings_left_(options_.max_bindings) {
   for (const PeerError& error : root_errors)
     errors_.add(error);
 }
@@ -167,21 +168,17 @@ void Discovery::advance_foreground(TimePoint now) {
     if (!options_.verify) break;
     std::vector<Service> candidates = answer_->services;
     candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
-    verifier_.emplace(options_, deadline_, shared_);
+    verifier_.emplace(options_, deadline_, shared_, bindings_left_);
     verifier_->start(now, std::move(candidates), checked_uris_);
     replies_seen_ = descent_.replies().size();
-    if (verifier_->done() && verifier_->result().state == VerifyState::kFailed &&
-        !verifier_->nothing_checkable()) {
-      reject_answer(now);  // Nothing new to check here.
-    }
+    if (verifier_->done() && look_elsewhere(now)) reject_answer(now);  // Nothing new here.
   }
   if (collecting_late_leaves()) add_late_leaves();
   if (verifier_ && !verifier_->done()) {
     if (now < deadline_) return;
     verifier_->expire();
   }
-  if (verifier_ && verifier_->result().state == VerifyState::kFailed && !verifier_->expired() &&
-      !verifier_->nothing_checkable() && now < deadline_) {
+  if (verifier_ && verifier_->done() && look_elsewhere(now)) {
     reject_answer(now);
     advance_foreground(now);
     return;
@@ -191,6 +188,11 @@ void Discovery::advance_foreground(TimePoint now) {
 
 // Everything this answer offered was checked and failed: the walk backtracks as it does
 // past a dead server (to sibling leaves, then other branches), within the deadline.
+bool Discovery::look_elsewhere(TimePoint now) const {
+  return verifier_->result().state == VerifyState::kFailed && !verifier_->expired() &&
+         !verifier_->out_of_budget() && !verifier_->nothing_checkable() && now < deadline_;
+}
+
 void Discovery::reject_answer(TimePoint now) {
   const Verification& round = verifier_->result();
   earlier_attempts_.insert(earlier_attempts_.end(), round.tried.begin(), round.tried.end());
@@ -285,6 +287,7 @@ DiscoveryResult Discovery::base_result(TimePoint now) const {
   result.errors = errors_.errors();
   result.errors_dropped = errors_.dropped();
   result.probes_sent = descent_.probes_sent();
+  result.bindings_sent = options_.max_bindings - bindings_left_;
   return result;
 }
 
@@ -346,11 +349,18 @@ void Discovery::deliver(TimePoint now) {
       result.status = Status::kNotFound;
       verify_failed_ = true;
       const auto& tried = result.verification.tried;
-      result.failure =
-          verifier_->expired()
-              ? fmt::format("deadline of {} passed while verifying TURN servers ({} tried)",
-                            format_duration(Duration{options_.timeout}), tried.size())
-              : verify_failure(result.verification);
+      if (verifier_->expired()) {
+        result.failure =
+            fmt::format("deadline of {} passed while verifying TURN servers ({} tried)",
+                        format_duration(Duration{options_.timeout}), tried.size());
+      } else if (verifier_->out_of_budget()) {
+        result.failure = fmt::format(
+            "no TURN server answered a STUN Binding within the discovery's budget of {} ({} tried)",
+            counted(options_.max_bindings, "Binding"), tried.size());
+      } else {
+        result.failure = verify_failure(result.verification);
+      }
+      if (rejected_) fill(result, *rejected_);  // The first path found, as deliver_failure.
     }
   }
   result_ = std::move(result);

@@ -93,6 +93,9 @@ class Discovery {
   void fill(DiscoveryResult& result, const Answer& answer) const;
   Verification verification() const;
   static std::string verify_failure(const Verification& verification);
+  // The current Verifier found nothing, checked what it could, and the deadline and the
+  // Binding budget allow more: the walk may look elsewhere.
+  bool look_elsewhere(TimePoint now) const;
   DiscoveryResult base_result(TimePoint now) const;
 
   DiscoveryId id_;
@@ -106,6 +109,7 @@ class Discovery {
   ErrorLog errors_;
   Descent descent_;
   std::optional<Verifier> verifier_;
+  uint32_t bindings_left_;  // Of options_.max_bindings, over every Verifier.
   std::optional<Answer> answer_;
   std::optional<DiscoveryResult> result_;
   std::optional<PathUpdate> path_update_;

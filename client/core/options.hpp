@@ -28,6 +28,9 @@ struct Root {
 };
 
 inline constexpr uint32_t kMaxAttemptsLimit = 10;
+// DiscoverOptions::max_bindings at most: 3 attempts to each of 16 services and backups of a
+// few dozen leaves.
+inline constexpr uint32_t kMaxBindingsLimit = 1024;
 
 // The public options (client/include/turnscout/types.hpp: roots as written, blacklist
 // tokens, timeout, selection, verify, capacity token as base64url text, children wanted,

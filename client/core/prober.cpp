@@ -55,6 +55,10 @@ Result<void, std::string> check(const DiscoverOptions& o) {
     return fail(fmt::format("max_probe_bytes must hold one probe ({} bytes), got {}", o.pad_to + 4,
                             o.max_probe_bytes));
   }
+  if (o.max_bindings < 1 || o.max_bindings > kMaxBindingsLimit) {
+    return fail(fmt::format("max_bindings must be from 1 to {}, got {}", kMaxBindingsLimit,
+                            o.max_bindings));
+  }
   if (o.max_children_per_level < 1 || o.max_children_per_level > kMaxPeersPerDescent) {
     return fail(fmt::format("max_children_per_level must be from 1 to {}, got {}",
                             kMaxPeersPerDescent, o.max_children_per_level));

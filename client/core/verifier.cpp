@@ -21,8 +21,9 @@ bool checkable_by_udp_binding(const Service& service) {
 
 }  // namespace
 
-Verifier::Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared)
-    : options_(options), deadline_(deadline), shared_(shared) {
+Verifier::Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared,
+                   uint32_t& bindings_left)
+    : options_(options), deadline_(deadline), shared_(shared), bindings_left_(bindings_left) {
   result_.state = VerifyState::kFailed;
 }
 
@@ -88,6 +89,18 @@ void Verifier::pump(TimePoint now) {
 }
 
 void Verifier::transmit(TimePoint now) {
+  if (bindings_left_ == 0) {
+    const std::string why = fmt::format("over the discovery's budget ({} sent)",
+                                        counted(options_.max_bindings, "Binding"));
+    if (exchange_->attempts() == 0) target_ = Endpoint{};  // Nothing was sent to it.
+    note(exchange_->attempts() == 0 ? "not checked: " + why
+                                    : fmt::format("{}, no reply; then {}",
+                                                  counted(exchange_->attempts(), "attempt"), why));
+    exchange_.reset();
+    done_ = true;
+    out_of_budget_ = true;
+    return;
+  }
   PeerRecord& record = shared_.peers.touch(target_, now);
   const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kBinding);
   if (allowed > now) {
@@ -112,6 +125,7 @@ void Verifier::transmit(TimePoint now) {
   shared_.outbox.push_back(Datagram{Endpoint{}, target_, std::move(bytes)});
   tids_[exchange_->sent(now, shared_.random)] = request.transaction_id;
   ++bindings_sent_;
+  --bindings_left_;
   ++shared_.counters.bindings_sent;
 }
 

@@ -29,8 +29,10 @@ namespace turnscout::client {
 
 class Verifier {
  public:
-  // The references must outlive the Verifier.
-  Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared);
+  // The references must outlive the Verifier. `bindings_left` is the discovery's Binding
+  // budget, shared by every Verifier it starts; each Binding sent takes one.
+  Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared,
+           uint32_t& bindings_left);
 
   // `candidates` in the order to try them: the chosen services, then the backups. Those
   // whose URI is in `skip` (checked earlier in the same discovery) are passed over unnoted.
@@ -54,6 +56,8 @@ class Verifier {
   bool done() const { return done_; }
   // Done because the deadline passed (expire()) with candidates left.
   bool expired() const { return expired_; }
+  // Done because the discovery's Binding budget ran out with candidates left.
+  bool out_of_budget() const { return out_of_budget_; }
   // Every candidate's URI, checked or not.
   std::vector<std::string> candidate_uris() const;
   const Verification& result() const { return result_; }
@@ -80,6 +84,7 @@ class Verifier {
   const DiscoverOptions& options_;
   TimePoint deadline_;
   Shared& shared_;
+  uint32_t& bindings_left_;
   std::vector<Service> candidates_;
   std::vector<std::string> skip_;
   size_t index_ = 0;
@@ -91,6 +96,7 @@ class Verifier {
   Verification result_;
   bool done_ = false;
   bool expired_ = false;
+  bool out_of_budget_ = false;
   uint32_t uncheckable_ = 0;  // Candidates no UDP Binding can check (transport, host name).
   // Candidates the address policy kept us from checking, or whose name did not resolve.
   uint32_t unusable_ = 0;

@@ -286,6 +286,10 @@ uint32_t turnscout_result_probes_sent(const turnscout_result* result) {
   return result == nullptr ? 0 : result->result.probes_sent;
 }
 
+uint32_t turnscout_result_bindings_sent(const turnscout_result* result) {
+  return result == nullptr ? 0 : result->result.bindings_sent;
+}
+
 size_t turnscout_result_error_count(const turnscout_result* result) {
   return result == nullptr ? 0 : result->errors.size();
 }

@@ -162,6 +162,46 @@ TEST_CASE("hostile: a public leaf's TURN servers on inner addresses are not chec
   CHECK(sent.to == std::vector<Endpoint>{root});
 }
 
+TEST_CASE("hostile: leaves naming dead TURN servers draw at most max_bindings Bindings") {
+  // 16 leaves under one root, each naming 16 TURN servers that never answer. Every leaf
+  // fails verification, so the walk backtracks through all of them; with a long timeout
+  // that was about 250 Bindings to third parties before the Bindings had a budget.
+  Scenario s;
+  std::vector<Endpoint> leaves;
+  uint32_t next_victim = 0;
+  for (uint8_t i = 1; i <= 16; ++i) {
+    FakeServerConfig c = leaf("leaf-" + std::to_string(i), "");
+    c.services.clear();
+    for (int k = 0; k < 16; ++k) {
+      const Endpoint v = victim(next_victim++);
+      s.add(v, silent());
+      c.services.push_back("turn:" + to_string(v) + "?transport=udp");
+    }
+    leaves.push_back(server(1, i));
+    s.add(server(1, i), c);
+  }
+  s.add(server(0, 1), branch("root", leaves));
+  Sent sent;
+  count_sent(s, sent);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  o.timeout = std::chrono::seconds{60};
+  const DiscoveryResult r = s.discover(o, std::chrono::seconds{61});
+  CHECK_FALSE(r.ok());
+  const size_t bindings = sent.datagrams - r.probes_sent;
+  MESSAGE("sent ", r.probes_sent, " probes and ", bindings, " Bindings");
+  CHECK(bindings <= o.max_bindings);
+  CHECK(r.bindings_sent == bindings);
+  CHECK(
+      r.failure.starts_with("no TURN server answered a STUN Binding within the discovery's "
+                            "budget of 32 Bindings"));
+  REQUIRE_FALSE(r.verification.tried.empty());
+  // 32 = 10 services × 3 attempts, and 2 to the eleventh when the budget ran out.
+  CHECK(r.verification.tried.size() == 11);
+  CHECK(r.verification.tried.back().outcome ==
+        "2 attempts, no reply; then over the discovery's budget (32 Bindings sent)");
+}
+
 TEST_CASE("address policy: scopes and special addresses") {
   CHECK(scope_of(Endpoint::v4(8, 8, 8, 8, 53)) == AddressScope::kPublic);
   CHECK(scope_of(Endpoint::v4(172, 31, 0, 1, 1)) == AddressScope::kPrivate);

@@ -73,6 +73,8 @@ TEST_CASE("bad options are refused with a code and one line naming the problem")
         }).starts_with("capacity token: not base64url ("));
   CHECK(error([](DiscoverOptions& o) { o.max_depth = 0; }) ==
         "max_depth must be from 1 to 64, got 0");
+  CHECK(error([](DiscoverOptions& o) { o.max_bindings = 0; }) ==
+        "max_bindings must be from 1 to 1024, got 0");
   CHECK(error([](DiscoverOptions& o) { o.blacklist = {"index:2"}; }) ==
         "blacklist token \"index:2\": there are only 2 roots (positions 0 to 1)");
   CHECK(error([](DiscoverOptions& o) { o.blacklist = {"nope"}; }) ==

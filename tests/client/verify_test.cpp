@@ -155,6 +155,32 @@ TEST_CASE("verify: one attempt is \"1 attempt\"") {
   CHECK(r.verification.tried[0].outcome == "1 attempt, no reply");
 }
 
+TEST_CASE("verify: the Binding budget ends the checks, and the discovery, when it runs out") {
+  Scenario s;
+  FakeServerConfig c = leaf("leaf", turn(10));
+  c.services.push_back(turn(11));
+  s.add(server(0, 1), c, 10ms);
+  FakeServerConfig dead = turn_server();
+  dead.silent = true;
+  s.add(kTurn10, dead, 5ms);
+  s.add(Endpoint::v4(192, 0, 2, 11, 3478), turn_server(), 5ms);  // Never asked.
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  o.max_bindings = 3;
+  const DiscoveryResult r = s.discover(o);
+  CHECK_FALSE(r.ok());
+  CHECK(r.failure ==
+        "no TURN server answered a STUN Binding within the discovery's budget of 3 Bindings "
+        "(2 tried)");
+  CHECK(r.bindings_sent == 3);
+  REQUIRE(r.verification.tried.size() == 2);
+  CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
+  CHECK(r.verification.tried[1].outcome ==
+        "not checked: over the discovery's budget (3 Bindings sent)");
+  CHECK(r.verification.tried[1].address.empty());
+  CHECK(hop_names(r) == Names{"leaf"});
+}
+
 TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it found") {
   const DiscoveryResult r = discover_with_dead_turn(2);
   CHECK_FALSE(r.ok());

@@ -36,10 +36,11 @@ static void print_result(const char* label, const turnscout_result* result) {
     printf("  backup %s\n", turnscout_result_backup(result, i));
   for (i = 0; i < turnscout_result_error_count(result); ++i)
     printf("  error %s\n", turnscout_result_error(result, i));
-  printf("  reflexive %s, verified %d, warm %d, %lld us, %u probes\n",
+  printf("  reflexive %s, verified %d, warm %d, %lld us, %u probes, %u Bindings\n",
          turnscout_result_reflexive(result), turnscout_result_verified(result),
          turnscout_result_warm(result), (long long)turnscout_result_total_time_us(result),
-         (unsigned)turnscout_result_probes_sent(result));
+         (unsigned)turnscout_result_probes_sent(result),
+         (unsigned)turnscout_result_bindings_sent(result));
   if (!turnscout_result_ok(result)) printf("  failure: %s\n", turnscout_result_failure(result));
 }
 
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
   EXPECT(turnscout_result_hop_rtt_us(result, 0) >= 0);
   EXPECT(strlen(turnscout_result_reflexive(result)) > 0);
   EXPECT(turnscout_result_verified(result) == 1);
+  EXPECT(turnscout_result_bindings_sent(result) >= 1);
   EXPECT(turnscout_result_warm(result) == 0);
   turnscout_result_destroy(result);
 

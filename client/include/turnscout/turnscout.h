@@ -141,6 +141,8 @@ TURNSCOUT_API int turnscout_result_verified(const turnscout_result* result);
 TURNSCOUT_API int turnscout_result_warm(const turnscout_result* result);
 TURNSCOUT_API int64_t turnscout_result_total_time_us(const turnscout_result* result);
 TURNSCOUT_API uint32_t turnscout_result_probes_sent(const turnscout_result* result);
+/* Verification Bindings sent, retransmissions included. */
+TURNSCOUT_API uint32_t turnscout_result_bindings_sent(const turnscout_result* result);
 
 /* Per-server errors, one line each: "127.0.0.1:3478 root-1 (depth 0): timeout: 5 attempts,
  * no reply". */

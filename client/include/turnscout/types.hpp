@@ -78,6 +78,10 @@ struct DiscoverOptions {
   uint32_t max_probes = 64;
   uint32_t max_probe_bytes = 80 * 1024;
   uint32_t max_children_per_level = 16;
+  // Verification Bindings this discovery may send at most, retransmissions included, over
+  // every leaf it checks (a leaf may name dead TURN servers to send the walk on to the next
+  // one). Once spent, nothing more is checked and the discovery fails with what it tried.
+  uint32_t max_bindings = 32;
   // A server may send the client only to unicast addresses (never 0.0.0.0, multicast,
   // broadcast or port 0) no more private than its own: a public server not to private or
   // loopback addresses, a private one not to loopback. This lifts the second rule.
@@ -185,6 +189,7 @@ struct DiscoveryResult {
   // walk goes on below the roots meanwhile, so it counts those too: one round trip to the
   // answer, yet several datagrams.
   uint32_t probes_sent = 0;
+  uint32_t bindings_sent = 0;  // Verification Bindings, retransmissions included.
 
   bool ok() const { return status == Status::kOk; }
 };
