@@ -51,9 +51,10 @@ std::string race(const Hop& hop) {
 }
 
 std::string hop_line(const Hop& hop, size_t name_width, size_t address_width) {
-  return fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}  {}\n", hop.depth + 1,
+  return fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}  {}{}\n", hop.depth + 1,
                      hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
-                     percent(hop.load_permille), race(hop));
+                     percent(hop.load_permille), race(hop),
+                     hop.tier == 0 ? "" : fmt::format(", tier {}", hop.tier));
 }
 
 void append_path(std::string& out, const std::vector<Hop>& path) {
@@ -187,6 +188,18 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
   return probe;
 }
 
+std::vector<std::string> unhonoured_token(const std::vector<Hop>& path) {
+  std::vector<std::string> out;
+  for (const Hop& hop : path) {
+    if (hop.tier != 0) continue;
+    out.push_back(fmt::format(
+        "{} ({}) served the free tier: it did not honour the capacity token (expired, bound to "
+        "another address, signed with a key it does not accept, or for a tier it does not have)",
+        hop.name, hop.address.to_string()));
+  }
+  return out;
+}
+
 std::string format_hop(const Hop& hop) {
   return hop_line(hop, 12, 21);
 }
@@ -299,6 +312,10 @@ int run_probe(const ProbeArgs& args) {
       args.json ? to_json(result).dump(2) + "\n" : format_report(result, shown);
   std::fputs(report.c_str(), stdout);
   std::fflush(stdout);
+  if (!args.token.empty()) {
+    for (const std::string& line : unhonoured_token(result.path))
+      std::fprintf(stderr, "turnscout: warning: %s\n", line.c_str());
+  }
   if (!result.ok()) std::fprintf(stderr, "turnscout: %s\n", failure_line(result).c_str());
   return exit_code(result);
 }

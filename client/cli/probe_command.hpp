@@ -36,6 +36,8 @@ std::string format_report(const DiscoveryResult& result);
 // The report after the hops in `shown` were printed as they came (format_hop): the path is
 // repeated only when the final one differs.
 std::string format_report(const DiscoveryResult& result, const std::vector<Hop>& shown);
+// One warning per hop that served the free tier although a capacity token was sent.
+std::vector<std::string> unhonoured_token(const std::vector<Hop>& path);
 // One hop line as printed while the walk goes on (columns of a fixed minimum width).
 std::string format_hop(const Hop& hop);
 // The one line explaining a failure (stderr), e.g. "no TURN server found: every root ...".

@@ -35,6 +35,7 @@ Json hop(const Hop& h) {
               {"rtt_us", h.rtt.count()},
               {"load_permille", h.load_permille},
               {"overload_limit_permille", h.overload_limit_permille},
+              {"tier", h.tier},
               {"siblings_probed", h.siblings_probed},
               {"siblings_answered", h.siblings_answered}};
 }

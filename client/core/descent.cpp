@@ -522,10 +522,11 @@ std::vector<Hop> Descent::path() const {
     const AcceptedReply& reply = replies_[level.winner];
     const auto probed = std::count_if(level.peers.begin(), level.peers.end(),
                                       [&](size_t i) { return peers_[i].exchange.attempts() > 0; });
-    hops.push_back(Hop{
-        level.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
-        reply.rtt, reply.response.load.load_permille, reply.response.load.overload_limit_permille,
-        static_cast<uint32_t>(probed), static_cast<uint32_t>(level.replies.size())});
+    hops.push_back(
+        Hop{level.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
+            reply.rtt, reply.response.load.load_permille,
+            reply.response.load.overload_limit_permille, static_cast<uint32_t>(probed),
+            static_cast<uint32_t>(level.replies.size()), reply.response.flow_control.tier});
   }
   return hops;
 }

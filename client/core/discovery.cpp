@@ -274,6 +274,7 @@ Discovery::Answer Discovery::answer_from_shortcut() const {
   leaf.overload_limit_permille = reply.response.load.overload_limit_permille;
   leaf.siblings_probed = 1;
   leaf.siblings_answered = 1;
+  leaf.tier = reply.response.flow_control.tier;
   answer.reflexive = to_address(reply.response.reflexive);
   answer.warm = true;
   answer.from_shortcut = true;

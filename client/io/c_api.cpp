@@ -264,6 +264,11 @@ int32_t turnscout_result_hop_load_permille(const turnscout_result* result, size_
   return result->result.path[index].load_permille;
 }
 
+int32_t turnscout_result_hop_tier(const turnscout_result* result, size_t index) {
+  if (result == nullptr || index >= result->result.path.size()) return -1;
+  return result->result.path[index].tier;
+}
+
 const char* turnscout_result_reflexive(const turnscout_result* result) {
   return result == nullptr ? nullptr : result->reflexive.c_str();
 }

@@ -25,11 +25,14 @@ static void print_result(const char* label, const turnscout_result* result) {
   size_t i;
   printf("%s: %s\n", label, turnscout_result_ok(result) ? "found" : "not found");
   for (i = 0; i < turnscout_result_hop_count(result); ++i) {
-    printf("  hop %u %s %s %lld us %d permille\n", (unsigned)i,
+    printf("  hop %u %s %s %lld us %d permille tier %d\n", (unsigned)i,
            turnscout_result_hop_name(result, i), turnscout_result_hop_address(result, i),
            (long long)turnscout_result_hop_rtt_us(result, i),
-           (int)turnscout_result_hop_load_permille(result, i));
+           (int)turnscout_result_hop_load_permille(result, i),
+           (int)turnscout_result_hop_tier(result, i));
+    EXPECT(turnscout_result_hop_tier(result, i) == 0); /* No token: the free tier. */
   }
+  EXPECT(turnscout_result_hop_tier(result, i) == -1);
   for (i = 0; i < turnscout_result_service_count(result); ++i)
     printf("  service %s\n", turnscout_result_service(result, i));
   for (i = 0; i < turnscout_result_backup_count(result); ++i)

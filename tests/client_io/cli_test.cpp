@@ -310,4 +310,63 @@ TEST_CASE("cli: token issue prints a token that verifies with the token key") {
         ExitStatus{true, 2});
 }
 
+TEST_CASE("cli: probe says which tier each hop served, and warns when a token was not honoured") {
+  TempDir dir{"turnscout-sdk-tier"};
+  const std::string key = dir.write_secret("token.key", std::string(kTestTokenKey) + "\n");
+  NodeOptions node{.name = "tiered", .leaf = true};
+  node.extra_tiers = "    gold: {id: 1, burst: 200, refill: 50}\n";
+  auto leaf = ServerProcess::start(dir, node);
+  REQUIRE_MESSAGE(leaf.ok(), (leaf.ok() ? "" : leaf.error()));
+  const std::string address = to_string((*leaf)->udp());
+  const auto issue = [&](const std::string& tier) {
+    const CommandResult r =
+        turnscout(dir, {"token", "issue", "--key-file", key, "--tier", tier, "--expires", "1h"});
+    REQUIRE(r.status == ExitStatus{true, 0});
+    return lines_of(r.output).at(0);
+  };
+  const std::vector<std::string> probe{"probe", address, "--no-verify", "--token"};
+  const auto with = [&](std::vector<std::string> args, const std::string& token,
+                        std::vector<std::string> extra) {
+    args.push_back(token);
+    args.insert(args.end(), extra.begin(), extra.end());
+    return turnscout(dir, args);
+  };
+  const std::string warning =
+      "turnscout: warning: tiered (" + address + ") served the free tier: it did not honour";
+
+  SUBCASE("a token for a tier the server has") {
+    const std::string gold = issue("1");
+    const CommandResult text = with(probe, gold, {});
+    CHECK(text.status == ExitStatus{true, 0});
+    CHECK(text.output.find("only one probed, tier 1\n") != std::string::npos);
+    CHECK(text.output.find(warning) == std::string::npos);
+    const CommandResult json = with(probe, gold, {"--json"});
+    REQUIRE(json.status == ExitStatus{true, 0});
+    CHECK(nlohmann::json::parse(json.output).at("path").at(0).at("tier") == 1);
+  }
+  SUBCASE("a token for a tier it does not have, and one signed with another key") {
+    const std::string platinum = issue("7");
+    const CommandResult r = with(probe, platinum, {});
+    CHECK(r.status == ExitStatus{true, 0});
+    CHECK(r.output.find(", tier ") == std::string::npos);
+    CHECK(r.output.find(warning) != std::string::npos);
+    const std::string other_key = dir.write_secret("other.key", "another-token-key-0123456789\n");
+    const CommandResult issued = turnscout(
+        dir, {"token", "issue", "--key-file", other_key, "--tier", "1", "--expires", "1h"});
+    REQUIRE(issued.status == ExitStatus{true, 0});
+    const CommandResult forged = with(probe, lines_of(issued.output).at(0), {"--json"});
+    REQUIRE(forged.status == ExitStatus{true, 0});
+    CHECK(forged.output.find(warning) != std::string::npos);  // On stderr, after the JSON.
+    CHECK(nlohmann::json::parse(forged.output.substr(0, forged.output.find(warning)))
+              .at("path")
+              .at(0)
+              .at("tier") == 0);
+  }
+  SUBCASE("no token, no warning") {
+    const CommandResult r = turnscout(dir, {"probe", address, "--no-verify"});
+    CHECK(r.status == ExitStatus{true, 0});
+    CHECK(r.output.find("warning") == std::string::npos);
+  }
+}
+
 }  // namespace turnscout::test

@@ -132,6 +132,9 @@ TURNSCOUT_API const char* turnscout_result_hop_address(const turnscout_result* r
 TURNSCOUT_API int64_t turnscout_result_hop_rtt_us(const turnscout_result* result, size_t index);
 TURNSCOUT_API int32_t turnscout_result_hop_load_permille(const turnscout_result* result,
                                                          size_t index);
+/* The admission tier the hop served this client at (0 = free: a capacity token it did not
+ * honour shows as 0); -1 for an index out of range. */
+TURNSCOUT_API int32_t turnscout_result_hop_tier(const turnscout_result* result, size_t index);
 
 /* Our address as the leaf saw it ("IP:PORT"); "" when unknown. */
 TURNSCOUT_API const char* turnscout_result_reflexive(const turnscout_result* result);

@@ -98,6 +98,10 @@ struct Hop {
   uint16_t overload_limit_permille = 0;  // 0 = none announced.
   uint32_t siblings_probed = 0;          // Servers probed at this level, this one included.
   uint32_t siblings_answered = 0;        // Valid replies at this level, this one included.
+  // The admission tier this server served the request at, as its reply announced: 0 = free.
+  // A capacity_token it did not honour (expired, bound to another address, signed with
+  // another key, or for a tier it does not have) shows here as 0.
+  uint8_t tier = 0;
 };
 
 // A TURN or STUN server announced by a leaf.
