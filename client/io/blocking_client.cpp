@@ -26,7 +26,11 @@ turnscout::DiscoveryResult BlockingClient::discover(const turnscout::DiscoverOpt
                                                     const turnscout::DiscoverHooks& hooks,
                                                     std::function<bool()> stop_requested) {
   std::optional<turnscout::DiscoveryResult> result;
-  auto done = [&result](turnscout::DiscoveryResult r) { result = std::move(r); };
+  // Discoveries started with start() may keep the loop alive longer: stop it with this one.
+  auto done = [&result, this](turnscout::DiscoveryResult r) {
+    result = std::move(r);
+    uv_stop(&loop_);
+  };
   const turnscout::DiscoveryId id = hooks.on_hop ? client_->discover(options, done, hooks.on_hop)
                                                  : client_->discover(options, done);
   // The stop flag is looked at every 10 ms by a timer that does not keep the loop alive.
@@ -67,6 +71,15 @@ turnscout::DiscoveryResult BlockingClient::discover(const turnscout::DiscoverOpt
   client_->cancel(id);  // The callback refers to this frame.
   return failed_result(turnscout::Status::kInternalError,
                        "the event loop stopped before the result came");
+}
+
+turnscout::DiscoveryId BlockingClient::start(const turnscout::DiscoverOptions& options,
+                                             turnscout::Client::Callback done) {
+  return client_->discover(options, std::move(done));
+}
+
+void BlockingClient::run_nowait() {
+  uv_run(&loop_, UV_RUN_NOWAIT);
 }
 
 }  // namespace turnscout::client

@@ -2,17 +2,31 @@
 // become TURNSCOUT_ERR_NO_MEMORY (or NULL).
 #include <turnscout/turnscout.h>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <turnscout/client.hpp>
 
+#include "client/core/result.hpp"
 #include "client/io/blocking_client.hpp"
 
 struct turnscout_client {
   std::unique_ptr<turnscout::client::BlockingClient> impl;
+  std::vector<turnscout_discovery*> discoveries;  // Started and not destroyed.
+};
+
+// One asynchronous discovery. The callback writes into `result`, which it shares, so that a
+// callback never writes into a discovery that is gone.
+struct turnscout_discovery {
+  turnscout_client* client = nullptr;  // Null once the client is destroyed.
+  turnscout::DiscoveryId id = 0;
+  std::shared_ptr<std::optional<turnscout::DiscoveryResult>> result;
+  bool delivered = false;  // poll() has handed the result out.
 };
 
 struct turnscout_options {
@@ -82,6 +96,8 @@ const char* turnscout_status_string(int status) {
       return "no TURN server found";
     case TURNSCOUT_ERR_CANCELLED:
       return "cancelled";
+    case TURNSCOUT_PENDING:
+      return "pending";
     case TURNSCOUT_ERR_NO_MEMORY:
       return "out of memory";
     case TURNSCOUT_ERR_INTERNAL:
@@ -98,14 +114,30 @@ turnscout_client* turnscout_client_create(void) {
   try {
     auto impl = turnscout::client::BlockingClient::create();
     if (!impl) return nullptr;
-    return new turnscout_client{std::move(impl)};
+    return new turnscout_client{std::move(impl), {}};
   } catch (...) {
     return nullptr;
   }
 }
 
 void turnscout_client_destroy(turnscout_client* client) {
+  if (client == nullptr) return;
+  for (turnscout_discovery* d : client->discoveries) {
+    d->client = nullptr;
+    if (!*d->result) {
+      *d->result = turnscout::client::failed_result(
+          turnscout::Status::kCancelled, "the client was destroyed before the discovery ended");
+    }
+  }
   delete client;
+}
+
+int turnscout_client_fd(const turnscout_client* client) {
+  return client == nullptr ? -1 : client->impl->fd();
+}
+
+int turnscout_client_timeout_ms(const turnscout_client* client) {
+  return client == nullptr ? -1 : client->impl->timeout_ms();
 }
 
 turnscout_options* turnscout_options_create(void) {
@@ -204,6 +236,63 @@ turnscout_status turnscout_discover_ex(turnscout_client* client, const turnscout
     *result = make_result(client->impl->discover(options->options, hooks, stop_requested));
     return status_of((*result)->result.status);
   });
+}
+
+turnscout_status turnscout_discovery_start(turnscout_client* client,
+                                           const turnscout_options* options,
+                                           turnscout_discovery** discovery) {
+  if (discovery != nullptr) *discovery = nullptr;
+  if (client == nullptr || options == nullptr || discovery == nullptr) {
+    return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    auto d = std::make_unique<turnscout_discovery>();
+    d->client = client;
+    d->result = std::make_shared<std::optional<turnscout::DiscoveryResult>>();
+    client->discoveries.reserve(client->discoveries.size() + 1);  // No throw once started.
+    d->id =
+        client->impl->start(options->options, [state = d->result](turnscout::DiscoveryResult r) {
+          if (!*state) *state = std::move(r);
+        });
+    client->discoveries.push_back(d.get());
+    *discovery = d.release();
+    return TURNSCOUT_OK;
+  });
+}
+
+turnscout_status turnscout_discovery_poll(turnscout_discovery* discovery,
+                                          turnscout_result** result) {
+  if (result != nullptr) *result = nullptr;
+  if (discovery == nullptr || result == nullptr || discovery->delivered) {
+    return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    if (!*discovery->result && discovery->client != nullptr) {
+      discovery->client->impl->run_nowait();
+    }
+    if (!*discovery->result) return TURNSCOUT_PENDING;
+    *result = make_result(std::move(**discovery->result));
+    discovery->delivered = true;
+    return status_of((*result)->result.status);
+  });
+}
+
+turnscout_status turnscout_discovery_cancel(turnscout_discovery* discovery) {
+  if (discovery == nullptr || discovery->client == nullptr || *discovery->result ||
+      discovery->delivered) {
+    return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  }
+  return discovery->client->impl->stop(discovery->id) ? TURNSCOUT_OK
+                                                      : TURNSCOUT_ERR_INVALID_ARGUMENT;
+}
+
+void turnscout_discovery_destroy(turnscout_discovery* discovery) {
+  if (discovery == nullptr) return;
+  if (turnscout_client* client = discovery->client) {
+    if (!*discovery->result) client->impl->cancel(discovery->id);
+    std::erase(client->discoveries, discovery);
+  }
+  delete discovery;
 }
 
 void turnscout_result_destroy(turnscout_result* result) {

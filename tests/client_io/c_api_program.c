@@ -3,6 +3,9 @@
  * paths, prints what it found, and exits 0 when everything held. The process tests run it
  * against real turnscout-server processes, built in the tree and against an installed
  * package. */
+#define _POSIX_C_SOURCE 200809L /* poll(), in strict C11. */
+
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +64,106 @@ static void on_hop(void* user, uint32_t depth, const char* name, const char* add
   }
   printf("  streamed hop %u %s %s %lld us\n", (unsigned)depth, name, address, (long long)rtt_us);
   ++seen->count;
+}
+
+/* Polls `discovery` as an application's own loop would: waits for the client's fd or its
+ * timeout, then polls. Bounded: at most 2000 waits of at most 50 ms. */
+static turnscout_status wait_for(turnscout_client* client, turnscout_discovery* discovery,
+                                 turnscout_result** result) {
+  turnscout_status status = turnscout_discovery_poll(discovery, result);
+  int waits = 0;
+  while (status == TURNSCOUT_PENDING && waits++ < 2000) {
+    struct pollfd p;
+    int timeout = turnscout_client_timeout_ms(client);
+    EXPECT(*result == NULL);
+    p.fd = turnscout_client_fd(client);
+    p.events = POLLIN;
+    p.revents = 0;
+    if (timeout < 0 || timeout > 50) timeout = 50;
+    poll(&p, 1, timeout);
+    status = turnscout_discovery_poll(discovery, result);
+  }
+  return status;
+}
+
+/* The asynchronous calls: two discoveries at once, a cancelled one, bad options, one left
+ * over when its client goes, and the NULL arguments. */
+static void check_async(turnscout_client* client, const turnscout_options* options) {
+  turnscout_discovery* first = NULL;
+  turnscout_discovery* second = NULL;
+  turnscout_result* result = NULL;
+  turnscout_result* other = NULL;
+  EXPECT(turnscout_client_fd(client) >= 0);
+  EXPECT(turnscout_discovery_start(client, options, &first) == TURNSCOUT_OK);
+  EXPECT(turnscout_discovery_start(client, options, &second) == TURNSCOUT_OK);
+  if (first == NULL || second == NULL) return;
+  EXPECT(wait_for(client, first, &result) == TURNSCOUT_OK);
+  EXPECT(wait_for(client, second, &other) == TURNSCOUT_OK);
+  if (result == NULL || other == NULL) return;
+  print_result("async", result);
+  EXPECT(turnscout_result_ok(result) == 1 && turnscout_result_ok(other) == 1);
+  EXPECT(turnscout_result_hop_count(result) >= 1);
+  EXPECT(strncmp(turnscout_result_service(result, 0), "turn:", 5) == 0);
+  EXPECT(strcmp(turnscout_result_service(result, 0), turnscout_result_service(other, 0)) == 0);
+  turnscout_result_destroy(result);
+  turnscout_result_destroy(other);
+  /* The result is handed out once; an ended discovery cannot be cancelled. */
+  EXPECT(turnscout_discovery_poll(first, &result) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(result == NULL);
+  EXPECT(turnscout_discovery_cancel(first) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  turnscout_discovery_destroy(first);
+  turnscout_discovery_destroy(second);
+
+  /* Cancelled: the next poll gives what was found so far. */
+  EXPECT(turnscout_discovery_start(client, options, &first) == TURNSCOUT_OK);
+  if (first == NULL) return;
+  EXPECT(turnscout_discovery_cancel(first) == TURNSCOUT_OK);
+  EXPECT(wait_for(client, first, &result) == TURNSCOUT_ERR_CANCELLED);
+  if (result == NULL) return;
+  EXPECT(strcmp(turnscout_result_failure(result), "stopped by the caller") == 0);
+  turnscout_result_destroy(result);
+  turnscout_discovery_destroy(first);
+
+  /* Abandoned while it runs: nothing is called later, and the client goes on working. */
+  EXPECT(turnscout_discovery_start(client, options, &first) == TURNSCOUT_OK);
+  turnscout_discovery_destroy(first);
+  EXPECT(turnscout_discover(client, options, &result) == TURNSCOUT_OK);
+  turnscout_result_destroy(result);
+
+  /* Bad options are reported by the first poll. */
+  {
+    turnscout_options* none = turnscout_options_create();
+    EXPECT(turnscout_discovery_start(client, none, &first) == TURNSCOUT_OK);
+    EXPECT(wait_for(client, first, &result) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+    EXPECT(result != NULL && strstr(turnscout_result_failure(result), "no roots") != NULL);
+    turnscout_result_destroy(result);
+    turnscout_discovery_destroy(first);
+    turnscout_options_destroy(none);
+  }
+
+  /* A discovery left over when its client is destroyed ends as cancelled. */
+  {
+    turnscout_client* doomed = turnscout_client_create();
+    EXPECT(doomed != NULL);
+    EXPECT(turnscout_discovery_start(doomed, options, &first) == TURNSCOUT_OK);
+    turnscout_client_destroy(doomed);
+    EXPECT(turnscout_discovery_poll(first, &result) == TURNSCOUT_ERR_CANCELLED);
+    EXPECT(result != NULL &&
+           strstr(turnscout_result_failure(result), "client was destroyed") != NULL);
+    turnscout_result_destroy(result);
+    turnscout_discovery_destroy(first);
+  }
+
+  EXPECT(turnscout_discovery_start(NULL, options, &first) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(first == NULL);
+  EXPECT(turnscout_discovery_start(client, NULL, &first) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_discovery_start(client, options, NULL) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_discovery_poll(NULL, &result) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_discovery_cancel(NULL) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_client_fd(NULL) == -1);
+  EXPECT(turnscout_client_timeout_ms(NULL) == -1);
+  EXPECT(strcmp(turnscout_status_string(TURNSCOUT_PENDING), "pending") == 0);
+  turnscout_discovery_destroy(NULL);
 }
 
 /* Errors that need no server: NULL arguments, bad values, refused options. */
@@ -175,6 +278,8 @@ int main(int argc, char** argv) {
     EXPECT(strcmp(turnscout_status_string(TURNSCOUT_ERR_CANCELLED), "cancelled") == 0);
     turnscout_result_destroy(result);
   }
+
+  check_async(client, options);
 
   turnscout_options_destroy(options);
   turnscout_client_destroy(client);

@@ -1,5 +1,6 @@
 /* The turnscout client SDK for C and other languages: a blocking discovery of the nearest
- * TURN server with room, through a tree of turnscout balance servers.
+ * TURN server with room, through a tree of turnscout balance servers; or, for applications
+ * with their own event loop, one started and polled without blocking (turnscout_discovery_*).
  *
  *   turnscout_client* client = turnscout_client_create();
  *   turnscout_options* options = turnscout_options_create();
@@ -15,8 +16,9 @@
  *
  * Rules:
  * - A client remembers servers between discoveries (a warm discovery costs one round
- *   trip). It runs a private event loop inside turnscout_discover() only. One thread at a
- *   time may use a client; different clients may be used from different threads.
+ *   trip). It runs a private event loop inside turnscout_discover() and
+ *   turnscout_discovery_poll() only. One thread at a time may use a client and its
+ *   discoveries; different clients may be used from different threads.
  * - Options and results are independent of the client that used them and of each other.
  * - Every string returned is owned by the object it came from and stays valid until that
  *   object is destroyed. Indexes out of range give NULL (strings) or -1 (numbers).
@@ -37,6 +39,7 @@ extern "C" {
 typedef struct turnscout_client turnscout_client;
 typedef struct turnscout_options turnscout_options;
 typedef struct turnscout_result turnscout_result;
+typedef struct turnscout_discovery turnscout_discovery;
 
 typedef enum turnscout_status {
   TURNSCOUT_OK = 0,
@@ -50,7 +53,9 @@ typedef enum turnscout_status {
   TURNSCOUT_ERR_INTERNAL = 4,
   /* Stopped by the caller (turnscout_discover_ex's stop flag); the result holds what was
    * found so far. */
-  TURNSCOUT_ERR_CANCELLED = 5
+  TURNSCOUT_ERR_CANCELLED = 5,
+  /* turnscout_discovery_poll: the discovery is still running. */
+  TURNSCOUT_PENDING = 6
 } turnscout_status;
 
 typedef enum turnscout_selection {
@@ -67,7 +72,7 @@ TURNSCOUT_API const char* turnscout_version(void);
 TURNSCOUT_API turnscout_client* turnscout_client_create(void);
 TURNSCOUT_API void turnscout_client_destroy(turnscout_client* client);
 
-/* Defaults: no roots, 2000 ms timeout, load-aware selection, no verification, free tier. */
+/* Defaults: no roots, 2000 ms timeout, load-aware selection, verification on, free tier. */
 TURNSCOUT_API turnscout_options* turnscout_options_create(void);
 TURNSCOUT_API void turnscout_options_destroy(turnscout_options* options);
 /* "192.0.2.1:3478", "[2001:db8::1]:3478" or "host.example.org[:port]" (default port 3478). */
@@ -109,6 +114,40 @@ TURNSCOUT_API turnscout_status turnscout_discover_ex(turnscout_client* client,
                                                      turnscout_hop_fn on_hop, void* user,
                                                      const volatile int* stop,
                                                      turnscout_result** result);
+
+/* Without blocking, for an application with its own event loop:
+ *
+ *   turnscout_discovery* d = NULL;
+ *   turnscout_discovery_start(client, options, &d);
+ *   ... wait (poll, epoll, select, or the application's loop) until
+ *       turnscout_client_fd(client) is readable or turnscout_client_timeout_ms(client)
+ *       milliseconds have passed (-1 = no timer), then:
+ *   if (turnscout_discovery_poll(d, &result) != TURNSCOUT_PENDING) ... use result ...
+ *   turnscout_discovery_destroy(d);
+ *
+ * Several discoveries may run on one client; polling any of them moves all of them on.
+ * The fd and the timeout belong to the client and are the same for all of them. */
+/* *discovery receives a handle the caller destroys; NULL for NULL arguments and
+ * TURNSCOUT_ERR_NO_MEMORY. Bad options are reported by the first poll, with a result. */
+TURNSCOUT_API turnscout_status turnscout_discovery_start(turnscout_client* client,
+                                                         const turnscout_options* options,
+                                                         turnscout_discovery** discovery);
+/* Readable when the client has I/O to handle; -1 for NULL. Never read or close it. */
+TURNSCOUT_API int turnscout_client_fd(const turnscout_client* client);
+/* Milliseconds until the client has a timer to run: 0 = now, -1 = none (or NULL). */
+TURNSCOUT_API int turnscout_client_timeout_ms(const turnscout_client* client);
+/* Runs what is due without blocking. TURNSCOUT_PENDING while the discovery runs (*result is
+ * NULL); then, once, its status with *result as turnscout_discover gives it; after that,
+ * TURNSCOUT_ERR_INVALID_ARGUMENT. */
+TURNSCOUT_API turnscout_status turnscout_discovery_poll(turnscout_discovery* discovery,
+                                                        turnscout_result** result);
+/* Ends the discovery now: the next poll gives TURNSCOUT_ERR_CANCELLED and a result holding
+ * the path and errors so far. TURNSCOUT_ERR_INVALID_ARGUMENT when NULL or already ended. */
+TURNSCOUT_API turnscout_status turnscout_discovery_cancel(turnscout_discovery* discovery);
+/* Abandons the discovery if it still runs (no result). Destroy discoveries before their
+ * client; one left over when its client is destroyed ends with TURNSCOUT_ERR_CANCELLED. */
+TURNSCOUT_API void turnscout_discovery_destroy(turnscout_discovery* discovery);
+
 TURNSCOUT_API void turnscout_result_destroy(turnscout_result* result);
 
 /* 1 when a TURN server was found, else 0. */
