@@ -46,6 +46,9 @@ TEST_CASE("turnscout-impair --help exits 0 with an example") {
   CHECK(output.find("Examples:") != std::string::npos);
   CHECK(output.find("turnscout-impair --listen 127.0.0.1:0 --upstream") != std::string::npos);
   CHECK(output.find("--ready-file") != std::string::npos);
+  // Every value is named for what it is (DURATION, P, N, ...), never by its C++ type.
+  for (const char* vague : {" TEXT", "FLOAT", "UINT", "INT:", "POSITIVE"})
+    CHECK_MESSAGE(output.find(vague) == std::string::npos, vague);
 }
 
 TEST_CASE("turnscout-impair refuses bad arguments with a message") {

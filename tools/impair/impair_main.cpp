@@ -66,34 +66,43 @@ struct Flags {
   std::string log_level = "info";
 };
 
+// The value names --help shows, with the checks' own descriptions left out.
+CLI::Option* duration(CLI::Option* option) {
+  return option->type_name("DURATION");
+}
+
+CLI::Option* probability(CLI::Option* option) {
+  return option->type_name("P")->check(CLI::Range(0.0, 1.0).description(""));
+}
+
+CLI::Option* positive(CLI::Option* option) {
+  return option->type_name("N")->check(CLI::PositiveNumber.description(""));
+}
+
 void add_direction_options(CLI::App& app, Direction d, DirectionFlags& flags) {
   const std::string p = fmt::format("--{}-", to_string(d));
   const std::string what = d == Direction::kToServer ? "datagrams to the server" : "replies";
-  app.add_option(p + "delay", flags.delay, "Delay of " + what);
-  app.add_option(p + "jitter", flags.jitter, "Jitter of " + what);
-  app.add_option(p + "loss", flags.loss, "Loss probability of " + what)
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option(p + "duplicate", flags.duplicate, "Duplicate probability of " + what)
-      ->check(CLI::Range(0.0, 1.0));
+  duration(app.add_option(p + "delay", flags.delay, "Delay of " + what));
+  duration(app.add_option(p + "jitter", flags.jitter, "Jitter of " + what));
+  probability(app.add_option(p + "loss", flags.loss, "Loss probability of " + what));
+  probability(app.add_option(p + "duplicate", flags.duplicate, "Duplicate probability of " + what));
   if (d == Direction::kToServer) {
-    app.add_option("--drop-nth", flags.drop_nth,
-                   "Drop each client's Nth datagram to the server (repeatable)")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--duplicate-nth", flags.duplicate_nth,
-                   "Duplicate each client's Nth datagram to the server (repeatable)")
-        ->check(CLI::PositiveNumber);
+    positive(app.add_option("--drop-nth", flags.drop_nth,
+                            "Drop each client's Nth datagram to the server (repeatable)"));
+    positive(app.add_option("--duplicate-nth", flags.duplicate_nth,
+                            "Duplicate each client's Nth datagram to the server (repeatable)"));
     app.add_option("--drop-prefix", flags.drop_prefix,
                    "Drop every datagram to the server that starts with these hex bytes, "
-                   "e.g. 0001 (repeatable)");
+                   "e.g. 0001 (repeatable)")
+        ->type_name("HEX");
   } else {
-    app.add_option("--to-client-drop-nth", flags.drop_nth,
-                   "Drop the Nth reply to each client (repeatable)")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--to-client-duplicate-nth", flags.duplicate_nth,
-                   "Duplicate the Nth reply to each client (repeatable)")
-        ->check(CLI::PositiveNumber);
+    positive(app.add_option("--to-client-drop-nth", flags.drop_nth,
+                            "Drop the Nth reply to each client (repeatable)"));
+    positive(app.add_option("--to-client-duplicate-nth", flags.duplicate_nth,
+                            "Duplicate the Nth reply to each client (repeatable)"));
     app.add_option("--to-client-drop-prefix", flags.drop_prefix,
-                   "Drop every reply that starts with these hex bytes (repeatable)");
+                   "Drop every reply that starts with these hex bytes (repeatable)")
+        ->type_name("HEX");
   }
 }
 
@@ -264,37 +273,42 @@ int main(int argc, char** argv) {
                "turnscout-impair"};
   app.footer(kExamples);
   Flags flags;
-  app.add_option("--listen", flags.listen, "Address clients send to (port 0: any free port)")
+  app.add_option("--listen", flags.listen,
+                 "Address clients send to, IP:PORT (port 0: any free port)")
+      ->type_name("ADDRESS")
       ->required();
-  app.add_option("--upstream", flags.upstream, "The server to forward to")->required();
-  app.add_option("--delay", flags.delay, "One-way delay in each direction, e.g. 40ms")
+  app.add_option("--upstream", flags.upstream, "The server to forward to, IP:PORT")
+      ->type_name("ADDRESS")
+      ->required();
+  duration(app.add_option("--delay", flags.delay, "One-way delay in each direction, e.g. 40ms"))
       ->capture_default_str();
-  app.add_option("--jitter", flags.jitter, "Extra delay drawn uniformly from [0, jitter]")
+  duration(app.add_option("--jitter", flags.jitter, "Extra delay drawn uniformly from [0, jitter]"))
       ->capture_default_str();
-  app.add_option("--loss", flags.loss, "Probability of dropping each datagram")
-      ->check(CLI::Range(0.0, 1.0))
+  probability(app.add_option("--loss", flags.loss, "Probability of dropping each datagram, 0 to 1"))
       ->capture_default_str();
-  app.add_option("--duplicate", flags.duplicate, "Probability of sending a datagram twice")
-      ->check(CLI::Range(0.0, 1.0))
+  probability(app.add_option("--duplicate", flags.duplicate,
+                             "Probability of sending a datagram twice, 0 to 1"))
       ->capture_default_str();
   for (Direction d : kDirections)
     add_direction_options(app, d, flags.direction[index_of(d)]);
   app.add_flag("--fifo", flags.fifo, "Never reorder datagrams of one direction");
   app.add_option("--seed", flags.seed, "Seed of the loss, duplicate and jitter draws")
+      ->type_name("N")
       ->capture_default_str();
-  app.add_option("--max-queue", flags.max_queue, "Datagrams queued per direction at most")
-      ->check(CLI::PositiveNumber)
+  positive(app.add_option("--max-queue", flags.max_queue, "Datagrams queued per direction at most"))
       ->capture_default_str();
-  app.add_option("--max-queue-bytes", flags.max_queue_bytes, "Bytes queued per direction at most")
-      ->check(CLI::PositiveNumber)
+  positive(app.add_option("--max-queue-bytes", flags.max_queue_bytes,
+                          "Bytes queued per direction at most"))
       ->capture_default_str();
-  app.add_option("--max-clients", flags.max_clients, "Client sessions at most")
-      ->check(CLI::PositiveNumber)
+  positive(app.add_option("--max-clients", flags.max_clients, "Client sessions at most"))
       ->capture_default_str();
-  app.add_option("--client-idle", flags.client_idle, "A silent client's session closes after")
+  duration(
+      app.add_option("--client-idle", flags.client_idle, "A silent client's session closes after"))
       ->capture_default_str();
-  app.add_option("--ready-file", flags.ready_file, "File that receives the bound address");
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
+  app.add_option("--ready-file", flags.ready_file, "File that receives the bound address")
+      ->type_name("FILE");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error")
+      ->type_name("LEVEL")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
