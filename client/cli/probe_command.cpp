@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include "base/duration.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/result_json.hpp"
+#include "common/format.hpp"
 
 namespace turnscout::cli {
 namespace {
@@ -25,6 +27,7 @@ constexpr const char* kExamples = R"(Examples:
   turnscout probe scout-a.example.org scout-b.example.org:3479 --timeout 1s
   turnscout probe 192.0.2.1:3478 --blacklist name:eu-west-1 --blacklist addr:[2001:db8::7]:3478
   turnscout probe 192.0.2.1:3478 --json --no-verify | jq -r '.services[0].uri'
+  turnscout probe 192.0.2.1:3478 --all     # every region's round trip and load
 
 Exit code: 0 when a TURN server was found, 1 when none was (with the reason on stderr),
 2 for a bad argument.)";
@@ -66,6 +69,31 @@ void append_path(std::string& out, const std::vector<Hop>& path) {
   }
   for (const Hop& hop : path)
     out += hop_line(hop, name_width, address_width);
+}
+
+// Every server that answered, by depth, fastest first, the ones on the path marked: the
+// round trip and load of every region (then of every leaf of the chosen one) with --all.
+void append_answers(std::string& out, const DiscoveryResult& r) {
+  std::vector<Hop> answers = r.answers;
+  std::stable_sort(answers.begin(), answers.end(), [](const Hop& a, const Hop& b) {
+    return std::tie(a.depth, a.rtt) < std::tie(b.depth, b.rtt);
+  });
+  size_t name_width = 0;
+  size_t address_width = 0;
+  for (const Hop& hop : answers) {
+    name_width = std::max(name_width, hop.name.size());
+    address_width = std::max(address_width, hop.address.to_string().size());
+  }
+  out += fmt::format("\nanswered   {} (by depth, fastest first; * on the path)\n",
+                     counted(answers.size(), "server"));
+  for (const Hop& hop : answers) {
+    const bool on_path = std::any_of(r.path.begin(), r.path.end(), [&](const Hop& p) {
+      return p.depth == hop.depth && p.address == hop.address;
+    });
+    out += fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}{}\n", hop.depth + 1,
+                       hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
+                       percent(hop.load_permille), on_path ? "  *" : "");
+  }
 }
 
 bool same_path(const std::vector<Hop>& a, const std::vector<Hop>& b) {
@@ -155,10 +183,12 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
       ->allow_extra_args(false);
   probe
       ->add_option("--timeout", args.timeout,
-                   "Overall time limit, e.g. 500ms, 2s; while nothing answers the client keeps "
-                   "trying until then")
-      ->type_name("DURATION")
-      ->capture_default_str();
+                   "Overall time limit, e.g. 500ms, 2s (default 2s, 5s with --all); while nothing "
+                   "answers the client keeps trying until then")
+      ->type_name("DURATION");
+  probe->add_flag("--all", args.all,
+                  "Survey, like a netcheck: each level waits (up to 1s) for every server it "
+                  "probed, and the report lists the round trip and load of each");
   probe->add_flag("--no-verify", args.no_verify,
                   "Skip the STUN Binding that confirms the chosen TURN server answers");
   probe->add_flag("--json", args.json, "Print the whole result as JSON");
@@ -208,7 +238,7 @@ std::string format_report(const DiscoveryResult& r) {
   return format_report(r, {});
 }
 
-std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& shown) {
+std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& shown, bool answers) {
   std::string out;
   // A failure that got as far as a leaf (its TURN servers did not answer) shows the path.
   if (r.ok() || !r.path.empty()) {
@@ -223,6 +253,7 @@ std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& show
       append_services(out, r);
     }
   }
+  if (answers && !r.answers.empty()) append_answers(out, r);
   append_attempts(out, r.verification);
   if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r);
   if (r.ok()) {
@@ -268,7 +299,7 @@ int exit_code(const DiscoveryResult& r) {
 }
 
 int run_probe(const ProbeArgs& args) {
-  auto timeout = parse_duration(args.timeout);
+  auto timeout = parse_duration(!args.timeout.empty() ? args.timeout : args.all ? "5s" : "2s");
   if (!timeout) {
     std::fprintf(stderr, "turnscout probe: --timeout: %s\n", timeout.error().c_str());
     return kExitUsage;
@@ -286,6 +317,10 @@ int run_probe(const ProbeArgs& args) {
   options.max_probe_bytes = std::max(options.max_probe_bytes, args.max_probes * 1280u);
   options.max_bindings = args.max_bindings;
   options.allow_any_scope = args.allow_any_scope;
+  if (args.all) {
+    // Each level waits up to 1 s (a third of a shorter timeout) for all its servers.
+    options.survey = std::min(std::chrono::milliseconds{1000}, options.timeout / 3);
+  }
   // Hops are printed as they are won, like traceroute; Ctrl-C ends the walk and prints what
   // it found (exit 130).
   std::vector<Hop> shown;
@@ -309,7 +344,7 @@ int run_probe(const ProbeArgs& args) {
   const DiscoveryResult result = discover(options, hooks);
   sigaction(SIGINT, &previous, nullptr);
   const std::string report =
-      args.json ? to_json(result).dump(2) + "\n" : format_report(result, shown);
+      args.json ? to_json(result).dump(2) + "\n" : format_report(result, shown, args.all);
   std::fputs(report.c_str(), stdout);
   std::fflush(stdout);
   if (!args.token.empty()) {

@@ -16,7 +16,8 @@ namespace turnscout::cli {
 struct ProbeArgs {
   std::vector<std::string> roots;
   std::vector<std::string> blacklist;
-  std::string timeout = "2s";
+  std::string timeout;  // Empty: 2s, or 5s with --all.
+  bool all = false;     // A survey (DiscoverOptions::survey) and every answer in the report.
   bool no_verify = false;
   bool json = false;
   std::string selection = "load-aware";
@@ -35,7 +36,9 @@ int run_probe(const ProbeArgs& args);
 std::string format_report(const DiscoveryResult& result);
 // The report after the hops in `shown` were printed as they came (format_hop): the path is
 // repeated only when the final one differs.
-std::string format_report(const DiscoveryResult& result, const std::vector<Hop>& shown);
+// With `answers`, every server that answered is listed too (--all).
+std::string format_report(const DiscoveryResult& result, const std::vector<Hop>& shown,
+                          bool answers = false);
 // One warning per hop that served the free tier although a capacity token was sent.
 std::vector<std::string> unhonoured_token(const std::vector<Hop>& path);
 // One hop line as printed while the walk goes on (columns of a fixed minimum width).

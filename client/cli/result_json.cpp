@@ -73,6 +73,9 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   Json path = Json::array();
   for (const Hop& h : r.path)
     path.push_back(hop(h));
+  Json answers = Json::array();
+  for (const Hop& h : r.answers)
+    answers.push_back(hop(h));
   Json errors = Json::array();
   for (const PeerError& e : r.errors)
     errors.push_back(peer_error(e));
@@ -90,6 +93,7 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   out["ice_servers"] = urls.empty() ? Json::array() : Json::array({Json{{"urls", urls}}});
   out["backups"] = services(r.backups);
   out["path"] = std::move(path);
+  out["answers"] = std::move(answers);
   out["reflexive"] = address(r.reflexive);
   out["verification"] = verification(r.verification);
   out["warm"] = r.warm;

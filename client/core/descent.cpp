@@ -390,10 +390,15 @@ void Descent::settle(TimePoint now) {
       }
       continue;
     }
-    const bool wins = options_.selection == Selection::kFirst || !replies_[best].overloaded ||
-                      !pending || now >= top.grace_until;
+    // A survey waits for every server of the level (or its window), whatever the first said.
+    const bool surveying = options_.survey > Duration::zero();
+    const bool wins =
+        (!surveying && (options_.selection == Selection::kFirst || !replies_[best].overloaded)) ||
+        !pending || now >= top.grace_until;
     if (!wins) {
-      if (top.grace_until == kNever) top.grace_until = now + options_.grace;
+      if (top.grace_until == kNever) {
+        top.grace_until = now + (surveying ? Duration{options_.survey} : options_.grace);
+      }
       return;
     }
     if (descend(best, now)) return;
@@ -529,6 +534,18 @@ std::vector<Hop> Descent::path() const {
             static_cast<uint32_t>(level.replies.size()), reply.response.flow_control.tier});
   }
   return hops;
+}
+
+std::vector<Hop> Descent::answers() const {
+  std::vector<Hop> out;
+  out.reserve(replies_.size());
+  for (const AcceptedReply& reply : replies_) {
+    out.push_back(
+        Hop{reply.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
+            reply.rtt, reply.response.load.load_permille,
+            reply.response.load.overload_limit_permille, 0, 0, reply.response.flow_control.tier});
+  }
+  return out;
 }
 
 std::vector<Endpoint> Descent::path_addresses() const {

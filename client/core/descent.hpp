@@ -94,6 +94,8 @@ class Descent {
   std::vector<Endpoint> path_addresses() const;
   // Every accepted reply, in arrival order.
   const std::vector<AcceptedReply>& replies() const { return replies_; }
+  // Every accepted reply as a Hop (DiscoveryResult::answers).
+  std::vector<Hop> answers() const;
   const Endpoint& address_of(const AcceptedReply& reply) const {
     return peers_[reply.peer].candidate.address;
   }

@@ -288,6 +288,7 @@ DiscoveryResult Discovery::base_result(TimePoint now) const {
   result.errors = errors_.errors();
   result.errors_dropped = errors_.dropped();
   result.probes_sent = descent_.probes_sent();
+  result.answers = descent_.answers();
   result.bindings_sent = options_.max_bindings - bindings_left_;
   return result;
 }

@@ -27,6 +27,10 @@ Result<void, std::string> check(const DiscoverOptions& o) {
     return fail(
         fmt::format("timeout must be above 0 and at most 1h, got {}", format_duration(timeout)));
   }
+  if (o.survey < std::chrono::milliseconds::zero() || o.survey >= o.timeout) {
+    return fail(fmt::format("survey must be from 0 to less than the timeout ({}), got {}",
+                            format_duration(timeout), format_duration(Duration{o.survey})));
+  }
   if (o.grace < Duration::zero() || o.grace > timeout) {
     return fail(
         fmt::format("grace must be from 0 to the timeout, got {}", format_duration(o.grace)));

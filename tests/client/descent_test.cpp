@@ -389,6 +389,71 @@ TEST_CASE("load-aware: when every candidate has answered, an overloaded winner n
   CHECK(r.total_time == 30ms);
 }
 
+TEST_CASE("survey: each level waits for every server it probed; answers list them all") {
+  auto run = [](std::chrono::milliseconds survey) {
+    Scenario s;
+    s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2), server(1, 3), server(1, 4)}),
+          10ms);
+    FakeServerConfig hot = branch("hot", {server(2, 4)});
+    hot.load = {950, 900};
+    s.add(server(1, 1), hot, 2ms);
+    s.add(server(1, 2), branch("near", {server(2, 2)}), 5ms);
+    s.add(server(1, 3), branch("far", {server(2, 3)}), 40ms);
+    FakeServerConfig dead = branch("dead", {});
+    dead.silent = true;
+    s.add(server(1, 4), dead);
+    s.add(server(2, 2), leaf("near-1", turn(22)), 5ms);
+    s.add(server(2, 3), leaf("far-1", turn(23)), 5ms);
+    s.add(server(2, 4), leaf("hot-1", turn(24)), 5ms);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.survey = survey;
+    return s.discover(o);
+  };
+  const auto names = [](const std::vector<Hop>& hops) {
+    Names out;
+    for (const Hop& h : hops)
+      out.push_back(h.name);
+    return out;
+  };
+  SUBCASE("off: the healthy reply inside the grace window wins, the far one is never heard") {
+    const DiscoveryResult r = run(0ms);
+    REQUIRE(r.ok());
+    CHECK(hop_names(r) == Names{"root", "near", "near-1"});
+    CHECK(names(r.answers) == Names{"root", "hot", "near", "near-1"});
+    CHECK(r.total_time == 20ms + 10ms + 10ms);
+  }
+  SUBCASE("on: the level waits for the far server, then the window closes on the dead one") {
+    const DiscoveryResult r = run(200ms);
+    REQUIRE(r.ok());
+    CHECK(hop_names(r) == Names{"root", "near", "near-1"});
+    CHECK(names(r.answers) == Names{"root", "hot", "near", "far", "near-1"});
+    REQUIRE(r.answers.size() == 5);
+    CHECK(r.answers[1].rtt == 4ms);
+    CHECK(r.answers[1].load_permille == 950);
+    CHECK(r.answers[2].rtt == 10ms);
+    CHECK(r.answers[3].rtt == 80ms);
+    CHECK(r.answers[3].depth == 1);
+    CHECK(r.answers[3].siblings_probed == 0);
+    // Root at 20ms; hot at 24ms opens the 200ms window; the leaf's 10ms after it.
+    CHECK(r.total_time == 20ms + 4ms + 200ms + 10ms);
+    CHECK(r.path[1].siblings_answered == 3);
+  }
+  SUBCASE("on, with every server answering: the level ends with the last reply") {
+    Scenario s;
+    s.add(server(0, 1), branch("root", {server(1, 2), server(1, 3)}), 10ms);
+    s.add(server(1, 2), branch("near", {server(2, 2)}), 5ms);
+    s.add(server(1, 3), branch("far", {server(2, 3)}), 40ms);
+    s.add(server(2, 2), leaf("near-1", turn(22)), 5ms);
+    s.add(server(2, 3), leaf("far-1", turn(23)), 5ms);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.survey = 500ms;
+    const DiscoveryResult r = s.discover(o);
+    REQUIRE(r.ok());
+    CHECK(hop_names(r) == Names{"root", "near", "near-1"});
+    CHECK(r.total_time == 20ms + 80ms + 10ms);
+  }
+}
+
 TEST_CASE("an error response or a malformed reply fails that peer at once; another wins") {
   Scenario s;
   FakeServerConfig refusing = leaf("refusing", turn(1));

@@ -57,6 +57,8 @@ TEST_CASE("bad options are refused with a code and one line naming the problem")
   CHECK(code([](DiscoverOptions& o) { o.blacklist = {"nope"}; }) == StartErrc::kBadBlacklist);
   CHECK(error([](DiscoverOptions& o) { o.timeout = 0s; }) ==
         "timeout must be above 0 and at most 1h, got 0");
+  CHECK(error([](DiscoverOptions& o) { o.survey = 2000ms; }) ==
+        "survey must be from 0 to less than the timeout (2s), got 2s");
   CHECK(error([](DiscoverOptions& o) { o.grace = -1ms; }) ==
         "grace must be from 0 to the timeout, got -1ms");
   CHECK(error([](DiscoverOptions& o) { o.max_attempts = 0; }) ==

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +80,39 @@ TEST_CASE("cli: probe finds a leaf and prints the path, the TURN URI and its ver
         std::string::npos);
   CHECK(r.output.find("reflexive  127.0.0.1:") != std::string::npos);
   CHECK(r.output.find("found in ") != std::string::npos);
+}
+
+TEST_CASE("cli: probe --all waits for every server of a level and lists each one's round trip") {
+  Tree t;
+  t.start();
+  const nlohmann::json j = probe_json(t, {"--all", "--no-verify"});
+  CHECK(j.at("ok") == true);
+  std::vector<std::string> names;
+  for (const auto& answer : j.at("answers")) {
+    names.push_back(answer.at("name"));
+    CHECK(answer.at("rtt_us").get<int64_t>() > 0);
+  }
+  std::sort(names.begin(), names.end());
+  // Both leaves, although the first reply could have won the level alone.
+  CHECK(names == std::vector<std::string>{"leaf-1", "leaf-2", "region", "root"});
+  CHECK(j.at("path").at(2).at("siblings_answered") == 2);
+
+  const CommandResult text = turnscout(t.dir, {"probe", t.root_address(), "--all"});
+  CHECK(text.status == ExitStatus{true, 0});
+  const auto lines = lines_of(text.output);
+  const auto at = std::find(lines.begin(), lines.end(),
+                            "answered   4 servers (by depth, fastest first; * on the path)");
+  REQUIRE(at != lines.end());
+  REQUIRE(lines.end() - at > 4);
+  CHECK(starts_with(at[1], " 1  root "));
+  CHECK(at[1].ends_with("  *"));
+  CHECK(starts_with(at[2], " 2  region "));
+  CHECK(starts_with(at[3], " 3  leaf-"));
+  CHECK(starts_with(at[4], " 3  leaf-"));
+  CHECK(at[3].ends_with("  *") != at[4].ends_with("  *"));  // One leaf is on the path.
+  // Without --all, no such list.
+  const CommandResult plain = turnscout(t.dir, {"probe", t.root_address()});
+  CHECK(plain.output.find("\nanswered   ") == std::string::npos);
 }
 
 TEST_CASE("cli: probe --json prints the whole result") {

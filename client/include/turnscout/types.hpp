@@ -82,6 +82,12 @@ struct DiscoverOptions {
   // every leaf it checks (a leaf may name dead TURN servers to send the walk on to the next
   // one). Once spent, nothing more is checked and the discovery fails with what it tried.
   uint32_t max_bindings = 32;
+  // A survey, like `tailscale netcheck`: each level waits up to this long after its first
+  // reply for the other servers it probed, so that `answers` holds the round trip and load
+  // of every one (every region, then every leaf of the chosen one), and the level is won by
+  // the best of them (the lowest RTT under its overload limit) rather than the first. Each
+  // level may cost this much more: keep it well under `timeout` / depth. 0 = off.
+  std::chrono::milliseconds survey{0};
   // A server may send the client only to unicast addresses (never 0.0.0.0, multicast,
   // broadcast or port 0) no more private than its own: a public server not to private or
   // loopback addresses, a private one not to loopback. This lifts the second rule.
@@ -180,7 +186,11 @@ struct DiscoveryResult {
   // then by RTT), then those of the deepest branch on the path that had any.
   std::vector<Service> backups;
   std::vector<Hop> path;  // Root first, the chosen leaf last.
-  Address reflexive;      // Our address as the leaf saw it.
+  // Every server that answered a Probe in this discovery (on the path or not), in the order
+  // the replies came; siblings_probed and siblings_answered are 0 here. With `survey`, all
+  // the servers of each level on the path.
+  std::vector<Hop> answers;
+  Address reflexive;  // Our address as the leaf saw it.
   std::chrono::microseconds total_time{0};
   // Answered by the last good leaf after one round trip to it (then one more to the TURN
   // server when verifying), while the refresh walk from the roots went on.
