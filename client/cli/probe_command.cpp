@@ -14,6 +14,7 @@
 #include "base/duration.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/result_json.hpp"
+#include "client/cli/terminal.hpp"
 #include "common/format.hpp"
 
 namespace turnscout::cli {
@@ -53,14 +54,15 @@ std::string race(const Hop& hop) {
   return text;
 }
 
-std::string hop_line(const Hop& hop, size_t name_width, size_t address_width) {
-  return fmt::format("{:>2}  {:<{}}  {:<{}}  {:>10}  subtree load {:>6}  {}{}\n", hop.depth + 1,
-                     hop.name, name_width, hop.address.to_string(), address_width, ms(hop.rtt),
-                     percent(hop.load_permille), race(hop),
-                     hop.tier == 0 ? "" : fmt::format(", tier {}", hop.tier));
+std::string hop_line(const Hop& hop, size_t name_width, size_t address_width, const Style& style) {
+  return fmt::format(
+      "{:>2}  {}  {:<{}}  {:>10}  subtree load {:>6}  {}{}\n", hop.depth + 1,
+      style.bold(hop.name) + std::string(name_width - std::min(name_width, hop.name.size()), ' '),
+      hop.address.to_string(), address_width, ms(hop.rtt), percent(hop.load_permille), race(hop),
+      hop.tier == 0 ? "" : fmt::format(", tier {}", hop.tier));
 }
 
-void append_path(std::string& out, const std::vector<Hop>& path) {
+void append_path(std::string& out, const std::vector<Hop>& path, const Style& style) {
   size_t name_width = 0;
   size_t address_width = 0;
   for (const Hop& hop : path) {
@@ -68,7 +70,7 @@ void append_path(std::string& out, const std::vector<Hop>& path) {
     address_width = std::max(address_width, hop.address.to_string().size());
   }
   for (const Hop& hop : path)
-    out += hop_line(hop, name_width, address_width);
+    out += hop_line(hop, name_width, address_width, style);
 }
 
 // Every server that answered, by depth, fastest first, the ones on the path marked: the
@@ -102,7 +104,7 @@ bool same_path(const std::vector<Hop>& a, const std::vector<Hop>& b) {
   });
 }
 
-void append_services(std::string& out, const DiscoveryResult& r) {
+void append_services(std::string& out, const DiscoveryResult& r, const Style& style) {
   const Verification& v = r.verification;
   for (size_t i = 0; i < r.services.size(); ++i) {
     std::string note;
@@ -113,7 +115,9 @@ void append_services(std::string& out, const DiscoveryResult& r) {
     } else if (i == 0 && v.state == VerifyState::kUnchecked) {
       note = "  (not verified: no service can be checked by a UDP Binding)";
     }
-    out += fmt::format("{:<11}{}{}\n", i == 0 ? "TURN" : "", r.services[i].uri, note);
+    const bool chosen = i == 0 && v.state == VerifyState::kVerified;
+    out += fmt::format("{:<11}{}{}\n", i == 0 ? "TURN" : "",
+                       chosen ? style.green(r.services[i].uri) : r.services[i].uri, note);
   }
   const size_t shown = std::min(r.backups.size(), kListed);
   for (size_t i = 0; i < shown; ++i) {
@@ -151,13 +155,13 @@ void add_count(CLI::App* app, const std::string& name, uint32_t& value, const st
       ->capture_default_str();
 }
 
-void append_errors(std::string& out, const DiscoveryResult& r) {
+void append_errors(std::string& out, const DiscoveryResult& r, const Style& style) {
   const size_t total = r.errors.size() + r.errors_dropped;
   if (total == 0) {
     out += fmt::format("{:<11}none\n", "errors");
     return;
   }
-  out += fmt::format("{:<11}{}\n", "errors", total);
+  out += fmt::format("{:<11}{}\n", "errors", style.red(std::to_string(total)));
   const size_t shown = std::min(r.errors.size(), kListed);
   for (size_t i = 0; i < shown; ++i)
     out += fmt::format("  {}\n", to_string(r.errors[i]));
@@ -230,35 +234,36 @@ std::vector<std::string> unhonoured_token(const std::vector<Hop>& path) {
   return out;
 }
 
-std::string format_hop(const Hop& hop) {
-  return hop_line(hop, 12, 21);
+std::string format_hop(const Hop& hop, const Style& style) {
+  return hop_line(hop, 12, 21, style);
 }
 
 std::string format_report(const DiscoveryResult& r) {
   return format_report(r, {});
 }
 
-std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& shown, bool answers) {
+std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& shown, bool answers,
+                          const Style& style) {
   std::string out;
   // A failure that got as far as a leaf (its TURN servers did not answer) shows the path.
   if (r.ok() || !r.path.empty()) {
     if (shown.empty()) {
-      append_path(out, r.path);
+      append_path(out, r.path, style);
     } else if (!same_path(shown, r.path)) {
       out += "path (the walk backed out of a subtree on the way):\n";
-      append_path(out, r.path);
+      append_path(out, r.path, style);
     }
     if (r.status != Status::kCancelled) {
       out += '\n';
-      append_services(out, r);
+      append_services(out, r, style);
     }
   }
   if (answers && !r.answers.empty()) append_answers(out, r);
   append_attempts(out, r.verification);
-  if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r);
+  if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r, style);
   if (r.ok()) {
-    out += fmt::format("found in {} with {} probe{}{}\n", ms(r.total_time), r.probes_sent,
-                       r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "");
+    out += fmt::format("{} {} with {} probe{}{}\n", style.green("found in"), ms(r.total_time),
+                       r.probes_sent, r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "");
   } else if (r.status == Status::kCancelled) {
     out += fmt::format("interrupted after {} with {} probe{}\n", ms(r.total_time), r.probes_sent,
                        r.probes_sent == 1 ? "" : "s");
@@ -323,12 +328,15 @@ int run_probe(const ProbeArgs& args) {
   }
   // Hops are printed as they are won, like traceroute; Ctrl-C ends the walk and prints what
   // it found (exit 130).
+  // On a terminal, colour (unless NO_COLOR) and the elapsed time while a level waits.
+  const Style style = args.json ? Style{} : Style::for_stream(stdout);
+  const Style error_style = Style::for_stream(stderr);
+  StatusLine status(!args.json && is_terminal(stdout));
   std::vector<Hop> shown;
   DiscoverHooks hooks;
   if (!args.json) {
-    hooks.on_hop = [&shown](const Hop& hop) {
-      std::fputs(format_hop(hop).c_str(), stdout);
-      std::fflush(stdout);
+    hooks.on_hop = [&shown, &status, &style](const Hop& hop) {
+      status.print(format_hop(hop, style));
       shown.push_back(hop);
     };
   }
@@ -343,15 +351,19 @@ int run_probe(const ProbeArgs& args) {
   sigaction(SIGINT, &on_sigint, &previous);
   const DiscoveryResult result = discover(options, hooks);
   sigaction(SIGINT, &previous, nullptr);
+  status.stop();
   const std::string report =
-      args.json ? to_json(result).dump(2) + "\n" : format_report(result, shown, args.all);
+      args.json ? to_json(result).dump(2) + "\n" : format_report(result, shown, args.all, style);
   std::fputs(report.c_str(), stdout);
   std::fflush(stdout);
   if (!args.token.empty()) {
     for (const std::string& line : unhonoured_token(result.path))
-      std::fprintf(stderr, "turnscout: warning: %s\n", line.c_str());
+      std::fprintf(stderr, "turnscout: %s %s\n", error_style.yellow("warning:").c_str(),
+                   line.c_str());
   }
-  if (!result.ok()) std::fprintf(stderr, "turnscout: %s\n", failure_line(result).c_str());
+  if (!result.ok()) {
+    std::fprintf(stderr, "turnscout: %s\n", error_style.red(failure_line(result)).c_str());
+  }
   return exit_code(result);
 }
 

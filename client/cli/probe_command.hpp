@@ -11,6 +11,8 @@
 
 #include <turnscout/types.hpp>
 
+#include "client/cli/terminal.hpp"
+
 namespace turnscout::cli {
 
 struct ProbeArgs {
@@ -36,13 +38,13 @@ int run_probe(const ProbeArgs& args);
 std::string format_report(const DiscoveryResult& result);
 // The report after the hops in `shown` were printed as they came (format_hop): the path is
 // repeated only when the final one differs.
-// With `answers`, every server that answered is listed too (--all).
+// With `answers`, every server that answered is listed too (--all). `style` colours it.
 std::string format_report(const DiscoveryResult& result, const std::vector<Hop>& shown,
-                          bool answers = false);
+                          bool answers = false, const Style& style = {});
 // One warning per hop that served the free tier although a capacity token was sent.
 std::vector<std::string> unhonoured_token(const std::vector<Hop>& path);
 // One hop line as printed while the walk goes on (columns of a fixed minimum width).
-std::string format_hop(const Hop& hop);
+std::string format_hop(const Hop& hop, const Style& style = {});
 // The one line explaining a failure (stderr), e.g. "no TURN server found: every root ...".
 std::string failure_line(const DiscoveryResult& result);
 int exit_code(const DiscoveryResult& result);

@@ -44,6 +44,19 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+// A command line run as it is (program first, e.g. /usr/bin/env or script).
+CommandResult turnscout_env(const TempDir& dir, std::vector<std::string> command) {
+  if (command.front().find('=') != std::string::npos)
+    command.insert(command.begin(), "/usr/bin/env");
+  const std::string program = command.front();
+  command.erase(command.begin());
+  auto result = run_command(program, command, dir.file("terminal.out"), kCommandLimit);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error()));
+  INFO("output:\n" << result->output);
+  REQUIRE_FALSE(result->timed_out);
+  return *result;
+}
+
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -113,6 +126,57 @@ TEST_CASE("cli: probe --all waits for every server of a level and lists each one
   // Without --all, no such list.
   const CommandResult plain = turnscout(t.dir, {"probe", t.root_address()});
   CHECK(plain.output.find("\nanswered   ") == std::string::npos);
+}
+
+// Under a pseudo-terminal (util-linux `script`, essential on Debian): colour and a status
+// line while a level waits; none of it with NO_COLOR (colour), --json, or into a file.
+TEST_CASE("cli: colour and a waiting line on a terminal only") {
+  const auto script = find_in_path("script");
+  REQUIRE_MESSAGE(script.has_value(), "util-linux script is needed to run under a terminal");
+  Tree t;
+  t.start();
+  auto silent = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));  // Never answers.
+  REQUIRE(silent.ok());
+  const std::string silent_root = to_string(silent->local());
+  const auto on_terminal = [&](const std::string& args, const std::string& env) {
+    std::vector<std::string> command{*script, "-qefc", cli_binary() + " " + args, "/dev/null"};
+    if (!env.empty()) command.insert(command.begin(), env);
+    return turnscout_env(t.dir, command);
+  };
+  const std::string bold = "\x1b[1m";
+  const std::string green = "\x1b[32m";
+  const std::string waiting = "waiting for replies, ";
+
+  const CommandResult coloured = on_terminal("probe " + t.root_address(), "");
+  CHECK(coloured.status == ExitStatus{true, 0});
+  CHECK(coloured.output.find(bold + "root" + "\x1b[0m") != std::string::npos);
+  CHECK(coloured.output.find(green + "found in") != std::string::npos);
+  const CommandResult plain = on_terminal("probe " + t.root_address(), "NO_COLOR=1");
+  CHECK(plain.status == ExitStatus{true, 0});
+  CHECK(plain.output.find(" 1  root ") != std::string::npos);
+  CHECK(plain.output.find("\x1b[1m") == std::string::npos);
+  CHECK(plain.output.find("\x1b[3") == std::string::npos);
+  const CommandResult json = on_terminal("probe --json " + t.root_address(), "");
+  CHECK(json.output.find('\x1b') == std::string::npos);
+  CHECK(json.output.find(waiting) == std::string::npos);
+
+  // A root that never answers: the waiting line counts up, then is cleared for the report.
+  const CommandResult slow = on_terminal("probe --timeout 1s " + silent_root, "NO_COLOR=1");
+  CHECK(slow.status == ExitStatus{true, 1});
+  std::vector<double> elapsed;
+  for (size_t at = slow.output.find(waiting); at != std::string::npos;
+       at = slow.output.find(waiting, at + 1)) {
+    elapsed.push_back(std::stod(slow.output.substr(at + waiting.size(), 4)));
+  }
+  CHECK(elapsed.size() >= 3);  // About one every 100 ms; a loaded machine may skip some.
+  CHECK(std::is_sorted(elapsed.begin(), elapsed.end()));
+  CHECK((!elapsed.empty() && elapsed.front() >= 0.1 && elapsed.back() >= 0.3));
+  const size_t last = slow.output.rfind(waiting);
+  CHECK(slow.output.find("\r\x1b[K", last) != std::string::npos);
+  // Into a file: none of it.
+  const CommandResult file = turnscout(t.dir, {"probe", "--timeout", "1s", silent_root});
+  CHECK(file.output.find('\x1b') == std::string::npos);
+  CHECK(file.output.find(waiting) == std::string::npos);
 }
 
 TEST_CASE("cli: probe --json prints the whole result") {
