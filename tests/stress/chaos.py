@@ -102,9 +102,19 @@ def main():
                 print("the tree never came up")
                 return 1
             root_pid = tree.procs[ROOT[0]].pid
-            # Warm up the root's tables and sockets before counting.
-            subprocess.run([cli, "probe", f"{ROOT[1]}:{PORT}", "--no-verify"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+
+            # Children alive is not yet a tree that answers: the root lists a region once
+            # the region's heartbeat says it has live leaves below it. Counting starts when
+            # a discovery succeeds (which also warms up the root's tables and sockets).
+            def answers():
+                return subprocess.run(
+                    [cli, "probe", f"{ROOT[1]}:{PORT}", "--no-verify"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    timeout=10).returncode == 0
+
+            if not wait_until(answers, 20):
+                print("the tree never answered a discovery")
+                return 1
             fds_before, rss_before = fd_count(root_pid), rss_kib(root_pid)
 
             stop = threading.Event()
