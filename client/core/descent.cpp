@@ -455,7 +455,8 @@ bool Descent::descend(size_t reply, TimePoint now) {
 // candidates resume their schedules.
 void Descent::abandon_winner(Level& level) {
   level.winner = SIZE_MAX;
-  level.grace_until = kNever;
+  // A survey's window closes once per level: back here, the next best reply wins at once.
+  if (options_.survey == Duration::zero()) level.grace_until = kNever;
   for (size_t index : level.peers)
     peers_[index].exchange.resume();
 }

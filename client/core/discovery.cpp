@@ -190,7 +190,8 @@ void Discovery::advance_foreground(TimePoint now) {
 // past a dead server (to sibling leaves, then other branches), within the deadline.
 bool Discovery::look_elsewhere(TimePoint now) const {
   return verifier_->result().state == VerifyState::kFailed && !verifier_->expired() &&
-         !verifier_->out_of_budget() && !verifier_->nothing_checkable() && now < deadline_;
+         !verifier_->out_of_budget() && bindings_left_ > 0 && !verifier_->nothing_checkable() &&
+         now < deadline_;
 }
 
 void Discovery::reject_answer(TimePoint now) {
@@ -355,7 +356,7 @@ void Discovery::deliver(TimePoint now) {
         result.failure =
             fmt::format("deadline of {} passed while verifying TURN servers ({} tried)",
                         format_duration(Duration{options_.timeout}), tried.size());
-      } else if (verifier_->out_of_budget()) {
+      } else if (verifier_->out_of_budget() || bindings_left_ == 0) {
         result.failure = fmt::format(
             "no TURN server answered a STUN Binding within the discovery's budget of {} ({} tried)",
             counted(options_.max_bindings, "Binding"), tried.size());

@@ -69,8 +69,8 @@ class Verifier {
   // address policy or failed to resolve: the leaf's word is all there is, which is not a
   // reason to look elsewhere.
   bool nothing_checkable() const {
-    return done_ && !expired_ && bindings_sent_ == 0 && uncheckable_ > 0 && unusable_ == 0 &&
-           result_.state != VerifyState::kVerified;
+    return done_ && !expired_ && !out_of_budget_ && bindings_sent_ == 0 && uncheckable_ > 0 &&
+           unusable_ == 0 && result_.state != VerifyState::kVerified;
   }
 
  private:

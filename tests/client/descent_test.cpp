@@ -438,13 +438,36 @@ TEST_CASE("survey: each level waits for every server it probed; answers list the
     CHECK(r.total_time == 20ms + 4ms + 200ms + 10ms);
     CHECK(r.path[1].siblings_answered == 3);
   }
-  SUBCASE("on, with every server answering: the level ends with the last reply") {
-    Scenario s;
-    s.add(server(0, 1), branch("root", {server(1, 2), server(1, 3)}), 10ms);
+  // root → near (5ms) and far (40ms), and a silent "dead" if asked; near-1 and far-1 below.
+  const auto near_and_far = [](Scenario& s, FakeServerConfig near_leaf, bool with_dead) {
+    std::vector<Endpoint> regions{server(1, 2), server(1, 3)};
+    if (with_dead) regions.push_back(server(1, 4));
+    s.add(server(0, 1), branch("root", regions), 10ms);
     s.add(server(1, 2), branch("near", {server(2, 2)}), 5ms);
     s.add(server(1, 3), branch("far", {server(2, 3)}), 40ms);
-    s.add(server(2, 2), leaf("near-1", turn(22)), 5ms);
+    FakeServerConfig dead = branch("dead", {});
+    dead.silent = true;
+    if (with_dead) s.add(server(1, 4), dead);
+    s.add(server(2, 2), std::move(near_leaf), 5ms);
     s.add(server(2, 3), leaf("far-1", turn(23)), 5ms);
+  };
+  SUBCASE("on: back at a surveyed level after a dead end, the next best wins at once") {
+    Scenario s;
+    FakeServerConfig refusing = leaf("near-1", turn(22));
+    refusing.error_code = 503;
+    near_and_far(s, refusing, true);
+    DiscoverOptions o = s.options({server(0, 1)});
+    o.survey = 200ms;
+    const DiscoveryResult r = s.discover(o);
+    REQUIRE(r.ok());
+    CHECK(hop_names(r) == Names{"root", "far", "far-1"});
+    // near wins at 230ms (30 + the window), near-1 refuses at 240ms, far wins then (dead
+    // is still pending, but the window has closed), far-1 answers at 250ms.
+    CHECK(r.total_time == 250ms);
+  }
+  SUBCASE("on, with every server answering: the level ends with the last reply") {
+    Scenario s;
+    near_and_far(s, leaf("near-1", turn(22)), false);
     DiscoverOptions o = s.options({server(0, 1)});
     o.survey = 500ms;
     const DiscoveryResult r = s.discover(o);

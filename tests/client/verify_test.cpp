@@ -155,19 +155,18 @@ TEST_CASE("verify: one attempt is \"1 attempt\"") {
   CHECK(r.verification.tried[0].outcome == "1 attempt, no reply");
 }
 
-TEST_CASE("verify: the Binding budget ends the checks, and the discovery, when it runs out") {
-  Scenario s;
-  FakeServerConfig c = leaf("leaf", turn(10));
-  c.services.push_back(turn(11));
-  s.add(server(0, 1), c, 10ms);
+namespace {
+
+// kTurn10 silent, a verifying discovery from server(0, 1) with a budget of 3 Bindings: all
+// three go to kTurn10, two services are tried, and the failure names the budget.
+DiscoveryResult discover_over_budget(Scenario& s) {
   FakeServerConfig dead = turn_server();
   dead.silent = true;
   s.add(kTurn10, dead, 5ms);
-  s.add(Endpoint::v4(192, 0, 2, 11, 3478), turn_server(), 5ms);  // Never asked.
   DiscoverOptions o = s.options({server(0, 1)});
   o.verify = true;
   o.max_bindings = 3;
-  const DiscoveryResult r = s.discover(o);
+  DiscoveryResult r = s.discover(o);
   CHECK_FALSE(r.ok());
   CHECK(r.failure ==
         "no TURN server answered a STUN Binding within the discovery's budget of 3 Bindings "
@@ -175,10 +174,37 @@ TEST_CASE("verify: the Binding budget ends the checks, and the discovery, when i
   CHECK(r.bindings_sent == 3);
   REQUIRE(r.verification.tried.size() == 2);
   CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("verify: the Binding budget ends the checks, and the discovery, when it runs out") {
+  Scenario s;
+  FakeServerConfig c = leaf("leaf", turn(10));
+  c.services.push_back(turn(11));
+  s.add(server(0, 1), c, 10ms);
+  s.add(Endpoint::v4(192, 0, 2, 11, 3478), turn_server(), 5ms);  // Never asked.
+  const DiscoveryResult r = discover_over_budget(s);
   CHECK(r.verification.tried[1].outcome ==
         "not checked: over the discovery's budget (3 Bindings sent)");
   CHECK(r.verification.tried[1].address.empty());
   CHECK(hop_names(r) == Names{"leaf"});
+}
+
+TEST_CASE("verify: a budget spent to the last Binding by a normal give-up still ends the walk") {
+  // leaf-a's one TURN server is silent: its 3 attempts spend the whole budget of 3. The walk
+  // must not go on to leaf-b, whose TCP-only service could not be checked anyway: that
+  // would report an unchecked success after the budget said no.
+  Scenario s;
+  s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
+  s.add(server(1, 1), leaf("leaf-a", turn(10)), 5ms);
+  s.add(server(1, 2), leaf("leaf-b", "turn:192.0.2.12:3478?transport=tcp"), 8ms);
+  const DiscoveryResult r = discover_over_budget(s);
+  // leaf-b's service came along as a backup.
+  CHECK(r.verification.tried[1].outcome ==
+        "not checked: needs TCP or TLS, the check is a UDP Binding");
+  CHECK(hop_names(r) == Names{"root", "leaf-a"});
 }
 
 TEST_CASE("verify: nothing answers, so the discovery fails but keeps what it found") {

@@ -84,9 +84,11 @@ struct DiscoverOptions {
   uint32_t max_bindings = 32;
   // A survey, like `tailscale netcheck`: each level waits up to this long after its first
   // reply for the other servers it probed, so that `answers` holds the round trip and load
-  // of every one (every region, then every leaf of the chosen one), and the level is won by
-  // the best of them (the lowest RTT under its overload limit) rather than the first. Each
-  // level may cost this much more: keep it well under `timeout` / depth. 0 = off.
+  // of every one that answered in time (every region, then every leaf of the chosen one),
+  // and the level is won by the best of them (the lowest RTT; with kLoadAware, under its
+  // overload limit first) rather than the first. A level's window opens once: after a dead
+  // end below it, the next best wins at once. Each level may cost this much more: keep it
+  // well under `timeout` / depth. A warm answer (use_last_path) does not wait. 0 = off.
   std::chrono::milliseconds survey{0};
   // A server may send the client only to unicast addresses (never 0.0.0.0, multicast,
   // broadcast or port 0) no more private than its own: a public server not to private or
@@ -188,7 +190,7 @@ struct DiscoveryResult {
   std::vector<Hop> path;  // Root first, the chosen leaf last.
   // Every server that answered a Probe in this discovery (on the path or not), in the order
   // the replies came; siblings_probed and siblings_answered are 0 here. With `survey`, all
-  // the servers of each level on the path.
+  // the servers of each level on the path that answered within its window.
   std::vector<Hop> answers;
   Address reflexive;  // Our address as the leaf saw it.
   std::chrono::microseconds total_time{0};
