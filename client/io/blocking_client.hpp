@@ -40,8 +40,12 @@ class BlockingClient {
   bool cancel(turnscout::DiscoveryId id) { return client_->cancel(id); }
   // The loop's backend descriptor (epoll): readable when run_nowait() has I/O to handle.
   int fd() const { return uv_backend_fd(&loop_); }
-  // Milliseconds until run_nowait() has a timer to run; 0 = now, -1 = none.
-  int timeout_ms() const { return uv_backend_timeout(&loop_); }
+  // Milliseconds until run_nowait() has a timer to run, from the current time; 0 = now,
+  // -1 = none.
+  int timeout_ms() {
+    uv_update_time(&loop_);
+    return uv_backend_timeout(&loop_);
+  }
 
  private:
   BlockingClient() = default;

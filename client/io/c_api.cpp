@@ -137,7 +137,13 @@ int turnscout_client_fd(const turnscout_client* client) {
 }
 
 int turnscout_client_timeout_ms(const turnscout_client* client) {
-  return client == nullptr ? -1 : client->impl->timeout_ms();
+  if (client == nullptr) return -1;
+  // A result that came while another discovery was polled waits for its own poll: with
+  // nothing else pending the loop has no timer and no socket left to wake the caller.
+  for (const turnscout_discovery* d : client->discoveries) {
+    if (*d->result && !d->delivered) return 0;
+  }
+  return client->impl->timeout_ms();
 }
 
 turnscout_options* turnscout_options_create(void) {
@@ -256,6 +262,9 @@ turnscout_status turnscout_discovery_start(turnscout_client* client,
         });
     client->discoveries.push_back(d.get());
     *discovery = d.release();
+    // Sends the first Probes and puts the socket in the loop's epoll set, so that the fd
+    // the caller waits on becomes readable when the replies come (the callback only stores).
+    client->impl->run_nowait();
     return TURNSCOUT_OK;
   });
 }

@@ -102,7 +102,7 @@ TURNSCOUT_API turnscout_status turnscout_discover(turnscout_client* client,
                                                   turnscout_result** result);
 /* Called with each hop as the walk wins its level, root first, before the discovery ends:
  * depth (0 = root), node name, "IP:PORT" and RTT in microseconds. The strings live for the
- * call only. */
+ * call only. It must not call any function of this library on the same client. */
 typedef void (*turnscout_hop_fn)(void* user, uint32_t depth, const char* name, const char* address,
                                  int64_t rtt_us);
 /* turnscout_discover, plus: `on_hop` (may be NULL) is called on the calling thread as hops
@@ -126,7 +126,8 @@ TURNSCOUT_API turnscout_status turnscout_discover_ex(turnscout_client* client,
  *   turnscout_discovery_destroy(d);
  *
  * Several discoveries may run on one client; polling any of them moves all of them on.
- * The fd and the timeout belong to the client and are the same for all of them. */
+ * The fd and the timeout belong to the client and are the same for all of them: ask for
+ * the timeout just before each wait. */
 /* *discovery receives a handle the caller destroys; NULL for NULL arguments and
  * TURNSCOUT_ERR_NO_MEMORY. Bad options are reported by the first poll, with a result. */
 TURNSCOUT_API turnscout_status turnscout_discovery_start(turnscout_client* client,
@@ -134,7 +135,8 @@ TURNSCOUT_API turnscout_status turnscout_discovery_start(turnscout_client* clien
                                                          turnscout_discovery** discovery);
 /* Readable when the client has I/O to handle; -1 for NULL. Never read or close it. */
 TURNSCOUT_API int turnscout_client_fd(const turnscout_client* client);
-/* Milliseconds until the client has a timer to run: 0 = now, -1 = none (or NULL). */
+/* Milliseconds from now until the client has something to do: 0 = now (also when a result
+ * of one of its discoveries waits to be polled), -1 = nothing (or NULL). */
 TURNSCOUT_API int turnscout_client_timeout_ms(const turnscout_client* client);
 /* Runs what is due without blocking. TURNSCOUT_PENDING while the discovery runs (*result is
  * NULL); then, once, its status with *result as turnscout_discover gives it; after that,
@@ -142,7 +144,8 @@ TURNSCOUT_API int turnscout_client_timeout_ms(const turnscout_client* client);
 TURNSCOUT_API turnscout_status turnscout_discovery_poll(turnscout_discovery* discovery,
                                                         turnscout_result** result);
 /* Ends the discovery now: the next poll gives TURNSCOUT_ERR_CANCELLED and a result holding
- * the path and errors so far. TURNSCOUT_ERR_INVALID_ARGUMENT when NULL or already ended. */
+ * the path and errors so far. TURNSCOUT_ERR_INVALID_ARGUMENT when NULL or already ended,
+ * including when its result is already on its way: the next poll then gives that result. */
 TURNSCOUT_API turnscout_status turnscout_discovery_cancel(turnscout_discovery* discovery);
 /* Abandons the discovery if it still runs (no result). Destroy discoveries before their
  * client; one left over when its client is destroyed ends with TURNSCOUT_ERR_CANCELLED. */
