@@ -330,7 +330,7 @@ int run_probe(const ProbeArgs& args) {
   // it found (exit 130).
   // On a terminal, colour (unless NO_COLOR) and the elapsed time while a level waits.
   const Style style = args.json ? Style{} : Style::for_stream(stdout);
-  const Style error_style = Style::for_stream(stderr);
+  const Style error_style = args.json ? Style{} : Style::for_stream(stderr);
   StatusLine status(!args.json && is_terminal(stdout));
   std::vector<Hop> shown;
   DiscoverHooks hooks;

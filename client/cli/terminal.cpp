@@ -10,15 +10,13 @@
 namespace turnscout::cli {
 
 bool is_terminal(std::FILE* stream) {
-  return isatty(fileno(stream)) == 1;
+  const char* term = std::getenv("TERM");
+  return isatty(fileno(stream)) == 1 && (term == nullptr || std::strcmp(term, "dumb") != 0);
 }
 
 Style Style::for_stream(std::FILE* stream) {
   const char* no_colour = std::getenv("NO_COLOR");
-  const char* term = std::getenv("TERM");
-  const bool allowed = (no_colour == nullptr || *no_colour == '\0') &&
-                       (term == nullptr || std::strcmp(term, "dumb") != 0);
-  return Style{allowed && is_terminal(stream)};
+  return Style{(no_colour == nullptr || *no_colour == '\0') && is_terminal(stream)};
 }
 
 std::string Style::sgr(std::string_view code, std::string_view text) const {

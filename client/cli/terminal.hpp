@@ -29,7 +29,7 @@ struct Style {
   std::string sgr(std::string_view code, std::string_view text) const;
 };
 
-// True when `stream` is a terminal.
+// True when `stream` is a terminal that takes escape sequences (TERM is not "dumb").
 bool is_terminal(std::FILE* stream);
 
 // A status line on stdout ("/ waiting for replies, 0.4s"), redrawn every 100 ms by its own

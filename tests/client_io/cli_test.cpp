@@ -44,13 +44,11 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// A command line run as it is (program first, e.g. /usr/bin/env or script).
-CommandResult turnscout_env(const TempDir& dir, std::vector<std::string> command) {
-  if (command.front().find('=') != std::string::npos)
-    command.insert(command.begin(), "/usr/bin/env");
-  const std::string program = command.front();
-  command.erase(command.begin());
-  auto result = run_command(program, command, dir.file("terminal.out"), kCommandLimit);
+// `env ARGS...`: a command run with a changed environment.
+CommandResult turnscout_env(const TempDir& dir, const std::vector<std::string>& args) {
+  const auto env = find_in_path("env");
+  REQUIRE(env.has_value());
+  auto result = run_command(*env, args, dir.file("terminal.out"), kCommandLimit);
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error()));
   INFO("output:\n" << result->output);
   REQUIRE_FALSE(result->timed_out);
@@ -138,9 +136,14 @@ TEST_CASE("cli: colour and a waiting line on a terminal only") {
   auto silent = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));  // Never answers.
   REQUIRE(silent.ok());
   const std::string silent_root = to_string(silent->local());
+  // The runner's own NO_COLOR and TERM (a dumb terminal, an editor's shell) do not count.
   const auto on_terminal = [&](const std::string& args, const std::string& env) {
-    std::vector<std::string> command{*script, "-qefc", cli_binary() + " " + args, "/dev/null"};
-    if (!env.empty()) command.insert(command.begin(), env);
+    std::vector<std::string> command{"-u", "NO_COLOR", "TERM=xterm"};
+    if (!env.empty()) command.push_back(env);
+    for (const std::string& word :
+         {*script, std::string("-qefc"), cli_binary() + " " + args, std::string("/dev/null")}) {
+      command.push_back(word);
+    }
     return turnscout_env(t.dir, command);
   };
   const std::string bold = "\x1b[1m";
@@ -162,6 +165,9 @@ TEST_CASE("cli: colour and a waiting line on a terminal only") {
 
   // A root that never answers: the waiting line counts up, then is cleared for the report.
   const CommandResult slow = on_terminal("probe --timeout 1s " + silent_root, "NO_COLOR=1");
+  const CommandResult dumb = on_terminal("probe --timeout 300ms " + silent_root, "TERM=dumb");
+  CHECK(dumb.output.find('\x1b') == std::string::npos);  // No status line either.
+  CHECK(dumb.output.find(waiting) == std::string::npos);
   CHECK(slow.status == ExitStatus{true, 1});
   std::vector<double> elapsed;
   for (size_t at = slow.output.find(waiting); at != std::string::npos;
