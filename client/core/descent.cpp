@@ -502,6 +502,24 @@ void Descent::expire() {
                          levels_.empty() ? 0 : levels_.back().depth);
 }
 
+void Descent::report_silent_roots(TimePoint now) {
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    Peer& peer = peers_[i];
+    const uint32_t attempts = peer.exchange.attempts();
+    if (i == shortcut_ || peer.depth != 0 || peer.phase != Phase::kPending || attempts == 0 ||
+        now < peer.exchange.scheduled()) {
+      continue;
+    }
+    peer.phase = Phase::kFailed;
+    peer.exchange.stop();
+    report(peer.candidate, 0, PeerErrorKind::kTimeout,
+           fmt::format("no reply within its timeout ({} since the last of {}); another root "
+                       "had answered",
+                       format_duration(now - peer.exchange.sent_at(attempts - 1)),
+                       counted(attempts, "attempt")));
+  }
+}
+
 void Descent::reject_leaf(TimePoint now, std::string detail) {
   if (state_ != State::kLeafFound) return;
   const AcceptedReply& leaf = replies_[leaf_];

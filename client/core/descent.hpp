@@ -74,6 +74,11 @@ class Descent {
   // The deadline passed: the silent candidates of the current level are reported and the
   // walk fails if it was still running.
   void expire();
+  // At the end of a cold walk: roots that were probed and stayed silent past their
+  // retransmission timeout are reported (another root's answer had taken the walk on, so
+  // they were never given up), so a dead root shows up even when the discovery succeeded.
+  // A root merely slower than the winner, not yet due for a retransmission, is not.
+  void report_silent_roots(TimePoint now);
   // With kLeafFound: the leaf is no good after all (none of its TURN servers answered), so
   // the walk goes on as if it had failed: its siblings, then the alternates of the levels
   // above. `detail` is reported against the leaf.

@@ -331,6 +331,8 @@ std::string Discovery::verify_failure(const Verification& v) {
 }
 
 void Discovery::deliver(TimePoint now) {
+  // A warm answer comes while the roots are still being asked, by design: not an error.
+  if (!answer_->warm) descent_.report_silent_roots(now);
   DiscoveryResult result = base_result(now);
   result.status = Status::kOk;
   fill(result, *answer_);

@@ -38,6 +38,8 @@ class Exchange {
   void defer(TimePoint at) { due_ = at; }
   // A paused exchange keeps its schedule; resume() picks it up where it was.
   void pause() { paused_ = true; }
+  // When the next action was scheduled, paused or not.
+  TimePoint scheduled() const { return due_; }
   void resume() { paused_ = false; }
   void stop() { due_ = kNever; }
 

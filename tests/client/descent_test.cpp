@@ -477,6 +477,37 @@ TEST_CASE("survey: each level waits for every server it probed; answers list the
   }
 }
 
+TEST_CASE("a root silent past its timeout is reported, even though another root answered") {
+  const auto run = [](Duration region_one_way) {
+    Scenario s;
+    s.add(server(0, 1), branch("root-a", {server(1, 1)}), 10ms);
+    FakeServerConfig dead = branch("root-b", {});
+    dead.silent = true;
+    s.add(server(0, 2), dead);
+    s.add(server(1, 1), branch("region", {server(2, 1)}), region_one_way);
+    s.add(server(2, 1), leaf("leaf", turn(21)), 5ms);
+    return s.discover(s.options({server(0, 1), server(0, 2)}));
+  };
+  SUBCASE("the walk outlasts root-b's first timeout (100ms): it is listed") {
+    const DiscoveryResult r = run(60ms);
+    REQUIRE(r.ok());
+    CHECK(r.total_time == 20ms + 120ms + 10ms);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].address == to_address(server(0, 2)));
+    CHECK(r.errors[0].depth == 0);
+    CHECK(r.errors[0].kind == PeerErrorKind::kTimeout);
+    CHECK(r.errors[0].detail ==
+          "no reply within its timeout (150ms since the last of 1 attempt); another root had "
+          "answered");
+  }
+  SUBCASE("the walk ends first: root-b may only be slower, and is not listed") {
+    const DiscoveryResult r = run(10ms);
+    REQUIRE(r.ok());
+    CHECK(r.total_time == 50ms);
+    CHECK(r.errors.empty());
+  }
+}
+
 TEST_CASE("an error response or a malformed reply fails that peer at once; another wins") {
   Scenario s;
   FakeServerConfig refusing = leaf("refusing", turn(1));
