@@ -110,10 +110,16 @@ TEST_CASE("blacklist tokens at work: a root by index, a server by address, a nod
   CHECK(r.errors[2].detail == "name:us");
   for (const PeerError& e : r.errors)
     CHECK(e.kind == PeerErrorKind::kBlacklisted);
+  // What was never sent a Probe is not counted as probed ("first of N" in the CLI).
+  REQUIRE(r.path.size() == 2);
+  CHECK(r.path[0].siblings_probed == 1);  // root-b; root-a is blacklisted.
+  CHECK(r.path[1].siblings_probed == 2);  // us (refused by its reply) and asia; not eu.
   // Now its name is remembered: the next discovery does not even probe it.
   const DiscoveryResult again = s.discover(o);
   REQUIRE(again.ok());
   CHECK(s.servers[3].probes.size() == 1);
+  REQUIRE(again.path.size() == 2);
+  CHECK(again.path[1].siblings_probed == 1);
   CHECK(again.errors[2].detail == "name:us");
 
   // A root's host name counts as its name.
