@@ -54,6 +54,10 @@ TEST_CASE("a warm discovery answers from the cached leaf in one round trip, then
   // The roots and the cached leaf went out together.
   CHECK(s.sends_to(server(0, 1), began) == std::vector<Duration>{0ms});
   CHECK(s.sends_to(server(2, 1), began) == std::vector<Duration>{0ms});
+  // probes_sent counts what types.hpp says: the cached leaf and the root at 0 ms, and the
+  // refresh walk's Probes to eu and us at 20 ms, before the answer at 40 ms. One round trip
+  // to the answer, four datagrams.
+  CHECK(warm.probes_sent == 4);
 
   // The refresh walks on in the background and finds the same leaf again.
   CHECK(s.prober.active() == 1);
