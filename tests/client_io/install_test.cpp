@@ -4,11 +4,17 @@
 // test program builds from its flags alone.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/client_io/tree.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
 
 namespace turnscout::test {
 namespace {
@@ -101,6 +107,43 @@ TEST_CASE("install: the package installs, a CMake consumer and a pkg-config buil
          on_loop.output.find(Tree::service_of(*t.leaf2)) != std::string::npos));
   const CommandResult c_program = run(work, program, {t.root_address()}, std::chrono::seconds{20});
   CHECK(c_program.output.find("c api: all checks passed") != std::string::npos);
+}
+
+// An installed `turnscout cluster --processes` finds the installed turnscout-server (it
+// once failed: the server was not installed) and runs the installed example topology.
+TEST_CASE("install: an installed turnscout cluster --processes runs the installed server") {
+  TempDir work{"turnscout-install-cluster"};
+  const std::string prefix = work.file("prefix");
+  for (const char* component : {"sdk", "cli", "server"}) {
+    run(work, TURNSCOUT_CMAKE,
+        {"--install", TURNSCOUT_BUILD_DIR, "--prefix", prefix, "--component", component});
+  }
+  const std::string server = prefix + "/" TURNSCOUT_INSTALL_SBINDIR "/turnscout-server";
+  REQUIRE(std::filesystem::exists(server));
+  const std::string state = work.file("state.json");
+  auto cluster = ChildProcess::spawn(
+      prefix + "/" TURNSCOUT_INSTALL_BINDIR "/turnscout",
+      {"cluster", prefix + "/" TURNSCOUT_INSTALL_DATADIR "/turnscout/examples/demo.yaml",
+       "--processes", "--state-file", state},
+      work.file("cluster.out"));
+  REQUIRE_MESSAGE(cluster.ok(), (cluster.ok() ? "" : cluster.error()));
+  const bool written = wait_until(std::chrono::seconds{60}, std::chrono::milliseconds{20},
+                                  [&] { return !read_file(state).empty(); });
+  INFO(cluster->output());
+  REQUIRE(written);
+  const auto json = nlohmann::json::parse(read_file(state));
+  CHECK(json.at("converged") == true);
+  size_t run_by_installed = 0;
+  for (const auto& node : json.at("nodes")) {
+    if (!node.at("command").is_array()) continue;
+    const std::filesystem::path binary = node.at("command").at(0).get<std::string>();
+    if (std::filesystem::equivalent(binary, server)) ++run_by_installed;
+  }
+  CHECK(run_by_installed == json.at("nodes").size());  // 15, the drained one included.
+  REQUIRE(cluster->send_signal(SIGTERM));
+  const auto status = cluster->wait(std::chrono::seconds{15});
+  REQUIRE(status.has_value());
+  CHECK(*status == ExitStatus{true, 0});
 }
 
 }  // namespace turnscout::test
