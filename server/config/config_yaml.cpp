@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -187,6 +188,17 @@ constexpr std::array<std::string_view, 2> kDocumentedKeys = {
     "example-cluster-key-replace-me-0123456789",  // Earlier example configs.
 };
 
+// `path` as a word of the shell command a message suggests: as it is when it holds only
+// characters a shell takes literally, otherwise quoted and escaped (never a raw control
+// byte or line break in an error line).
+std::string shell_path(const std::string& path) {
+  const bool plain = !path.empty() && std::all_of(path.begin(), path.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("/._-+=:,@%").find(c) != std::string_view::npos;
+  });
+  return plain ? path : turnscout::quoted_path(path);
+}
+
 // The key file's bytes without trailing line breaks, or an error. Like ssh with a private
 // key, a file that other users can read (or that anyone but its owner can write) is
 // refused: whoever reads it can sign heartbeats or mint capacity tokens.
@@ -196,7 +208,8 @@ Result<std::string, std::string> read_key_file(const std::string& path) {
     const int err = errno;
     return unexpected(fmt::format(
         "cannot read {}: {}{}", turnscout::quoted_path(path), std::strerror(err),
-        err == ENOENT ? fmt::format("; make one with (umask 077; openssl rand -hex 32 > {})", path)
+        err == ENOENT ? fmt::format("; make one with (umask 077; openssl rand -hex 32 > {})",
+                                    shell_path(path))
                       : ""));
   }
   struct stat st {};
@@ -205,7 +218,7 @@ Result<std::string, std::string> read_key_file(const std::string& path) {
     return unexpected(fmt::format(
         "{} is accessible by other users (mode {:04o}): run chmod 600 {} (or 640 for a group "
         "the server runs in)",
-        turnscout::quoted_path(path), st.st_mode & 07777, path));
+        turnscout::quoted_path(path), st.st_mode & 07777, shell_path(path)));
   }
   std::string key(kMaxKeySize + 1, '\0');
   const size_t n = std::fread(key.data(), 1, key.size(), file);

@@ -422,6 +422,14 @@ TEST_CASE("keys: documented example keys and key files others can read are refus
             "test.yaml:4:21: cluster.key_file: cannot read \"{0}\": No such file or directory; "
             "make one with (umask 077; openssl rand -hex 32 > {0})",
             missing)}));
+  // A name with a line break and a control byte (the config fuzzer's find): the suggested
+  // command quotes it like the rest of the line, which stays one line.
+  const std::string odd = errors_of(text + "cluster: {key_file: \"odd\\x11\\nname.key\"}");
+  CHECK(odd.find("/odd\\x11\\nname.key\": No such file") != std::string::npos);
+  CHECK(odd.find("openssl rand -hex 32 > \"") != std::string::npos);
+  CHECK(odd.ends_with("/odd\\x11\\nname.key\")\n"));
+  CHECK(odd.find('\x11') == std::string::npos);
+  CHECK(std::count(odd.begin(), odd.end(), '\n') <= 1);
   fs::remove_all(dir);
 }
 
