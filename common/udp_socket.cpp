@@ -64,6 +64,31 @@ Result<BoundSocket, std::string> open_udp_socket(const Endpoint& at, UdpSocketOp
   return BoundSocket{fd, *local};
 }
 
+Result<BoundSocket, std::string> open_tcp_socket(const Endpoint& at) {
+  sockaddr_storage addr{};
+  const socklen_t len = to_sockaddr(at, addr);
+  if (len == 0) return unexpected(fmt::format("invalid listen address {}", at));
+  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const auto fail = [&](const char* what) {
+    std::string error = fmt::format("cannot {} TCP {}: {}", what, at, strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return unexpected(std::move(error));
+  };
+  if (fd < 0) return fail("create a socket for");
+  // SO_REUSEADDR: a restart binds again while old connections sit in TIME_WAIT.
+  if ((at.family == Family::kV6 && !set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY)) ||
+      !set_flag(fd, SOL_SOCKET, SO_REUSEADDR)) {
+    return fail("set options on");
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) return fail("bind");
+  auto local = socket_local_endpoint(fd);
+  if (!local) {
+    ::close(fd);
+    return unexpected(local.error());
+  }
+  return BoundSocket{fd, *local};
+}
+
 Result<std::vector<BoundSocket>, std::string> open_udp_sockets(std::span<const Endpoint> at,
                                                                UdpSocketOptions options) {
   std::vector<BoundSocket> sockets;

@@ -31,6 +31,10 @@ Result<BoundSocket, std::string> open_udp_socket(const Endpoint& at, UdpSocketOp
 Result<std::vector<BoundSocket>, std::string> open_udp_sockets(std::span<const Endpoint> at,
                                                                UdpSocketOptions options);
 
+// A non-blocking, close-on-exec TCP socket bound to `at` (SO_REUSEADDR; IPv6-only for
+// IPv6), not yet listening. Errors name the address.
+Result<BoundSocket, std::string> open_tcp_socket(const Endpoint& at);
+
 void close_sockets(std::span<const BoundSocket> sockets);
 
 // The address `fd` is bound to.

@@ -14,4 +14,5 @@
 #include "proto/message_builder.hpp"
 #include "proto/message_view.hpp"
 #include "proto/probe.hpp"
+#include "proto/stream_framing.hpp"
 #include "proto/turn_uri.hpp"

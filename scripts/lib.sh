@@ -5,7 +5,7 @@
 TURNSCOUT_PACKAGES=(
   cmake ninja-build pkg-config g++ clang clang-format libclang-rt-14-dev
   libuv1-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev
-  libssl-dev libisal-dev zlib1g-dev nlohmann-json3-dev doctest-dev libsystemd-dev
+  libssl-dev openssl libisal-dev zlib1g-dev nlohmann-json3-dev doctest-dev libsystemd-dev
   prometheus python3
 )
 

@@ -155,6 +155,17 @@ std::string describe(const ServerConfig& cfg) {
     out += fmt::format("  token key:   {}\n", describe_token_key(cfg.admission));
   }
   out += fmt::format("  services:    {}\n", fmt::join(services, ", "));
+  const StreamConfig& st = cfg.streams;
+  out += fmt::format(
+      "  streams:     TCP {}, TLS {}; {} connections, {} per source, first request within {}, "
+      "idle {}, requests up to {} bytes, {} bytes queued per connection\n",
+      st.tcp ? "on the listen addresses" : "off",
+      st.tls_listen.empty() ? std::string("off")
+                            : fmt::format("on {} (certificate {}, handshake within {})",
+                                          join_endpoints(st.tls_listen), st.tls_cert_file,
+                                          format_duration(st.handshake_timeout)),
+      st.max_connections, st.max_per_source, format_duration(st.first_request_timeout),
+      format_duration(st.idle_timeout), st.max_request_size, st.max_write_queue);
   out += fmt::format("  metrics:     {}\n",
                      cfg.metrics_listen ? to_string(*cfg.metrics_listen) : "off");
   return out;

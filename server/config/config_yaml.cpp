@@ -23,6 +23,7 @@
 #include "common/logging.hpp"
 #include "common/yaml.hpp"
 #include "proto/attributes.hpp"
+#include "proto/constants.hpp"
 #include "proto/turn_uri.hpp"
 
 namespace turnscout::server {
@@ -479,6 +480,63 @@ void read_services(Loader& ld, ConfigMap root) {
   }
 }
 
+// A file the server reads at start: it must be there and readable now, so --check-config
+// catches a wrong path before a restart does.
+void read_existing_file(Loader& ld, ConfigNode node, std::string& out) {
+  std::string path;
+  if (!node.read(path)) return;
+  out = resolve(ld.base_dir, path);
+  std::FILE* file = std::fopen(out.c_str(), "rb");
+  if (file == nullptr) {
+    node.error(
+        fmt::format("cannot read {}: {}", turnscout::quoted_path(out), std::strerror(errno)));
+    return;
+  }
+  std::fclose(file);
+}
+
+void read_streams(Loader& ld, ConfigMap root) {
+  StreamConfig& out = ld.cfg.streams;
+  ConfigMap tcp = root.optional_map("tcp");
+  tcp.optional("enabled", out.tcp);
+  tcp.optional("max_connections", out.max_connections, 1u, 1'000'000u);
+  tcp.optional("max_per_source", out.max_per_source, 1u, 1'000'000u);
+  tcp.optional("first_request_timeout", out.first_request_timeout, Duration{100ms},
+               Duration{10min});
+  tcp.optional("idle_timeout", out.idle_timeout, Duration{100ms}, Duration{1h});
+  tcp.optional("max_request_size", out.max_request_size, 548u,
+               static_cast<uint32_t>(proto::kMaxMessageSize));
+  tcp.optional("max_write_queue", out.max_write_queue, 4096u, 64u << 20);
+
+  ConfigMap tls = root.optional_map("tls");
+  auto listen = tls.get("listen");
+  if (listen) {
+    std::vector<ConfigNode> items = listen->sequence();
+    require_items(*listen, items);
+    read_endpoints(items, out.tls_listen);
+  }
+  auto cert = tls.get("cert_file");
+  auto key = tls.get("key_file");
+  if (cert) read_existing_file(ld, *cert, out.tls_cert_file);
+  if (key) read_existing_file(ld, *key, out.tls_key_file);
+  tls.optional("handshake_timeout", out.handshake_timeout, Duration{100ms}, Duration{1min});
+  if (listen && !out.tls_listen.empty() && (!cert || !key)) {
+    listen->error("needs tls.cert_file and tls.key_file (PEM) to serve TLS");
+  }
+  if (!listen && (cert || key)) {
+    (cert ? *cert : *key).error("is not used without tls.listen (the addresses to serve TLS on)");
+  }
+  for (const Endpoint& at : out.tls_listen) {
+    if (out.tcp && at.port != 0 &&
+        std::find(ld.cfg.listen.begin(), ld.cfg.listen.end(), at) != ld.cfg.listen.end()) {
+      listen->error(fmt::format(
+          "{} is also a node.listen address, which serves TCP there: pick another port for TLS "
+          "(443 is usual) or set tcp.enabled: false",
+          at));
+    }
+  }
+}
+
 void read_operations(Loader& ld, ConfigMap root) {
   ConfigMap metrics = root.optional_map("metrics");
   metrics.optional("listen", ld.cfg.metrics_listen);
@@ -580,6 +638,7 @@ Result<ServerConfig, ConfigErrors> parse_document(const YamlDocument& doc, std::
   read_listing(ld, root);
   read_admission(ld, root);
   read_services(ld, root);
+  read_streams(ld, root);
   read_operations(ld, root);
   check_addresses(ld);
   check_cluster(ld);

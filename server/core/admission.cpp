@@ -120,14 +120,12 @@ void AdmissionControl::Impl::set_config(const AdmissionConfig& c) {
   }
 }
 
-// The bucket a client is charged to: its IP address (the port is the sender's choice), and
-// for IPv6 its /ipv6_prefix network (one host gets a /64 and may use all of it).
-Endpoint AdmissionControl::Impl::key_of(const Endpoint& client) const {
+Endpoint client_network(const Endpoint& client, uint8_t ipv6_prefix) {
   Endpoint out = unmap_v4(client);
   out.port = 0;
   if (out.family == Family::kV6) {
     // Per request on the hot path: whole bytes at once, then the partial one.
-    const unsigned prefix = std::min<unsigned>(config.ipv6_prefix, 128);
+    const unsigned prefix = std::min<unsigned>(ipv6_prefix, 128);
     const unsigned whole = prefix / 8;
     if (whole < 16) {
       out.ip[whole] &= static_cast<uint8_t>(0xFF00u >> (prefix % 8));
@@ -135,6 +133,10 @@ Endpoint AdmissionControl::Impl::key_of(const Endpoint& client) const {
     }
   }
   return out;
+}
+
+Endpoint AdmissionControl::Impl::key_of(const Endpoint& client) const {
+  return client_network(client, config.ipv6_prefix);
 }
 
 bool AdmissionControl::Impl::has_room(TimePoint now) {

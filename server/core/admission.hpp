@@ -22,6 +22,11 @@
 
 namespace turnscout::server {
 
+// What a client is charged as: its IP address without the port (the port is the sender's
+// choice), for IPv6 its /`ipv6_prefix` network (one host gets a /64 and may use all of it),
+// and an IPv4-mapped IPv6 address as the IPv4 one.
+Endpoint client_network(const Endpoint& client, uint8_t ipv6_prefix);
+
 struct Admission {
   bool admitted = false;
   // What applies to this client: its tier's bucket, or all zeros (no limit) when admission

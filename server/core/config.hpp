@@ -101,6 +101,23 @@ struct ClusterConfig {
   uint32_t registrations_per_source = 8;
 };
 
+// Requests over TCP and TLS (server/core/stream_table.hpp). A stream proves the client's
+// address, so its replies are not held to the size of the request; everything else is
+// bounded here.
+struct StreamConfig {
+  bool tcp = true;                   // TCP on every listen address, same port.
+  std::vector<Endpoint> tls_listen;  // TLS listen addresses; empty = no TLS.
+  std::string tls_cert_file;         // PEM chain, resolved against the config file's folder.
+  std::string tls_key_file;          // PEM private key.
+  uint32_t max_connections = 1024;   // TCP and TLS together.
+  uint32_t max_per_source = 16;      // Per client network (IP, or /ipv6_prefix).
+  Duration first_request_timeout = std::chrono::seconds{5};  // From accept (or handshake).
+  Duration idle_timeout = std::chrono::seconds{30};          // Since the last complete request.
+  Duration handshake_timeout = std::chrono::seconds{5};      // TLS.
+  uint32_t max_request_size = 2048;  // Bytes of one request, header included.
+  uint32_t max_write_queue = 65536;  // Reply bytes waiting for a client that does not read.
+};
+
 struct ServerConfig {
   std::string source_file;       // For messages; empty when built in code.
   std::string name;              // NODE-NAME, [A-Za-z0-9._-]{1,64}.
@@ -115,6 +132,7 @@ struct ServerConfig {
   LoadConfig load;
   ListingConfig listing;
   AdmissionConfig admission;
+  StreamConfig streams;
   std::vector<std::string> services;       // TURN URIs; a node with services is a leaf.
   uint16_t weight = 1;                     // Weight this node asks its parents for.
   std::optional<Endpoint> metrics_listen;  // Prometheus HTTP; none = off.

@@ -127,10 +127,11 @@ void ProbeResponder::reconfigure(const AdmissionConfig& admission, TimePoint now
 }
 
 Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoint& from,
-                               std::span<const uint8_t> in, std::span<uint8_t> out) {
+                               std::span<const uint8_t> in, std::span<uint8_t> out, Via via) {
   const auto view = proto::parse_message(in);
   if (!view || !from.valid()) return drop(DropReason::kMalformed);
   const proto::MessageClass cls = view->message_class();
+  if (via == Via::kStream) return handle_stream(now, wall_unix_s, unmap_v4(from), *view, out);
   if (cls == proto::MessageClass::kSuccess || cls == proto::MessageClass::kError) {
     // Answers to our heartbeats come from our parents; nobody else's are read.
     if (snapshot_ && snapshot_->knows_parent(unmap_v4(from))) {
@@ -144,9 +145,9 @@ Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoi
     const Endpoint client = unmap_v4(from);
     switch (method) {
       case proto::Method::kProbe:
-        return answer_probe(now, wall_unix_s, client, *view, out);
+        return answer_probe(now, wall_unix_s, client, *view, out, in.size());
       case proto::Method::kBinding:
-        return answer_binding(now, wall_unix_s, client, *view, out);
+        return answer_binding(now, wall_unix_s, client, *view, out, in.size());
       case proto::Method::kHeartbeat:
         return screen_control(now, wall_unix_s, client, RequestKind::kHeartbeat, *view);
       case proto::Method::kLeave:
@@ -157,14 +158,37 @@ Outcome ProbeResponder::handle(TimePoint now, uint64_t wall_unix_s, const Endpoi
   return drop(DropReason::kUnexpected);
 }
 
+// Over a stream the handshake proved the client's address, so replies may be as large as
+// `out`; heartbeats and Leaves travel over UDP only, and nothing but requests is read.
+Outcome ProbeResponder::handle_stream(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                                      const proto::MessageView& request, std::span<uint8_t> out) {
+  if (request.message_class() == proto::MessageClass::kRequest) {
+    switch (request.method()) {
+      case proto::Method::kProbe:
+        return answer_probe(now, wall_unix_s, client, request, out, out.size());
+      case proto::Method::kBinding:
+        return answer_binding(now, wall_unix_s, client, request, out, out.size());
+      case proto::Method::kHeartbeat:
+        counters_.request(RequestKind::kHeartbeat);
+        return drop(DropReason::kUnexpected);
+      case proto::Method::kLeave:
+        counters_.request(RequestKind::kLeave);
+        return drop(DropReason::kUnexpected);
+    }
+  }
+  counters_.request(RequestKind::kOther);
+  return drop(DropReason::kUnexpected);
+}
+
 Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                                     const proto::MessageView& request, std::span<uint8_t> out) {
+                                     const proto::MessageView& request, std::span<uint8_t> out,
+                                     size_t room) {
   counters_.request(RequestKind::kProbe);
   if (!serving()) return drop(DropReason::kNotReady);
   const auto probe = proto::decode_probe_request(request);
   if (!probe) {
     if (unknown_attribute(probe.error())) {
-      return answer_unknown_attribute(now, wall_unix_s, client, request, out);
+      return answer_unknown_attribute(now, wall_unix_s, client, request, out, room);
     }
     return drop(DropReason::kMalformed);
   }
@@ -186,22 +210,22 @@ Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const 
                                  admission.flow,           flags,  listed_,     s.services};
   // Text that does not encode (a snapshot not built from a checked config) fails the
   // checked encoder, and the probe is dropped.
-  const auto written = reply_text_
-                           ? proto::encode_probe_reply(answer, *reply_text_, request.size(), out)
-                           : proto::encode_probe_reply(answer, request.size(), out);
+  const auto written = reply_text_ ? proto::encode_probe_reply(answer, *reply_text_, room, out)
+                                   : proto::encode_probe_reply(answer, room, out);
   if (!written) return drop(DropReason::kAmplification);
   if (written->truncated) counters_.truncated_replies.add();
   return reply(written->size);
 }
 
 Outcome ProbeResponder::answer_binding(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                                       const proto::MessageView& request, std::span<uint8_t> out) {
+                                       const proto::MessageView& request, std::span<uint8_t> out,
+                                       size_t room) {
   counters_.request(RequestKind::kBinding);
   if (!serving()) return drop(DropReason::kNotReady);
   const auto binding = proto::decode_binding_request(request);
   if (!binding) {
     if (unknown_attribute(binding.error())) {
-      return answer_unknown_attribute(now, wall_unix_s, client, request, out);
+      return answer_unknown_attribute(now, wall_unix_s, client, request, out, room);
     }
     return drop(DropReason::kMalformed);
   }
@@ -219,12 +243,12 @@ Outcome ProbeResponder::answer_binding(TimePoint now, uint64_t wall_unix_s, cons
 Outcome ProbeResponder::answer_unknown_attribute(TimePoint now, uint64_t wall_unix_s,
                                                  const Endpoint& client,
                                                  const proto::MessageView& request,
-                                                 std::span<uint8_t> out) {
+                                                 std::span<uint8_t> out, size_t room) {
   if (!admission_.admit(now, wall_unix_s, client, {}, admission_.config().other_cost).admitted) {
     return drop(DropReason::kRateLimited);
   }
   const auto written = proto::make_error_response(request, proto::error_code::kUnknownAttribute,
-                                                  "Unknown Attribute", request.size(), out);
+                                                  "Unknown Attribute", room, out);
   if (!written) return drop(DropReason::kAmplification);
   return reply(*written);
 }

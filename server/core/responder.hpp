@@ -31,6 +31,9 @@
 //                                               drop kAmplification if nothing fits
 //   Binding                                     XOR-MAPPED-ADDRESS (+ FINGERPRINT if asked)
 //   anything else (indications, other methods)  drop kUnexpected
+// Over a stream (Via::kStream) the same, except: replies may fill `out` (no "reply <= request"
+// rule: the handshake proved the address), Heartbeat and Leave requests and all responses
+// are dropped kUnexpected (the tree talks over UDP).
 #pragma once
 
 #include <array>
@@ -61,6 +64,11 @@ enum class Disposition : uint8_t {
   kForward,  // Not for the hot path: give the datagram to ServerCore::on_control_datagram.
 };
 
+// How a request came: a datagram (its source address may be forged, so no reply outgrows
+// it) or a TCP/TLS stream (the handshake proved the address; replies may fill `out`, and
+// only Probe and Binding requests are answered).
+enum class Via : uint8_t { kDatagram, kStream };
+
 struct Outcome {
   Disposition what = Disposition::kDrop;
   size_t size = 0;
@@ -89,7 +97,7 @@ class ProbeResponder {
   // Answers one datagram into `out` (at least 1500 bytes, reused between calls). Never
   // allocates once warm, never logs. `wall_unix_s` checks capacity-token expiry.
   Outcome handle(TimePoint now, uint64_t wall_unix_s, const Endpoint& from,
-                 std::span<const uint8_t> in, std::span<uint8_t> out);
+                 std::span<const uint8_t> in, std::span<uint8_t> out, Via via = Via::kDatagram);
 
   const WorkerCounters& counters() const { return counters_; }
   WorkerCounters& counters() { return counters_; }
@@ -97,12 +105,16 @@ class ProbeResponder {
   const AdmissionControl& admission() const { return admission_; }
 
  private:
+  // `room`: the most a reply may take (a datagram's own size, or all of `out`).
+  Outcome handle_stream(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
+                        const proto::MessageView& request, std::span<uint8_t> out);
   Outcome answer_probe(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                       const proto::MessageView& request, std::span<uint8_t> out);
+                       const proto::MessageView& request, std::span<uint8_t> out, size_t room);
   Outcome answer_binding(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                         const proto::MessageView& request, std::span<uint8_t> out);
+                         const proto::MessageView& request, std::span<uint8_t> out, size_t room);
   Outcome answer_unknown_attribute(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
-                                   const proto::MessageView& request, std::span<uint8_t> out);
+                                   const proto::MessageView& request, std::span<uint8_t> out,
+                                   size_t room);
   Outcome screen_control(TimePoint now, uint64_t wall_unix_s, const Endpoint& client,
                          RequestKind kind, const proto::MessageView& request);
   Outcome screen_known(TimePoint now, uint64_t wall_unix_s, size_t source, RequestKind kind,

@@ -38,6 +38,20 @@ std::vector<std::string> keep_restart_only_settings(const ServerConfig& running,
     ignored.push_back(fmt::format("workers ({} → {})", running.workers, next.workers));
     next.workers = running.workers;
   }
+  if (next.streams.tcp != running.streams.tcp) {
+    auto text = [](bool on) { return on ? "true" : "false"; };
+    ignored.push_back(
+        fmt::format("tcp.enabled ({} → {})", text(running.streams.tcp), text(next.streams.tcp)));
+    next.streams.tcp = running.streams.tcp;
+  }
+  if (next.streams.tls_listen != running.streams.tls_listen ||
+      next.streams.tls_cert_file != running.streams.tls_cert_file ||
+      next.streams.tls_key_file != running.streams.tls_key_file) {
+    ignored.push_back("tls.listen, tls.cert_file and tls.key_file");
+    next.streams.tls_listen = running.streams.tls_listen;
+    next.streams.tls_cert_file = running.streams.tls_cert_file;
+    next.streams.tls_key_file = running.streams.tls_key_file;
+  }
   if (next.metrics_listen != running.metrics_listen) {
     auto text = [](const std::optional<Endpoint>& e) { return e ? to_string(*e) : "off"; };
     ignored.push_back(fmt::format("metrics.listen ({} → {})", text(running.metrics_listen),

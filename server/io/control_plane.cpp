@@ -12,6 +12,7 @@
 #include "base/random.hpp"
 #include "common/format.hpp"
 #include "common/logging.hpp"
+#include "common/uv_cast.hpp"
 #include "server/config/config_yaml.hpp"
 #include "server/core/metrics.hpp"
 #include "server/io/bound_config.hpp"
@@ -28,11 +29,6 @@ namespace {
 constexpr size_t kForwardQueueKnown = 256;
 constexpr size_t kForwardQueueStrangers = 64;
 constexpr Duration kMinLoadRefresh = std::chrono::milliseconds{10};
-
-template <typename Handle>
-uv_handle_t* as_handle(Handle* h) {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
 
 const char* signal_name(int signum) {
   return signum == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -102,7 +98,8 @@ Result<void, std::string> ControlPlane::start_worker0() {
   // first's SO_REUSEPORT group, not even for a moment; ports the kernel picks, once bound.
   if (auto claimed = claims_.claim(loaded_.listen); !claimed) return claimed;
   node_ = std::make_unique<ServerNode>(&loop_, clock_, log_events());
-  auto bound = node_->bind(loaded_.listen, UdpSocketOptions{loaded_.workers > 1});
+  auto bound =
+      node_->bind(loaded_.listen, UdpSocketOptions{loaded_.workers > 1}, loaded_.streams.tcp);
   if (!bound) return unexpected(bound.error());
   bound_ = *bound;
   std::vector<Endpoint> picked;
@@ -172,6 +169,10 @@ Result<void, std::string> ControlPlane::write_ready_file() const {
   std::string text;
   for (const Endpoint& e : bound_)
     text += fmt::format("udp {}\n", e);
+  for (const Endpoint& e : node_->tcp_bound())
+    text += fmt::format("tcp {}\n", e);
+  for (const Endpoint& e : node_->tls_bound())
+    text += fmt::format("tls {}\n", e);
   if (metrics_bound_) text += fmt::format("metrics {}\n", *metrics_bound_);
   const std::string staging = options_.ready_file + ".tmp";
   {
@@ -191,6 +192,12 @@ void ControlPlane::log_started() const {
   const ServerConfig& c = core().config();
   logger().info("node {} listening on UDP {} with {} worker{}", c.name, fmt::join(bound_, ", "),
                 c.workers, c.workers == 1 ? "" : "s");
+  if (!node_->tcp_bound().empty()) {
+    logger().info("TCP on {}", fmt::join(node_->tcp_bound(), ", "));
+  }
+  if (!node_->tls_bound().empty()) {
+    logger().info("TLS on {}", fmt::join(node_->tls_bound(), ", "));
+  }
   if (metrics_bound_) logger().info("metrics on http://{}{}", *metrics_bound_, "/metrics");
 }
 
@@ -265,6 +272,7 @@ void ControlPlane::apply_reload() {
   loaded_ = std::move(next);
   for (auto& w : workers_)
     w->reconfigure(applied.admission);
+  node_->reconfigure_streams(applied.streams, applied.admission.ipv6_prefix);
   load_sampler_.reconfigure(applied.load);
   const uint64_t refresh = to_millis_ceil(std::max(applied.load.refresh, kMinLoadRefresh));
   uv_timer_start(&load_timer_, &ControlPlane::on_load_timer, refresh, refresh);
@@ -345,7 +353,10 @@ std::string ControlPlane::render_metrics() const {
   for (const IoCounters* c : io) {
     sources.admission_clients += c->admission_clients.load(std::memory_order_relaxed);
   }
-  return server::render_metrics(core(), sources) + render_io_metrics(io) +
+  std::string streams;
+  if (const StreamTable* table = node_->streams())
+    streams = render_stream_metrics(table->counters());
+  return server::render_metrics(core(), sources) + render_io_metrics(io) + streams +
          render_process_metrics(read_process_stats(start_time_seconds_));
 }
 

@@ -8,6 +8,7 @@
 #include "base/endpoint.hpp"
 #include "common/format.hpp"
 #include "common/sockaddr.hpp"
+#include "common/uv_cast.hpp"
 #include "server/io/http_request.hpp"
 
 namespace turnscout::server {
@@ -31,16 +32,6 @@ namespace {
 template <typename T, typename Handle>
 T& owner(Handle* handle) {
   return *static_cast<T*>(handle->data);
-}
-
-template <typename Handle>
-uv_handle_t* as_handle(Handle* h) {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
-
-template <typename Handle>
-uv_stream_t* as_stream(Handle* h) {
-  return reinterpret_cast<uv_stream_t*>(h);
 }
 
 }  // namespace

@@ -24,6 +24,8 @@ uint64_t to_millis_ceil(Duration d) {
 struct ServerNode::Handles {
   uv_timer_t timer{};
   std::unique_ptr<DataPlane> data;
+  std::unique_ptr<StreamTable> streams;  // Before `listener`, which uses it.
+  std::unique_ptr<StreamListener> listener;
   ServerNode* owner = nullptr;
   int closing = 0;
   std::function<void()> on_closed;
@@ -43,12 +45,44 @@ ServerNode::~ServerNode() {
   close();
 }
 
+namespace {
+
+// A UDP socket on `at` and, with `tcp`, a TCP one on the same address and port. When `at`
+// says port 0, a port free for both is searched: the kernel picks one for UDP that a TCP
+// connection may be using.
+Result<std::pair<BoundSocket, std::optional<BoundSocket>>, std::string> bind_pair(
+    const Endpoint& at, UdpSocketOptions options, bool tcp) {
+  constexpr int kAttempts = 32;
+  for (int attempt = 1;; ++attempt) {
+    auto udp = open_udp_socket(at, options);
+    if (!udp) return unexpected(udp.error());
+    if (!tcp) return std::pair{*udp, std::optional<BoundSocket>{}};
+    auto stream = open_tcp_socket(udp->local);
+    if (stream) return std::pair{*udp, std::optional<BoundSocket>{*stream}};
+    close_sockets({&*udp, 1});
+    if (at.port != 0 || attempt == kAttempts) return unexpected(stream.error());
+  }
+}
+
+}  // namespace
+
 Result<std::vector<Endpoint>, std::string> ServerNode::bind(std::span<const Endpoint> listen,
-                                                            UdpSocketOptions options) {
+                                                            UdpSocketOptions options, bool tcp) {
   if (!sockets_.empty() || core_) return unexpected(std::string("already bound"));
-  auto sockets = open_udp_sockets(listen, options);
-  if (!sockets) return unexpected(sockets.error());
-  sockets_ = std::move(*sockets);
+  std::vector<BoundSocket> udp;
+  std::vector<BoundSocket> streams;
+  for (const Endpoint& at : listen) {
+    auto pair = bind_pair(at, options, tcp);
+    if (!pair) {
+      close_sockets(udp);
+      close_sockets(streams);
+      return unexpected(pair.error());
+    }
+    udp.push_back(pair->first);
+    if (pair->second) streams.push_back(*pair->second);
+  }
+  sockets_ = std::move(udp);
+  tcp_sockets_ = std::move(streams);
   bound_.clear();
   for (const BoundSocket& s : sockets_)
     bound_.push_back(s.local);
@@ -67,23 +101,64 @@ Result<void, std::string> ServerNode::start(const ServerConfig& config, uint64_t
   handles_->data = std::make_unique<DataPlane>(loop_, core_->responder(), *this, counters_, clock_);
   const std::vector<BoundSocket> sockets = std::exchange(sockets_, {});
   if (auto added = handles_->data->add_ports(sockets, bound_); !added) return added;
+  if (auto listening = listen_streams(config); !listening) return listening;
   after_core();
   return {};
+}
+
+Result<void, std::string> ServerNode::listen_streams(const ServerConfig& config) {
+  const StreamConfig& streams = config.streams;
+  handles_->streams = std::make_unique<StreamTable>(streams, config.admission.ipv6_prefix);
+  handles_->listener = std::make_unique<StreamListener>(loop_, core_->responder(),
+                                                        *handles_->streams, clock_, events_);
+  // TCP on the same addresses and ports as UDP, bound with them.
+  std::vector<BoundSocket> tcp = std::exchange(tcp_sockets_, {});
+  if (!streams.tcp) close_sockets(tcp);
+  for (size_t i = 0; streams.tcp && i < tcp.size(); ++i) {
+    if (auto listening = handles_->listener->listen(tcp[i], nullptr); !listening) {
+      close_sockets(std::span(tcp).subspan(i + 1));
+      return listening;
+    }
+    tcp_bound_.push_back(tcp[i].local);
+  }
+  if (streams.tls_listen.empty()) return {};
+  auto tls = TlsContext::server(streams.tls_cert_file, streams.tls_key_file);
+  if (!tls) return unexpected(tls.error());
+  for (const Endpoint& at : streams.tls_listen) {
+    auto socket = open_tcp_socket(at);
+    if (!socket) return unexpected(socket.error());
+    const Endpoint local = socket->local;
+    if (auto listening = handles_->listener->listen(*socket, *tls); !listening) return listening;
+    tls_bound_.push_back(local);
+  }
+  return {};
+}
+
+void ServerNode::reconfigure_streams(const StreamConfig& streams, uint8_t ipv6_prefix) {
+  if (handles_ != nullptr && handles_->streams) {
+    handles_->streams->reconfigure(streams, ipv6_prefix);
+  }
+}
+
+const StreamTable* ServerNode::streams() const {
+  return handles_ != nullptr ? handles_->streams.get() : nullptr;
 }
 
 void ServerNode::close(std::function<void()> on_closed) {
   Handles* h = std::exchange(handles_, nullptr);
   if (h == nullptr) {
     close_sockets(std::exchange(sockets_, {}));  // Bound, never started.
+    close_sockets(std::exchange(tcp_sockets_, {}));
     if (on_closed) on_closed();
     return;
   }
   h->owner = nullptr;
   h->on_closed = std::move(on_closed);
-  h->closing = 2;
+  h->closing = h->listener ? 3 : 2;
   uv_close(reinterpret_cast<uv_handle_t*>(&h->timer),
            [](uv_handle_t* timer) { static_cast<Handles*>(timer->data)->one_closed(); });
   h->data->close([h] { h->one_closed(); });
+  if (h->listener) h->listener->close([h] { h->one_closed(); });
 }
 
 bool ServerNode::forward(const Endpoint& local, const Endpoint& remote,

@@ -1,6 +1,7 @@
 // One balance server on a caller's libuv loop: its ServerCore, the UDP ports of its listen
 // addresses answered by the same DataPlane as every worker (batched receive, sendmmsg, the
-// responder on the snapshot), and the core's timer. turnscout-server's worker 0 is one
+// responder on the snapshot), its TCP and TLS listeners (StreamListener, answered by the
+// same responder), and the core's timer. turnscout-server's worker 0 is one
 // (ControlPlane adds threads, signals, the load source and metrics around it), and so is
 // every virtual node of `turnscout cluster`, so tests through a cluster run the server's
 // real I/O. The callbacks only move bytes and time into the core and out again.
@@ -26,8 +27,10 @@
 #include "server/core/events.hpp"
 #include "server/core/server_core.hpp"
 #include "server/core/snapshot.hpp"
+#include "server/core/stream_table.hpp"
 #include "server/io/data_plane.hpp"
 #include "server/io/io_counters.hpp"
+#include "server/io/stream_listener.hpp"
 
 namespace turnscout::server {
 
@@ -39,10 +42,11 @@ class ServerNode final : public ControlSink {
   ServerNode(const ServerNode&) = delete;
   ServerNode& operator=(const ServerNode&) = delete;
 
-  // Opens one socket per address (port 0: a free one); nothing is read until start().
-  // Returns the bound addresses, in order.
+  // Opens one socket per address (port 0: a free one), and with `tcp` a TCP socket on the
+  // same address and port (config.streams.tcp); nothing is read until start(). Returns the
+  // bound UDP addresses, in order.
   Result<std::vector<Endpoint>, std::string> bind(std::span<const Endpoint> listen,
-                                                  UdpSocketOptions options);
+                                                  UdpSocketOptions options, bool tcp = true);
   // Creates the core from `config` (its listen addresses take the bound ports, see
   // bound_config.hpp) and starts answering. Once, after bind().
   Result<void, std::string> start(const ServerConfig& config, uint64_t seed);
@@ -51,6 +55,13 @@ class ServerNode final : public ControlSink {
   void close(std::function<void()> on_closed = {});
 
   const std::vector<Endpoint>& bound() const { return bound_; }
+  // Where TCP and TLS are served, once started (config.streams).
+  const std::vector<Endpoint>& tcp_bound() const { return tcp_bound_; }
+  const std::vector<Endpoint>& tls_bound() const { return tls_bound_; }
+  // The TCP/TLS connection table (its counters for metrics); nullptr until started.
+  const StreamTable* streams() const;
+  // New limits for TCP and TLS connections (a reload); listen addresses stay.
+  void reconfigure_streams(const StreamConfig& streams, uint8_t ipv6_prefix);
   bool started() const { return core_ != nullptr; }
   // Valid once started.
   ServerCore& core() { return *core_; }
@@ -81,13 +92,17 @@ class ServerNode final : public ControlSink {
   void publish_snapshot();
   void arm_timer();
   void timer_fired();
+  Result<void, std::string> listen_streams(const ServerConfig& config);
 
   uv_loop_t* loop_;
   const Clock& clock_;
   EventLog& events_;
   IoCounters counters_;
-  std::vector<BoundSocket> sockets_;  // Bound, not yet handed to the data plane.
+  std::vector<BoundSocket> sockets_;      // Bound, not yet handed to the data plane.
+  std::vector<BoundSocket> tcp_sockets_;  // Bound, not yet listening.
   std::vector<Endpoint> bound_;
+  std::vector<Endpoint> tcp_bound_;
+  std::vector<Endpoint> tls_bound_;
   std::unique_ptr<ServerCore> core_;
   Handles* handles_ = nullptr;  // Freed by the loop once closed; see Handles.
   std::function<void(const SnapshotPtr&)> on_publish_;

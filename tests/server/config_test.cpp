@@ -548,7 +548,8 @@ std::vector<BrokenConfig> broken_configs() {
         "10:13: missing key \"id\" in \"admission.tiers.bronze\""}},
       {"unknown_key.yaml",
        {"4:1: unknown key \"hearbeat\" at top level (expected one of: admission, children, "
-        "cluster, heartbeat, listing, load, log, metrics, node, parents, services, workers)"}},
+        "cluster, heartbeat, listing, load, log, metrics, node, parents, services, tcp, tls, "
+        "workers)"}},
       {"wildcard_with_parents.yaml",
        {"3:11: node.listen: 0.0.0.0:3480 is a wildcard address and this node has parents: they "
         "give clients the node.advertise addresses, which default to the listen addresses; set "
@@ -608,8 +609,11 @@ TEST_CASE("describe summarises without the key") {
                   "500\n") != std::string::npos);
   CHECK(text.find("  tiers:       free (id 0) burst 20 refill 5/s, gold (id 1) burst 200 refill "
                   "50/s\n") != std::string::npos);
+  CHECK(text.find("  streams:     TCP on the listen addresses, TLS off; 1024 connections, 16 per "
+                  "source, first request within 5s, idle 30s, requests up to 2048 bytes, 65536 "
+                  "bytes queued per connection\n") != std::string::npos);
   CHECK(text.find(leaf->cluster.key) == std::string::npos);
-  CHECK(std::count(text.begin(), text.end(), '\n') == 14);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 15);
 }
 
 }  // namespace
@@ -651,6 +655,52 @@ TEST_CASE("config: keyless heartbeats beyond loopback need cluster.insecure") {
   CHECK(errors_of("node: {name: c, listen: [\"127.0.0.1:3479\"]}\n"
                   "children: [{name: k, address: \"127.0.0.2:3479\"}]\n") == "");
   CHECK(errors_of("node: {name: c, listen: [\"0.0.0.0:3479\"]}\n") == "");
+}
+
+TEST_CASE("tcp and tls: defaults, limits and what TLS needs") {
+  const std::string text(kMinimal);
+  const ServerConfig defaults = parse_ok(text);
+  CHECK(defaults.streams.tcp);
+  CHECK(defaults.streams.tls_listen.empty());
+  CHECK(defaults.streams.max_connections == 1024);
+  CHECK(defaults.streams.max_per_source == 16);
+  CHECK(defaults.streams.max_request_size == 2048);
+
+  const ServerConfig set = parse_ok(text +
+                                    "tcp: {enabled: false, max_connections: 10, max_per_source: 2, "
+                                    "first_request_timeout: 1s, idle_timeout: 2s, "
+                                    "max_request_size: 600, max_write_queue: 8192}\n"
+                                    "tls: {listen: [\"127.0.0.1:443\"], cert_file: empty.yaml, "
+                                    "key_file: empty.yaml, handshake_timeout: 3s}\n");
+  CHECK_FALSE(set.streams.tcp);
+  CHECK(set.streams.max_connections == 10);
+  CHECK(set.streams.max_per_source == 2);
+  CHECK(set.streams.first_request_timeout == std::chrono::seconds{1});
+  CHECK(set.streams.idle_timeout == std::chrono::seconds{2});
+  CHECK(set.streams.max_request_size == 600);
+  CHECK(set.streams.max_write_queue == 8192);
+  CHECK(set.streams.handshake_timeout == std::chrono::seconds{3});
+  REQUIRE(set.streams.tls_listen.size() == 1);
+  CHECK(set.streams.tls_listen[0] == ep("127.0.0.1:443"));
+  CHECK(set.streams.tls_cert_file == kFixtures + "/empty.yaml");
+
+  CHECK(errors_of(text + "tcp: {max_connections: 0, max_request_size: 100}") ==
+        "test.yaml:4:24: tcp.max_connections: expected an integer from 1 to 1000000, got \"0\"\n"
+        "test.yaml:4:45: tcp.max_request_size: expected an integer from 548 to 65555, got "
+        "\"100\"\n");
+  CHECK(errors_of(text + "tls: {listen: [\"127.0.0.1:443\"]}") ==
+        "test.yaml:4:15: tls.listen: needs tls.cert_file and tls.key_file (PEM) to serve TLS\n");
+  CHECK(errors_of(text + "tls: {cert_file: empty.yaml}") ==
+        "test.yaml:4:18: tls.cert_file: is not used without tls.listen (the addresses to serve "
+        "TLS on)\n");
+  CHECK(errors_of(text + "tls: {listen: [\"127.0.0.1:443\"], cert_file: nope.pem, key_file: "
+                         "empty.yaml}") == "test.yaml:4:45: tls.cert_file: cannot read \"" +
+                                               kFixtures +
+                                               "/nope.pem\": No such file or directory\n");
+  CHECK(errors_of(text + "tls: {listen: [\"127.0.0.1:3479\"], cert_file: empty.yaml, key_file: "
+                         "empty.yaml}") ==
+        "test.yaml:4:15: tls.listen: 127.0.0.1:3479 is also a node.listen address, which serves "
+        "TCP there: pick another port for TLS (443 is usual) or set tcp.enabled: false\n");
 }
 
 }  // namespace turnscout::server

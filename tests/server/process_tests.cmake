@@ -28,6 +28,7 @@ add_executable(server_process_tests
   ${CMAKE_CURRENT_LIST_DIR}/process/metrics_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process/server_process.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process/service_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/process/stream_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process/tree_test.cpp
 )
 target_link_libraries(server_process_tests PRIVATE turnscout_test_support turnscout_doctest_main)
@@ -36,7 +37,7 @@ target_compile_definitions(server_process_tests PRIVATE
 )
 add_dependencies(server_process_tests turnscout-server)
 # One CTest entry per group so they can run in parallel; each is bounded in time.
-foreach(group cli lifecycle metrics service tree)
+foreach(group cli lifecycle metrics service stream tree)
   add_test(NAME server_process_${group}
            COMMAND server_process_tests --source-file=*${group}_test.cpp)
   set_tests_properties(server_process_${group} PROPERTIES TIMEOUT 120)

@@ -310,6 +310,39 @@ TEST_CASE("replies are never larger than requests; truncated exactly when childr
   }
 }
 
+TEST_CASE("over a stream a small Probe gets every child; heartbeats are not read there") {
+  Harness h;
+  Snapshot s = base_snapshot(80);  // Loads 800 down to 10: none overloaded.
+  s.child_sources = {Endpoint::v4(10, 1, 0, 1, 3479)};
+  h.responder.set_snapshot(snapshot_of(s));
+  std::vector<uint8_t> out(proto::kMaxMessageSize);
+  // Over UDP even a padded request gets a list cut to its own size; an unpadded one, nothing.
+  const auto padded = probe(600);
+  const Outcome udp = h.send(padded, kClient6);
+  REQUIRE(udp.what == Disposition::kReply);
+  CHECK(udp.size <= padded.size());
+  CHECK(h.probe_reply(udp).children.size() < 80);
+  const auto in = probe(0);
+  CHECK(h.send(in, kClient6).what == Disposition::kDrop);
+
+  const Outcome o = h.responder.handle(kStart, kWall, kClient6, in, out, Via::kStream);
+  REQUIRE(o.what == Disposition::kReply);
+  CHECK(o.size > 1500);
+  const auto view = proto::parse_message(std::span<const uint8_t>(out.data(), o.size));
+  REQUIRE(view.ok());
+  const auto reply = proto::decode_probe_response(*view);
+  REQUIRE(reply.ok());
+  CHECK(reply->children.size() == 80);
+  CHECK((reply->reply_flags & proto::reply_flag::kTruncated) == 0);
+
+  // A heartbeat from a child's own address is dropped over a stream (the tree uses UDP).
+  const auto hb = heartbeat_from(Endpoint::v4(10, 1, 0, 1, 3479), "", kWall * 1000);
+  const Outcome control =
+      h.responder.handle(kStart, kWall, Endpoint::v4(10, 1, 0, 1, 3479), hb, out, Via::kStream);
+  CHECK(control.what == Disposition::kDrop);
+  CHECK(control.reason == DropReason::kUnexpected);
+}
+
 TEST_CASE("CHILDREN-WANTED and max_children shorten the list without truncation") {
   Harness h;
   Snapshot s = base_snapshot(32);

@@ -19,6 +19,7 @@ constexpr Duration kStartTimeout = std::chrono::seconds{15};
 constexpr Duration kProbeTimeout = std::chrono::milliseconds{300};
 
 Result<void, std::string> parse_ready_file(const std::string& text, std::vector<Endpoint>& udp,
+                                           std::vector<Endpoint>& tcp, std::vector<Endpoint>& tls,
                                            std::optional<Endpoint>& metrics) {
   std::istringstream lines(text);
   std::string kind;
@@ -27,6 +28,8 @@ Result<void, std::string> parse_ready_file(const std::string& text, std::vector<
     auto ep = parse_endpoint(address);
     if (!ep) return unexpected(fmt::format("ready file: {}", ep.error()));
     if (kind == "udp") udp.push_back(*ep);
+    if (kind == "tcp") tcp.push_back(*ep);
+    if (kind == "tls") tls.push_back(*ep);
     if (kind == "metrics") metrics = *ep;
   }
   if (udp.empty()) return unexpected(fmt::format("ready file without udp lines: \"{}\"", text));
@@ -45,11 +48,11 @@ std::string node_yaml(const NodeOptions& o) {
       "cluster: {{key: \"{}\", accept_dynamic_children: true}}\n"
       "heartbeat: {{interval: {}, missed: {}}}\n"
       "listing: {{strategy: least-load, max_children: {}}}\n"
-      "admission:\n  token_key: \"{}\"\n  tiers:\n    free: {{burst: 1000, refill: 1000}}\n{}"
+      "admission:\n  token_key: \"{}\"\n  tiers:\n    free: {}\n{}"
       "log: {{level: debug}}\n"
       "workers: {}\n",
       o.name, o.listen, fmt::join(parents, ", "), kTestClusterKey, format_duration(o.interval),
-      o.missed, o.max_children, kTestTokenKey, o.extra_tiers, o.workers);
+      o.missed, o.max_children, kTestTokenKey, o.free_tier, o.extra_tiers, o.workers);
   if (o.leaf) yaml += "services: [\"turn:127.0.0.1:3478?transport=udp\"]\n";
   if (o.metrics) yaml += "metrics: {listen: \"127.0.0.1:0\"}\n";
   return yaml + o.extra_yaml;
@@ -85,7 +88,9 @@ Result<std::unique_ptr<ServerProcess>, std::string> ServerProcess::start(const T
     return unexpected(fmt::format("{} did not start ({}); output:\n{}", name,
                                   up ? "it exited" : "timed out", server->output()));
   }
-  if (auto parsed = parse_ready_file(read_file(ready), server->udp_, server->metrics_); !parsed) {
+  if (auto parsed = parse_ready_file(read_file(ready), server->udp_, server->tcp_, server->tls_,
+                                     server->metrics_);
+      !parsed) {
     return unexpected(parsed.error());
   }
   return server;

@@ -34,6 +34,7 @@ struct NodeOptions {
   Duration interval = std::chrono::milliseconds{100};
   uint32_t missed = 3;
   uint16_t max_children = 8;
+  std::string free_tier = "{burst: 1000, refill: 1000}";  // admission.tiers.free.
   std::string extra_tiers{};  // More admission.tiers entries, e.g. "    gold: {id: 1}\n".
   std::string extra_yaml{};   // Appended verbatim (top-level keys).
 };
@@ -56,6 +57,9 @@ class ServerProcess {
   const Endpoint& udp() const { return udp_.front(); }
   const std::vector<Endpoint>& udp_all() const { return udp_; }
   const std::optional<Endpoint>& metrics() const { return metrics_; }
+  // Where it serves TCP and TLS (the ready file's tcp and tls lines).
+  const std::vector<Endpoint>& tcp() const { return tcp_; }
+  const std::vector<Endpoint>& tls() const { return tls_; }
   ChildProcess& process() { return process_; }
   const std::string& config_path() const { return config_path_; }
   std::string output() const { return process_.output(); }
@@ -66,6 +70,8 @@ class ServerProcess {
   ChildProcess process_;
   std::string config_path_;
   std::vector<Endpoint> udp_;
+  std::vector<Endpoint> tcp_;
+  std::vector<Endpoint> tls_;
   std::optional<Endpoint> metrics_;
 };
 

@@ -1,0 +1,126 @@
+// The connections of the TCP and TLS listeners as pure state: who may connect, where each
+// request ends in the bytes that arrive, and when a connection has had its time. The I/O
+// layer (server/io/stream_listener.hpp) moves bytes in and replies out and closes what this
+// tells it to; every limit and every reason to close is decided here, on the caller's clock.
+//
+// Limits (StreamConfig), each with its own counted reason:
+//   more than max_connections open                       refused kTotal
+//   more than max_per_source from one client network     refused kPerSource
+//   TLS handshake not done within handshake_timeout      closed kHandshakeTimeout
+//   no complete request within first_request_timeout     closed kFirstRequestTimeout
+//     of accept (or of the handshake): a slow drip
+//   no complete request for idle_timeout since the last  closed kIdleTimeout
+//   a header that is not STUN                            closed kBadFrame
+//   a header announcing over max_request_size            closed kTooLarge
+//   replies queued beyond max_write_queue (a client      closed kWriteQueueFull
+//     that does not read)
+// Memory: at most max_connections entries, each buffering less than max_request_size.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "base/address.hpp"
+#include "base/clock.hpp"
+#include "base/counter.hpp"
+#include "base/result.hpp"
+#include "server/core/config.hpp"
+
+namespace turnscout::server {
+
+using StreamId = uint64_t;
+
+enum class StreamRefusal : uint8_t { kTotal, kPerSource, kCount };
+
+enum class StreamEnd : uint8_t {
+  kPeerClosed,           // The client closed or reset it, or a read or write failed.
+  kFirstRequestTimeout,  // See the table above.
+  kIdleTimeout,
+  kHandshakeTimeout,
+  kHandshakeFailed,  // TLS: the client's handshake was refused.
+  kBadFrame,
+  kTooLarge,
+  kWriteQueueFull,
+  kShutdown,  // The listener closed (the server stops).
+  kCount,
+};
+
+// Label values for metrics and logs.
+const char* stream_refusal_name(StreamRefusal r);
+const char* stream_end_name(StreamEnd e);
+
+// Read from the metrics endpoint's thread.
+struct StreamCounters {
+  Counter accepted;
+  std::array<Counter, static_cast<size_t>(StreamRefusal::kCount)> refused;
+  std::array<Counter, static_cast<size_t>(StreamEnd::kCount)> closed;
+  Counter requests;               // Complete requests handed to the responder.
+  std::atomic<uint64_t> open{0};  // A gauge.
+};
+
+class StreamTable {
+ public:
+  // `ipv6_prefix` groups IPv6 clients for max_per_source, as admission control does.
+  StreamTable(const StreamConfig& config, uint8_t ipv6_prefix);
+
+  // New limits for what comes next; open connections keep their deadlines until they next
+  // move.
+  void reconfigure(const StreamConfig& config, uint8_t ipv6_prefix);
+
+  // A connection was accepted from `remote`: its id, or why it must be closed at once.
+  Result<StreamId, StreamRefusal> open(TimePoint now, const Endpoint& remote, bool tls);
+  // TLS: the handshake of `id` completed; the first request is due within
+  // first_request_timeout from now.
+  void handshake_done(TimePoint now, StreamId id);
+
+  // Takes bytes read from `id` (after TLS, plaintext) and calls `on_request(bytes)` for
+  // each complete request, in order (the span is valid during the call); `on_request` may
+  // return a reason to close, which ends the call. Returns why the connection must close,
+  // if it must; the requests before a bad header were handled. Unknown ids: kShutdown.
+  using OnRequest = std::function<std::optional<StreamEnd>(std::span<const uint8_t>)>;
+  std::optional<StreamEnd> receive(TimePoint now, StreamId id, std::span<const uint8_t> bytes,
+                                   const OnRequest& on_request);
+
+  // Whether a reply of `more` bytes may be queued on `id` while `queued` bytes still wait
+  // to be written; if not, the connection must close with kWriteQueueFull.
+  bool may_queue(size_t queued, size_t more) const;
+
+  // Forgets `id`, counting `why`. Unknown ids are ignored (closed twice, or expired).
+  void close(StreamId id, StreamEnd why);
+
+  // The earliest deadline of any open connection, kNever if none.
+  TimePoint next_timeout() const;
+  // Forgets every connection whose deadline is at or before `now` and appends it with its
+  // reason to `out`; the caller closes them.
+  void expire(TimePoint now, std::vector<std::pair<StreamId, StreamEnd>>& out);
+
+  size_t size() const { return connections_.size(); }
+  const StreamCounters& counters() const { return counters_; }
+  const StreamConfig& config() const { return config_; }
+
+ private:
+  struct Connection {
+    Endpoint network;  // client_network() of the remote address.
+    TimePoint deadline;
+    StreamEnd deadline_reason = StreamEnd::kFirstRequestTimeout;
+    std::vector<uint8_t> buffer;  // Bytes of a request not complete yet.
+  };
+  void received_request(TimePoint now, Connection& c);
+  void forget(std::unordered_map<StreamId, Connection>::iterator it, StreamEnd why);
+
+  StreamConfig config_;
+  uint8_t ipv6_prefix_;
+  StreamId next_id_ = 1;
+  std::unordered_map<StreamId, Connection> connections_;
+  std::unordered_map<Endpoint, uint32_t> per_network_;
+  StreamCounters counters_;
+};
+
+}  // namespace turnscout::server
