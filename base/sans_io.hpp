@@ -13,10 +13,15 @@
 
 namespace turnscout {
 
+// How a message travels. kTcp: one whole message of a TCP connection to `remote`, framed as
+// RFC 8489 section 6.2.2 says; the driver opens (or reuses) the connection.
+enum class Transport : uint8_t { kUdp, kTcp };
+
 struct Datagram {
   Endpoint local;   // Our side: the address it was received on, or is to be sent from.
   Endpoint remote;  // The peer: where it came from, or where it goes.
   std::vector<uint8_t> bytes;
+  Transport transport = Transport::kUdp;
 };
 
 class SansIoNode {
@@ -26,6 +31,13 @@ class SansIoNode {
   // A datagram arrived on `local` from `remote`. `bytes` is only valid during the call.
   virtual void on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                            std::span<const uint8_t> bytes) = 0;
+  // A whole message read from a stream connection to `remote`. By default, the same as a
+  // datagram; a node that answers or matches by transport overrides it.
+  virtual void on_stream_message(TimePoint now, Transport via, const Endpoint& local,
+                                 const Endpoint& remote, std::span<const uint8_t> bytes) {
+    (void)via;
+    on_datagram(now, local, remote, bytes);
+  }
   // Called at or after next_timeout(); the core does whatever fell due.
   virtual void on_timeout(TimePoint now) = 0;
   // The earliest time the core wants on_timeout(), or kNever.
@@ -33,6 +45,10 @@ class SansIoNode {
   // Appends every datagram queued for sending to `out` and forgets them.
   virtual void poll_transmit(std::vector<Datagram>& out) = 0;
 };
+
+inline const char* to_string(Transport transport) {
+  return transport == Transport::kTcp ? "tcp" : "udp";
+}
 
 // poll_transmit() for a core that queues in a vector: moves every datagram of `queue` to
 // the end of `out` and leaves `queue` empty (its capacity kept for reuse).

@@ -56,10 +56,11 @@ std::string race(const Hop& hop) {
 
 std::string hop_line(const Hop& hop, size_t name_width, size_t address_width, const Style& style) {
   return fmt::format(
-      "{:>2}  {}  {:<{}}  {:>10}  subtree load {:>6}  {}{}\n", hop.depth + 1,
+      "{:>2}  {}  {:<{}}  {:>10}  subtree load {:>6}  {}{}{}\n", hop.depth + 1,
       style.bold(hop.name) + std::string(name_width - std::min(name_width, hop.name.size()), ' '),
       hop.address.to_string(), address_width, ms(hop.rtt), percent(hop.load_permille), race(hop),
-      hop.tier == 0 ? "" : fmt::format(", tier {}", hop.tier));
+      hop.tier == 0 ? "" : fmt::format(", tier {}", hop.tier),
+      hop.transport == "udp" ? "" : fmt::format(", over {} (connection included)", hop.transport));
 }
 
 void append_path(std::string& out, const std::vector<Hop>& path, const Style& style) {
@@ -110,11 +111,14 @@ void append_services(std::string& out, const DiscoveryResult& r, const Style& st
     std::string note;
     if (i == 0 && v.state == VerifyState::kVerified) {
       note = fmt::format("  (verified: STUN Binding answered in {})", ms(v.rtt));
+    } else if (i == 0 && v.state == VerifyState::kNotRequested && r.transport != "udp") {
+      note = "  (not verified: the walk went over TCP, and the check is a UDP Binding)";
     } else if (i == 0 && v.state == VerifyState::kNotRequested) {
       note = "  (not verified)";
     } else if (i == 0 && v.state == VerifyState::kUnchecked) {
       note = "  (not verified: no service can be checked by a UDP Binding)";
     }
+    if (r.services[i].likely_blocked) note += "  (over UDP, which did not get through to the tree)";
     const bool chosen = i == 0 && v.state == VerifyState::kVerified;
     out += fmt::format("{:<11}{}{}\n", i == 0 ? "TURN" : "",
                        chosen ? style.green(r.services[i].uri) : r.services[i].uri, note);
@@ -216,6 +220,13 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
             "Verification Bindings this discovery may send at most, over every leaf it checks, "
             "retransmissions included, 1 to 1024",
             1, 1024);
+  probe
+      ->add_option("--transport", args.transport,
+                   "How probes travel: auto (UDP; TCP joins after 250ms without an answer, and "
+                   "the first that answers carries the walk), udp, or tcp (where UDP is blocked)")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"auto", "udp", "tcp"}).description(""))
+      ->capture_default_str();
   probe->add_flag("--allow-any-scope", args.allow_any_scope,
                   "Follow a server to addresses more private than its own (a public server "
                   "naming private or loopback addresses); special addresses stay refused");
@@ -262,8 +273,9 @@ std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& show
   append_attempts(out, r.verification);
   if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r, style);
   if (r.ok()) {
-    out += fmt::format("{} {} with {} probe{}{}\n", style.green("found in"), ms(r.total_time),
-                       r.probes_sent, r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "");
+    out += fmt::format("{} {} with {} probe{}{}{}\n", style.green("found in"), ms(r.total_time),
+                       r.probes_sent, r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "",
+                       r.transport == "udp" ? "" : fmt::format(" over {}", r.transport));
   } else if (r.status == Status::kCancelled) {
     out += fmt::format("interrupted after {} with {} probe{}\n", ms(r.total_time), r.probes_sent,
                        r.probes_sent == 1 ? "" : "s");
@@ -322,6 +334,9 @@ int run_probe(const ProbeArgs& args) {
   options.max_probe_bytes = std::max(options.max_probe_bytes, args.max_probes * 1280u);
   options.max_bindings = args.max_bindings;
   options.allow_any_scope = args.allow_any_scope;
+  options.transport = args.transport == "tcp"   ? TransportMode::kTcp
+                      : args.transport == "udp" ? TransportMode::kUdp
+                                                : TransportMode::kAuto;
   if (args.all) {
     // Each level waits up to 1 s (a third of a shorter timeout) for all its servers.
     options.survey = std::min(std::chrono::milliseconds{1000}, options.timeout / 3);

@@ -28,6 +28,7 @@ struct ProbeArgs {
   bool allow_any_scope = false;
   uint32_t max_probes = 64;
   uint32_t max_bindings = 32;
+  std::string transport = "auto";  // TransportMode: auto, udp or tcp.
 };
 
 CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args);

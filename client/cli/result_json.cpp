@@ -15,6 +15,7 @@ Json service(const Service& s) {
               {"host", s.host},
               {"port", s.port},
               {"transport", s.transport},
+              {"likely_blocked", s.likely_blocked},
               {"node", s.node_name},
               {"node_address", address(s.node_address)},
               {"node_rtt_us", s.node_rtt.count()},
@@ -36,6 +37,7 @@ Json hop(const Hop& h) {
               {"load_permille", h.load_permille},
               {"overload_limit_permille", h.overload_limit_permille},
               {"tier", h.tier},
+              {"transport", h.transport},
               {"siblings_probed", h.siblings_probed},
               {"siblings_answered", h.siblings_answered}};
 }
@@ -100,6 +102,7 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   out["total_time_us"] = r.total_time.count();
   out["probes_sent"] = r.probes_sent;
   out["bindings_sent"] = r.bindings_sent;
+  out["transport"] = r.transport;
   out["errors"] = std::move(errors);
   out["errors_dropped"] = r.errors_dropped;
   return out;

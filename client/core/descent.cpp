@@ -39,6 +39,10 @@ Descent::Descent(const DiscoverOptions& options, const std::vector<Root>& roots,
       shared_(shared),
       errors_(errors) {
   if (auto token = proto::base64url_decode(options.capacity_token)) capacity_token_ = *token;
+  if (options.transport != TransportMode::kAuto) {
+    carrier_ = options.transport == TransportMode::kTcp ? Transport::kTcp : Transport::kUdp;
+    carrier_fixed_ = true;
+  }
 }
 
 void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
@@ -64,9 +68,36 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
     }
   }
   root_candidates_ = roots;
+  if (!carrier_fixed_) {
+    // RFC 8305's spirit: UDP first, TCP once UDP has had a fair chance. Cold, the option's
+    // delay; with a root's RTT known, twice the best of them and 50 ms, if that is sooner.
+    Duration delay = options_.transport_fallback;
+    for (const Candidate& c : roots) {
+      const PeerRecord* record = shared_.peers.find(c.address);
+      if (record != nullptr && record->rtt.has_sample()) {
+        delay = std::min(
+            delay, std::max<Duration>(std::chrono::milliseconds{100},
+                                      2 * record->rtt.srtt() + std::chrono::milliseconds{50}));
+      }
+    }
+    race_at_ = now + delay;
+  }
   open_level(now, 0, std::move(roots));
   check_failed();
   pump(now);
+}
+
+void Descent::race_tcp(TimePoint now) {
+  raced_ = true;
+  race_at_ = kNever;
+  std::vector<size_t> pending;
+  if (!levels_.empty() && levels_.front().winner == SIZE_MAX) pending = levels_.front().peers;
+  if (shortcut_pending()) pending.push_back(shortcut_);
+  for (size_t index : pending) {
+    if (peers_[index].phase == Phase::kPending && !peers_[index].exchange.exhausted()) {
+      transmit(index, now, Transport::kTcp);
+    }
+  }
 }
 
 // Everything failed and the deadline is still far (a caller who gave a long timeout wants
@@ -210,10 +241,11 @@ TimePoint Descent::next_timeout() const {
     }
   }
   if (shortcut_pending()) next = std::min(next, peers_[shortcut_].exchange.due());
-  return next;
+  return std::min(next, race_at_);
 }
 
-void Descent::transmit(size_t index, TimePoint now) {
+void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via) {
+  const Transport transport = via.value_or(carrier_);
   Peer& peer = peers_[index];
   PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
   const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kProbe);
@@ -249,17 +281,26 @@ void Descent::transmit(size_t index, TimePoint now) {
   }
   bytes_sent_ += *size;
   shared_.gate.charge(now, record, RequestKind::kProbe);
-  shared_.outbox.push_back(Datagram{Endpoint{}, peer.candidate.address, std::move(bytes)});
+  shared_.outbox.push_back(
+      Datagram{Endpoint{}, peer.candidate.address, std::move(bytes), transport});
   const uint32_t attempt = peer.exchange.sent(now, shared_.random);
-  tids_[request.transaction_id] = {index, attempt};
+  tids_[request.transaction_id] = SentProbe{index, attempt, transport};
   ++probes_sent_;
   ++shared_.counters.probes_sent;
 }
 
-bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
+bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
+                         Transport via) {
   const auto it = tids_.find(view.transaction_id());
   if (it == tids_.end()) return false;
-  const auto [index, attempt] = it->second;
+  const SentProbe sent = it->second;
+  const size_t index = sent.peer;
+  const uint32_t attempt = sent.attempt;
+  // A reply comes back the way its request went: a "TCP" answer to a UDP probe is not one.
+  if (via != sent.via) {
+    ++shared_.counters.wrong_source;
+    return true;
+  }
   Peer& peer = peers_[index];
   if (!same_server(remote, peer.candidate.address)) {
     ++shared_.counters.wrong_source;
@@ -269,6 +310,12 @@ bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::Mes
     ++shared_.counters.late;
     return true;
   }
+  if (!carrier_fixed_) {
+    // The first transport that got an answer (any, an error too) carries the rest of the walk.
+    carrier_ = via;
+    carrier_fixed_ = true;
+    race_at_ = kNever;
+  }
   const Duration rtt = now - peer.exchange.sent_at(attempt);
   PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
   if (view.message_class() == proto::MessageClass::kError) {
@@ -276,7 +323,7 @@ bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::Mes
     if (!error) {
       fail_peer(index, now, PeerErrorKind::kMalformed, proto::to_string(error.error()));
     } else {
-      record.rtt.add_sample(rtt);
+      if (via == Transport::kUdp) record.rtt.add_sample(rtt);
       record.health.on_success();
       fail_peer(index, now, PeerErrorKind::kErrorResponse,
                 fmt::format("error {} {}", error->code, quoted(error->reason)), error->code);
@@ -290,16 +337,18 @@ bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::Mes
     pump(now);
     return true;
   }
-  record.rtt.add_sample(rtt);
+  // A TCP reply took a connection's handshake too: it would skew the UDP RTO estimate.
+  if (via == Transport::kUdp) record.rtt.add_sample(rtt);
   record.health.on_success();
   record.name = response->node_name;
   shared_.gate.on_flow_control(now, record, response->flow_control);
-  accept(index, now, rtt, std::move(*response));
+  accept(index, now, rtt, std::move(*response), via);
   pump(now);
   return true;
 }
 
-void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response) {
+void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response,
+                     Transport via) {
   Peer& peer = peers_[index];
   if (blacklist_.blocks_name(response.node_name)) {
     fail_peer(index, now, PeerErrorKind::kBlacklisted, "name:" + response.node_name);
@@ -323,7 +372,9 @@ void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResp
     return;
   }
   const bool overloaded = is_overloaded(response);
-  replies_.push_back(AcceptedReply{index, peer.depth, now, rtt, std::move(response), overloaded});
+  replies_.push_back(
+      AcceptedReply{index, peer.depth, now, rtt, std::move(response), overloaded, false, via});
+
   const size_t reply = replies_.size() - 1;
   peer.phase = Phase::kAnswered;
   peer.exchange.stop();
@@ -479,6 +530,7 @@ void Descent::on_unreachable(TimePoint now, const Endpoint& remote) {
 }
 
 void Descent::on_timeout(TimePoint now) {
+  if (state_ == State::kRunning && race_at_ <= now) race_tcp(now);
   pump(now);
 }
 
@@ -546,11 +598,11 @@ std::vector<Hop> Descent::path() const {
     const AcceptedReply& reply = replies_[level.winner];
     const auto probed = std::count_if(level.peers.begin(), level.peers.end(),
                                       [&](size_t i) { return peers_[i].exchange.attempts() > 0; });
-    hops.push_back(
-        Hop{level.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
-            reply.rtt, reply.response.load.load_permille,
-            reply.response.load.overload_limit_permille, static_cast<uint32_t>(probed),
-            static_cast<uint32_t>(level.replies.size()), reply.response.flow_control.tier});
+    hops.push_back(Hop{
+        level.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
+        reply.rtt, reply.response.load.load_permille, reply.response.load.overload_limit_permille,
+        static_cast<uint32_t>(probed), static_cast<uint32_t>(level.replies.size()),
+        reply.response.flow_control.tier, to_string(reply.via)});
   }
   return hops;
 }
@@ -559,10 +611,10 @@ std::vector<Hop> Descent::answers() const {
   std::vector<Hop> out;
   out.reserve(replies_.size());
   for (const AcceptedReply& reply : replies_) {
-    out.push_back(
-        Hop{reply.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
-            reply.rtt, reply.response.load.load_permille,
-            reply.response.load.overload_limit_permille, 0, 0, reply.response.flow_control.tier});
+    out.push_back(Hop{
+        reply.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
+        reply.rtt, reply.response.load.load_permille, reply.response.load.overload_limit_permille,
+        0, 0, reply.response.flow_control.tier, to_string(reply.via)});
   }
   return out;
 }

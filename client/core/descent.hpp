@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "base/sans_io.hpp"
 #include "client/core/blacklist.hpp"
 #include "client/core/exchange.hpp"
 #include "client/core/options.hpp"
@@ -54,6 +55,7 @@ struct AcceptedReply {
   proto::ProbeResponse response;
   bool overloaded = false;  // At or over its announced limit, or draining.
   bool tried = false;       // Won its level (its subtree was or is being walked).
+  Transport via = Transport::kUdp;
 };
 
 class Descent {
@@ -66,8 +68,9 @@ class Descent {
 
   // `shortcut_depth` is the depth the shortcut had on the last good path.
   void start(TimePoint now, const std::optional<Candidate>& shortcut, uint32_t shortcut_depth);
-  // False when the transaction id is not one of ours.
-  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  // False when the transaction id is not one of ours. `via`: how the reply came.
+  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
+                  Transport via = Transport::kUdp);
   void on_unreachable(TimePoint now, const Endpoint& remote);
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
@@ -107,6 +110,11 @@ class Descent {
   // Indices into replies() of the winners on the current path, root first.
   std::vector<size_t> path_replies() const;
   uint32_t probes_sent() const { return probes_sent_; }
+  // What carries the walk: with TransportMode::kAuto, UDP until the first valid reply came
+  // over TCP (no root answered UDP within the fallback delay).
+  Transport carrier() const { return carrier_; }
+  // TCP joined the race (kAuto) and UDP had no answer before it.
+  bool udp_silent() const { return raced_ && carrier_ == Transport::kTcp; }
 
  private:
   enum class Phase : uint8_t { kPending, kAnswered, kFailed };
@@ -134,10 +142,13 @@ class Descent {
   size_t add_peer(TimePoint now, Candidate candidate, uint32_t depth, uint64_t level_id);
   void pump(TimePoint now);
   size_t next_due_peer(TimePoint now) const;
-  void transmit(size_t index, TimePoint now);
+  void transmit(size_t index, TimePoint now, std::optional<Transport> via = std::nullopt);
+  // TransportMode::kAuto: no root answered UDP in time, so each pending one gets TCP too.
+  void race_tcp(TimePoint now);
   void fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::string detail,
                  uint16_t code = 0);
-  void accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response);
+  void accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response,
+              Transport via);
   void settle(TimePoint now);
   bool descend(size_t reply, TimePoint now);
   void abandon_winner(Level& level);
@@ -163,7 +174,18 @@ class Descent {
   std::vector<AcceptedReply> replies_;
   std::vector<Level> levels_;  // The current path: roots first, the level being probed last.
   uint64_t next_level_id_ = 1;
-  std::unordered_map<proto::TransactionId, std::pair<size_t, uint32_t>, TransactionIdHash> tids_;
+  struct SentProbe {
+    size_t peer = 0;
+    uint32_t attempt = 0;
+    Transport via = Transport::kUdp;
+  };
+  std::unordered_map<proto::TransactionId, SentProbe, TransactionIdHash> tids_;
+  // Transport racing (DiscoverOptions::transport): the carrier, whether a reply fixed it,
+  // and when TCP joins (kAuto, until then).
+  Transport carrier_ = Transport::kUdp;
+  bool carrier_fixed_ = false;
+  TimePoint race_at_ = kNever;
+  bool raced_ = false;
   std::vector<Endpoint> failed_;  // Failed in this discovery: not probed again.
   size_t shortcut_ = SIZE_MAX;
   size_t shortcut_answer_ = SIZE_MAX;

@@ -41,12 +41,15 @@ void Discovery::start(TimePoint now) {
   advance(now);
 }
 
-bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
+bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
+                           Transport via) {
   // Once the walk has ended the descent still takes the replies to its last probes while
   // the verifier runs: a sibling leaf that answers late is one more backup to check.
+  // Verification Bindings go over UDP only.
   const bool ours =
-      ((!walk_done_ || collecting_late_leaves()) && descent_.on_message(now, remote, view)) ||
-      (verifier_ && !delivered_ && verifier_->on_message(now, remote, view));
+      ((!walk_done_ || collecting_late_leaves()) && descent_.on_message(now, remote, view, via)) ||
+      (via == Transport::kUdp && verifier_ && !delivered_ &&
+       verifier_->on_message(now, remote, view));
   if (ours) advance(now);
   return ours;
 }
@@ -165,7 +168,8 @@ void Discovery::advance_foreground(TimePoint now) {
     } else {
       return;
     }
-    if (!options_.verify) break;
+    // Over TCP (UDP got no answer, or was not to be used) a UDP Binding would not pass.
+    if (!options_.verify || descent_.carrier() == Transport::kTcp) break;
     std::vector<Service> candidates = answer_->services;
     candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
     verifier_.emplace(options_, deadline_, shared_, bindings_left_);
@@ -259,7 +263,21 @@ Discovery::Answer Discovery::answer_from_descent() const {
   answer.backups = rank_backups(descent_, chosen, answer.services, shared_.config.max_backups);
   answer.path = descent_.path();
   answer.reflexive = to_address(leaf.response.reflexive);
+  rank_by_transport(answer);
   return answer;
+}
+
+// Where the walk had to use TCP, UDP is blocked or not to be used: TURN over TCP and TLS
+// comes first, and UDP services are marked as unlikely to work (the order among each kind
+// stays the leaf's).
+void Discovery::rank_by_transport(Answer& answer) const {
+  if (descent_.carrier() != Transport::kTcp) return;
+  for (std::vector<Service>* list : {&answer.services, &answer.backups}) {
+    for (Service& s : *list)
+      s.likely_blocked = s.transport == "udp";
+    std::stable_partition(list->begin(), list->end(),
+                          [](const Service& s) { return !s.likely_blocked; });
+  }
 }
 
 Discovery::Answer Discovery::answer_from_shortcut() const {
@@ -279,6 +297,7 @@ Discovery::Answer Discovery::answer_from_shortcut() const {
   answer.reflexive = to_address(reply.response.reflexive);
   answer.warm = true;
   answer.from_shortcut = true;
+  rank_by_transport(answer);
   return answer;
 }
 
@@ -291,6 +310,7 @@ DiscoveryResult Discovery::base_result(TimePoint now) const {
   result.probes_sent = descent_.probes_sent();
   result.answers = descent_.answers();
   result.bindings_sent = options_.max_bindings - bindings_left_;
+  result.transport = to_string(descent_.carrier());
   return result;
 }
 

@@ -46,8 +46,9 @@ class Discovery {
   Discovery& operator=(const Discovery&) = delete;
 
   void start(TimePoint now);
-  // False when the transaction id is none of ours.
-  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  // False when the transaction id is none of ours. `via`: how it came.
+  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
+                  Transport via = Transport::kUdp);
   void on_unreachable(TimePoint now, const Endpoint& remote);
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
@@ -86,6 +87,7 @@ class Discovery {
   void add_late_leaves();
   Answer answer_from_descent() const;
   Answer answer_from_shortcut() const;
+  void rank_by_transport(Answer& answer) const;
   // The answer's TURN servers all failed verification with time left: look elsewhere.
   void reject_answer(TimePoint now);
   void deliver(TimePoint now);

@@ -31,6 +31,16 @@ Result<void, std::string> check(const DiscoverOptions& o) {
     return fail(fmt::format("survey must be from 0 to less than the timeout ({}), got {}",
                             format_duration(timeout), format_duration(Duration{o.survey})));
   }
+  // A fallback past the timeout is allowed: then TCP never joins.
+  if (o.transport_fallback < std::chrono::milliseconds{1} || o.transport_fallback > Duration{1h}) {
+    return fail(fmt::format("transport_fallback must be from 1ms to 1h, got {}",
+                            format_duration(Duration{o.transport_fallback})));
+  }
+  if (o.transport != TransportMode::kAuto && o.transport != TransportMode::kUdp &&
+      o.transport != TransportMode::kTcp) {
+    return fail(
+        fmt::format("transport must be auto, udp or tcp, got {}", static_cast<int>(o.transport)));
+  }
   if (o.grace < Duration::zero() || o.grace > timeout) {
     return fail(
         fmt::format("grace must be from 0 to the timeout, got {}", format_duration(o.grace)));
@@ -229,6 +239,16 @@ void Prober::on_unreachable(TimePoint now, const Endpoint& remote) {
 
 void Prober::on_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoint& remote,
                          std::span<const uint8_t> bytes) {
+  on_message(now, Transport::kUdp, remote, bytes);
+}
+
+void Prober::on_stream_message(TimePoint now, Transport via, const Endpoint& /*local*/,
+                               const Endpoint& remote, std::span<const uint8_t> bytes) {
+  on_message(now, via, remote, bytes);
+}
+
+void Prober::on_message(TimePoint now, Transport via, const Endpoint& remote,
+                        std::span<const uint8_t> bytes) {
   ++shared_.counters.datagrams_in;
   auto view = proto::parse_message(bytes);
   if (!view) {
@@ -241,7 +261,7 @@ void Prober::on_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoin
     return;
   }
   for (const auto& d : discoveries_) {
-    if (d->on_message(now, remote, *view)) {
+    if (d->on_message(now, remote, *view, via)) {
       collect();
       return;
     }

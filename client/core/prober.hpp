@@ -18,7 +18,8 @@
 //   first); each discovery probes at most kMaxPeersPerDescent servers, keeps at most max_errors
 //   errors and max_backups backups. Nothing grows with the number of datagrams.
 // - Datagrams to send carry an unset `local` (Family::kNone): the driver sends each from
-//   its socket of the remote's family.
+//   its socket of the remote's family, or, with Transport::kTcp, on a TCP connection to the
+//   remote (opened if needed) and hands back what it reads with on_stream_message().
 #pragma once
 
 #include <cstddef>
@@ -115,6 +116,9 @@ class Prober final : public SansIoNode {
   // SansIoNode.
   void on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                    std::span<const uint8_t> bytes) override;
+  // A whole message of a TCP connection to `remote` (the driver frames the stream).
+  void on_stream_message(TimePoint now, Transport via, const Endpoint& local,
+                         const Endpoint& remote, std::span<const uint8_t> bytes) override;
   void on_timeout(TimePoint now) override;
   TimePoint next_timeout() const override;
   void poll_transmit(std::vector<Datagram>& out) override;
@@ -138,6 +142,8 @@ class Prober final : public SansIoNode {
     RootResolution roots;
   };
 
+  void on_message(TimePoint now, Transport via, const Endpoint& remote,
+                  std::span<const uint8_t> bytes);
   void launch(TimePoint now, Resolving resolving);
   void fail_early(TimePoint now, const Resolving& resolving, std::string failure);
   void collect();

@@ -188,6 +188,22 @@ turnscout_status turnscout_options_set_verify(turnscout_options* options, int ve
   return TURNSCOUT_OK;
 }
 
+turnscout_status turnscout_options_set_transport(turnscout_options* options, int transport) {
+  if (options == nullptr) return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  switch (transport) {
+    case TURNSCOUT_TRANSPORT_AUTO:
+      options->options.transport = turnscout::TransportMode::kAuto;
+      return TURNSCOUT_OK;
+    case TURNSCOUT_TRANSPORT_UDP:
+      options->options.transport = turnscout::TransportMode::kUdp;
+      return TURNSCOUT_OK;
+    case TURNSCOUT_TRANSPORT_TCP:
+      options->options.transport = turnscout::TransportMode::kTcp;
+      return TURNSCOUT_OK;
+  }
+  return TURNSCOUT_ERR_INVALID_ARGUMENT;
+}
+
 turnscout_status turnscout_options_set_selection(turnscout_options* options, int selection) {
   if (options == nullptr) return TURNSCOUT_ERR_INVALID_ARGUMENT;
   switch (selection) {
@@ -365,6 +381,15 @@ int32_t turnscout_result_hop_load_permille(const turnscout_result* result, size_
 int32_t turnscout_result_hop_tier(const turnscout_result* result, size_t index) {
   if (result == nullptr || index >= result->result.path.size()) return -1;
   return result->result.path[index].tier;
+}
+
+const char* turnscout_result_hop_transport(const turnscout_result* result, size_t index) {
+  if (result == nullptr || index >= result->result.path.size()) return nullptr;
+  return result->result.path[index].transport.c_str();
+}
+
+const char* turnscout_result_transport(const turnscout_result* result) {
+  return result == nullptr ? nullptr : result->result.transport.c_str();
 }
 
 const char* turnscout_result_reflexive(const turnscout_result* result) {

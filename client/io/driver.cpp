@@ -53,6 +53,12 @@ Driver::Driver(uv_loop_t* loop, ProberConfig config)
     : loop_(loop),
       prober_(std::move(config), random_, now()),
       timer_(new Timer),
+      tcp_(loop,
+           [this](const Endpoint& remote, std::span<const uint8_t> bytes) {
+             const TimePoint t = this->now();
+             prober_.on_stream_message(t, Transport::kTcp, Endpoint{}, remote, bytes);
+             pump(t);
+           }),
       lookups_(loop, [this](LookupId id, const std::string& host, LookupResult result) {
         on_lookup(id, host, std::move(result));
       }) {
@@ -201,6 +207,10 @@ bool Driver::transmit(TimePoint now) {
   prober_.poll_transmit(outbox_);
   std::vector<Endpoint> unreachable;
   for (const Datagram& d : outbox_) {
+    if (d.transport == Transport::kTcp) {
+      if (!tcp_.send(d.remote, d.bytes)) ++counters_.send_errors;  // Retransmitted later.
+      continue;
+    }
     int error = 0;
     UdpPort* channel = port_for(d.remote.family, error);
     if (channel != nullptr) error = channel->send(d.remote, d.bytes);
@@ -291,6 +301,8 @@ void Driver::arm(TimePoint now) {
 
 // The handles keep the caller's loop alive only while a caller waits for a result.
 void Driver::update_refs() {
+  // Nothing left to wait for on a connection: answers would have no discovery to go to.
+  if (prober_.active() == 0) tcp_.close_all();
   const bool want = pending() > 0;
   if (want == refs_) return;
   refs_ = want;
@@ -302,6 +314,7 @@ void Driver::update_refs() {
   }
   if (v4_) v4_->set_ref(want);
   if (v6_) v6_->set_ref(want);
+  tcp_.set_ref(want);
 }
 
 UdpPort* Driver::port_for(Family family, int& error) {

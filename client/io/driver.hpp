@@ -3,6 +3,9 @@
 // - one UDP socket per address family, opened on first use; every datagram received goes
 //   to Prober::on_datagram, every datagram the core queues leaves from the socket of its
 //   remote's family; a send the kernel refuses as unreachable becomes on_unreachable;
+// - what the core queues with Transport::kTcp goes on a TCP connection to its remote
+//   (tcp_links.hpp), and each message read back to Prober::on_stream_message; connections
+//   close once answered, and all of them when no discovery is left;
 // - one timer, re-armed after every core call to Prober::next_timeout() (or "now" when
 //   results wait); time is steady_now() (base/clock.hpp), the monotonic clock;
 // - the core's poll_resolve() requests (root names, TURN server names) are looked up with
@@ -28,6 +31,7 @@
 #include "base/random.hpp"
 #include "client/core/prober.hpp"
 #include "client/io/name_lookup.hpp"
+#include "client/io/tcp_links.hpp"
 #include "common/udp_port.hpp"
 
 namespace turnscout::client {
@@ -110,6 +114,7 @@ class Driver final : private UdpPortHandler {
   UdpPortCounters udp_counters_;
   std::unique_ptr<UdpPort> v4_;
   std::unique_ptr<UdpPort> v6_;
+  TcpLinks tcp_;  // Probes the core sends over TCP.
   NameLookups lookups_;
   std::vector<std::pair<LookupId, DiscoveryId>> lookup_purposes_;
   std::vector<Pending> pending_;

@@ -18,6 +18,18 @@ const char* to_string(Selection selection) {
   return "?";
 }
 
+const char* to_string(TransportMode mode) {
+  switch (mode) {
+    case TransportMode::kAuto:
+      return "auto";
+    case TransportMode::kUdp:
+      return "udp";
+    case TransportMode::kTcp:
+      return "tcp";
+  }
+  return "?";
+}
+
 const char* to_string(PeerErrorKind kind) {
   switch (kind) {
     case PeerErrorKind::kTimeout:

@@ -85,10 +85,20 @@ class FakeServer final : public SansIoNode {
     const proto::ProbeReply reply{tid,         remote, config.name, config.load,
                                   config.flow, 0,      entries,     config.services};
     send(local, remote, [&](std::span<uint8_t> out) -> Result<size_t, proto::EncodeError> {
-      auto size = proto::encode_probe_reply(reply, bytes.size(), out);
+      const size_t room = reply_via_ == Transport::kUdp ? bytes.size() : out.size();
+      auto size = proto::encode_probe_reply(reply, room, out);
       if (!size) return unexpected(size.error());
       return size->size;
     });
+  }
+  // Over a stream the answer goes back the same way, and is not held to the request's size
+  // (as the real server does).
+  void on_stream_message(TimePoint now, Transport via, const Endpoint& local,
+                         const Endpoint& remote, std::span<const uint8_t> bytes) override {
+    ++stream_requests;
+    reply_via_ = via;
+    on_datagram(now, local, remote, bytes);
+    reply_via_ = Transport::kUdp;
   }
   void on_timeout(TimePoint) override {}
   TimePoint next_timeout() const override { return kNever; }
@@ -99,6 +109,7 @@ class FakeServer final : public SansIoNode {
   std::vector<TimePoint> bindings;
   uint32_t replies = 0;
   uint32_t dropped_by_flow = 0;
+  uint32_t stream_requests = 0;  // Requests that came over TCP.
 
  private:
   bool admit(TimePoint now) {
@@ -113,9 +124,10 @@ class FakeServer final : public SansIoNode {
     auto size = encode(std::span<uint8_t>(out));
     if (!size) return;
     out.resize(*size);
-    outbox_.push_back(Datagram{local, remote, std::move(out)});
+    outbox_.push_back(Datagram{local, remote, std::move(out), reply_via_});
   }
 
+  Transport reply_via_ = Transport::kUdp;
   std::optional<TokenBucket> bucket_;
   std::vector<Datagram> outbox_;
 };

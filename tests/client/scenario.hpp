@@ -64,9 +64,11 @@ struct Scenario {
   }
 
   // Without verification (its tests turn it on): most fake leaves name TEST-NET addresses.
+  // UDP only: the tests of transport racing (transport_test.cpp) ask for kAuto.
   DiscoverOptions options(std::vector<Endpoint> roots) const {
     DiscoverOptions o;
     o.verify = false;
+    o.transport = TransportMode::kUdp;
     for (const Endpoint& r : roots)
       o.roots.push_back(to_string(r));
     return o;

@@ -265,6 +265,9 @@ static void check_errors(turnscout_client* client) {
   EXPECT(turnscout_options_add_root(options, "") == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_timeout_ms(options, 0) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_selection(options, 7) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_options_set_transport(options, 3) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_options_set_transport(NULL, TURNSCOUT_TRANSPORT_TCP) ==
+         TURNSCOUT_ERR_INVALID_ARGUMENT);
   /* No roots: the discovery refuses the options and says why. */
   EXPECT(turnscout_discover(client, options, &result) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(result != NULL);
@@ -327,7 +330,27 @@ int main(int argc, char** argv) {
   EXPECT(turnscout_result_verified(result) == 1);
   EXPECT(turnscout_result_bindings_sent(result) >= 1);
   EXPECT(turnscout_result_warm(result) == 0);
+  EXPECT(strcmp(turnscout_result_transport(result), "udp") == 0);
+  EXPECT(strcmp(turnscout_result_hop_transport(result, 0), "udp") == 0);
+  EXPECT(turnscout_result_hop_transport(result, turnscout_result_hop_count(result)) == NULL);
   turnscout_result_destroy(result);
+
+  /* Over TCP, as where UDP is blocked: every hop's reply came over a connection. */
+  {
+    turnscout_client* tcp_client = turnscout_client_create();
+    EXPECT(turnscout_options_set_transport(options, TURNSCOUT_TRANSPORT_TCP) == TURNSCOUT_OK);
+    status = turnscout_discover(tcp_client, options, &result);
+    EXPECT(status == TURNSCOUT_OK);
+    if (result == NULL) return 1;
+    print_result("tcp", result);
+    EXPECT(turnscout_result_ok(result) == 1);
+    EXPECT(strcmp(turnscout_result_transport(result), "tcp") == 0);
+    for (i = 0; (size_t)i < turnscout_result_hop_count(result); ++i)
+      EXPECT(strcmp(turnscout_result_hop_transport(result, (size_t)i), "tcp") == 0);
+    turnscout_result_destroy(result);
+    turnscout_client_destroy(tcp_client);
+    EXPECT(turnscout_options_set_transport(options, TURNSCOUT_TRANSPORT_AUTO) == TURNSCOUT_OK);
+  }
 
   /* The same client remembers the path, so a later discovery is answered by the last leaf
    * in one round trip. Whether the leaf's reply beats the region's is up to the scheduler

@@ -219,6 +219,22 @@ TEST_CASE("cli: probe --json prints the whole result") {
   CHECK(j.at("total_time_us").is_number_integer());
   CHECK(j.at("backups").is_array());
 
+  CHECK(j.at("transport") == "udp");
+  CHECK(path[0].at("transport") == "udp");
+  CHECK(j.at("services")[0].at("likely_blocked") == false);
+
+  SUBCASE("--transport tcp: every level over a TCP connection, and the same answer") {
+    const nlohmann::json k = probe_json(t, {"--transport", "tcp"});
+    CHECK(k.at("ok") == true);
+    CHECK(k.at("transport") == "tcp");
+    REQUIRE(k.at("path").size() == 3);
+    for (const auto& hop : k.at("path"))
+      CHECK(hop.at("transport") == "tcp");
+    // The leaf's only service is over UDP: first still, but marked; not verified over TCP.
+    CHECK(k.at("services")[0].at("likely_blocked") == true);
+    CHECK(k.at("verification").at("state") == "not-requested");
+    CHECK(k.at("bindings_sent") == 0);
+  }
   SUBCASE("--no-verify and --selection first") {
     const nlohmann::json k = probe_json(t, {"--no-verify", "--selection", "first"});
     CHECK(k.at("ok") == true);

@@ -44,8 +44,9 @@ void SimNetwork::route(NodeId from_node, Datagram& datagram) {
   }
   const AddressPair pair{*from, datagram.remote};
   const NodeId to_node = node_of(pair.to);
-  const bool tap_drop = tap_ && tap_(TapEvent{now_, from_node, to_node, pair.from, pair.to,
-                                              datagram.bytes}) == TapAction::kDrop;
+  const bool tap_drop =
+      tap_ && tap_(TapEvent{now_, from_node, to_node, pair.from, pair.to, datagram.bytes,
+                            datagram.transport}) == TapAction::kDrop;
   if (to_node == kNoNode) {
     ++unknown_destination_;
     return;
@@ -61,11 +62,18 @@ void SimNetwork::route(NodeId from_node, Datagram& datagram) {
     ++c.blocked;
     return;
   }
-  const Fate fate = l.transmit(now_, params_for(pair, from_node, to_node), random_);
+  const LinkParams params = params_for(pair, from_node, to_node);
+  const Fate fate = l.transmit(now_, params, random_);
+  // A client's stream message waits for its connection's handshake: one round trip more.
+  const Duration handshake =
+      datagram.transport != Transport::kUdp && datagram.local.family == Family::kNone
+          ? 2 * params.delay
+          : Duration::zero();
   for (int i = 0; i < fate.copies; ++i) {
     const bool last = i + 1 == fate.copies;
-    schedule(fate.arrival[i], Flight{pair.from, pair.to, from_node, to_node, &l,
-                                     last ? std::move(datagram.bytes) : datagram.bytes});
+    schedule(fate.arrival[i] + handshake,
+             Flight{pair.from, pair.to, from_node, to_node, &l,
+                    last ? std::move(datagram.bytes) : datagram.bytes, datagram.transport});
   }
 }
 
@@ -145,7 +153,12 @@ void SimNetwork::deliver(uint32_t slot) {
     return;
   }
   ++flight.link->counters().delivered;
-  nodes_[flight.to_node].node->on_datagram(now_, flight.to, flight.from, flight.bytes);
+  if (flight.transport == Transport::kUdp) {
+    nodes_[flight.to_node].node->on_datagram(now_, flight.to, flight.from, flight.bytes);
+  } else {
+    nodes_[flight.to_node].node->on_stream_message(now_, flight.transport, flight.to, flight.from,
+                                                   flight.bytes);
+  }
   collect(flight.to_node);
 }
 

@@ -23,6 +23,12 @@
 // A next_timeout() at or before now() fires at now(). Events at the same instant run in the
 // order they were scheduled, so a seed and a scenario give one trace on every machine.
 //
+// Stream messages (Datagram::transport kTcp) model one request on a new TCP connection: a
+// message whose sender left `local` unset (a client) arrives one round trip of its link
+// later than a datagram would (the handshake), and the receiver gets it through
+// on_stream_message. Loss, jitter and duplication apply as to datagrams; a test that wants
+// TCP's reliability gives the link none.
+//
 // A datagram goes from its `local` to its `remote`. `local` must be an address of the
 // sending node, or unset (Family::kNone) for "the node's first address of the remote's
 // family", like a socket bound to the wildcard. Any other `local` is a test bug: the datagram
@@ -77,6 +83,7 @@ struct TapEvent {
   Endpoint from;
   Endpoint to;
   std::span<const uint8_t> bytes;  // Valid only during the call.
+  Transport transport = Transport::kUdp;
 };
 
 enum class TapAction { kPass, kDrop };
@@ -206,6 +213,7 @@ class SimNetwork {
     NodeId to_node = kNoNode;
     Link* link = nullptr;  // Stable: unordered_map never moves its elements.
     std::vector<uint8_t> bytes;
+    Transport transport = Transport::kUdp;
   };
   struct NodeState {
     SansIoNode* node = nullptr;

@@ -63,6 +63,12 @@ typedef enum turnscout_selection {
   TURNSCOUT_SELECTION_LOAD_AWARE = 1 /* The first one under its overload limit (default). */
 } turnscout_selection;
 
+typedef enum turnscout_transport {
+  TURNSCOUT_TRANSPORT_AUTO = 0, /* UDP; TCP joins when no root answered in time (default). */
+  TURNSCOUT_TRANSPORT_UDP = 1,  /* UDP only. */
+  TURNSCOUT_TRANSPORT_TCP = 2   /* TCP only, for networks that block UDP. */
+} turnscout_transport;
+
 /* "ok", "invalid argument", ...; never NULL. Takes an int so that any value is safe. */
 TURNSCOUT_API const char* turnscout_status_string(int status);
 /* The library's version, e.g. "0.1.0". */
@@ -90,6 +96,10 @@ TURNSCOUT_API turnscout_status turnscout_options_set_verify(turnscout_options* o
 /* A turnscout_selection value; anything else is TURNSCOUT_ERR_INVALID_ARGUMENT. */
 TURNSCOUT_API turnscout_status turnscout_options_set_selection(turnscout_options* options,
                                                                int selection);
+/* A turnscout_transport value (DiscoverOptions::transport); anything else is
+ * TURNSCOUT_ERR_INVALID_ARGUMENT. */
+TURNSCOUT_API turnscout_status turnscout_options_set_transport(turnscout_options* options,
+                                                               int transport);
 /* A capacity token as printed by `turnscout token issue` (base64url); NULL or "" = none. */
 TURNSCOUT_API turnscout_status turnscout_options_set_capacity_token(turnscout_options* options,
                                                                     const char* token);
@@ -177,6 +187,11 @@ TURNSCOUT_API int32_t turnscout_result_hop_load_permille(const turnscout_result*
 /* The admission tier the hop served this client at (0 = free: a capacity token it did not
  * honour shows as 0); -1 for an index out of range. */
 TURNSCOUT_API int32_t turnscout_result_hop_tier(const turnscout_result* result, size_t index);
+/* How the hop's reply came: "udp" or "tcp"; NULL for an index out of range. */
+TURNSCOUT_API const char* turnscout_result_hop_transport(const turnscout_result* result,
+                                                         size_t index);
+/* What carried the walk: "udp", or "tcp" where UDP got no answer (or was not used). */
+TURNSCOUT_API const char* turnscout_result_transport(const turnscout_result* result);
 
 /* Our address as the leaf saw it ("IP:PORT"); "" when unknown. */
 TURNSCOUT_API const char* turnscout_result_reflexive(const turnscout_result* result);

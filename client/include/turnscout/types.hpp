@@ -41,6 +41,15 @@ enum class Selection : uint8_t {
   kLoadAware,  // The first one under the overload limit it announces (the default).
 };
 
+// How Probes travel. Over TCP every request costs a connection first (one more round trip);
+// a TCP reply may list every child (no padding needed: the connection proves our address).
+enum class TransportMode : uint8_t {
+  kAuto,  // UDP; when no root has answered after `transport_fallback`, TCP to the same roots
+          // as well, and the first transport that answers carries the rest of the walk.
+  kUdp,   // UDP only.
+  kTcp,   // TCP only (a network known to block UDP).
+};
+
 struct DiscoverOptions {
   // Bootstrap servers, all probed at once: "192.0.2.1:3478", "[2001:db8::1]:3478", or a
   // host name with an optional port ("scout.example.org:3478"); a missing port is
@@ -59,7 +68,8 @@ struct DiscoverOptions {
   // leaves, then other branches), within `timeout`; the discovery fails only when nothing
   // is left, and `verification.tried` lists every attempt. On by default, as in the CLI: a
   // discovery then names a TURN server that answered, at the cost of one more round trip
-  // (to it). Off, the result is the leaf's word only.
+  // (to it). Off, the result is the leaf's word only. A walk that went over TCP (UDP got
+  // no answer) is not verified: the Binding is UDP.
   bool verify = true;
   // A capacity token in its text form (base64url, as `turnscout token issue` prints it);
   // empty = the free tier.
@@ -94,6 +104,10 @@ struct DiscoverOptions {
   // broadcast or port 0) no more private than its own: a public server not to private or
   // loopback addresses, a private one not to loopback. This lifts the second rule.
   bool allow_any_scope = false;
+  TransportMode transport = TransportMode::kAuto;
+  // kAuto: how long UDP has, cold, before TCP races in (RFC 8305's spirit). With the roots'
+  // RTTs known, twice the best of them plus 50 ms, if that is sooner (at least 100 ms).
+  std::chrono::milliseconds transport_fallback{250};
 };
 
 // One balance server on the chosen path, root first.
@@ -110,6 +124,7 @@ struct Hop {
   // A capacity_token it did not honour (expired, bound to another address, signed with
   // another key, or for a tier it does not have) shows here as 0.
   uint8_t tier = 0;
+  std::string transport = "udp";  // How its reply came: "udp" or "tcp".
 };
 
 // A TURN or STUN server announced by a leaf.
@@ -120,6 +135,9 @@ struct Service {
   uint16_t port = 0;
   std::string transport;  // "udp" or "tcp".
   std::string node_name;  // The leaf that announced it.
+  // This network let no UDP through to the tree (the walk went over TCP), and this
+  // service is over UDP: it is ranked after the TCP and TLS ones and unlikely to work.
+  bool likely_blocked = false;
   Address node_address;
   std::chrono::microseconds node_rtt{0};
   uint16_t node_load_permille = 0;
@@ -206,15 +224,20 @@ struct DiscoveryResult {
   // answer, yet several datagrams.
   uint32_t probes_sent = 0;
   uint32_t bindings_sent = 0;  // Verification Bindings, retransmissions included.
+  // What carried the walk: "udp", or "tcp" when UDP got no answer from any root in time
+  // (TransportMode::kAuto) or was not used (kTcp).
+  std::string transport = "udp";
 
   bool ok() const { return status == Status::kOk; }
 };
 
-// Names for logs, command lines and JSON: "first", "load-aware"; "timeout", "malformed",
+// Names for logs, command lines and JSON: "first", "load-aware"; "auto", "udp", "tcp";
+// "timeout", "malformed",
 // "rate-limited", "error-response", "blacklisted", "unreachable", "empty", "skipped";
 // "not-requested", "verified", "failed"; "ok", "invalid-options", "not-found",
 // "internal-error".
 TURNSCOUT_API const char* to_string(Selection selection);
+TURNSCOUT_API const char* to_string(TransportMode mode);  // "auto", "udp", "tcp".
 TURNSCOUT_API const char* to_string(PeerErrorKind kind);
 TURNSCOUT_API const char* to_string(VerifyState state);
 TURNSCOUT_API const char* to_string(Status status);

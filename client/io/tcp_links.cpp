@@ -1,0 +1,184 @@
+#include "client/io/tcp_links.hpp"
+
+#include <utility>
+
+#include "common/sockaddr.hpp"
+#include "common/uv_cast.hpp"
+#include "proto/constants.hpp"
+#include "proto/stream_framing.hpp"
+
+namespace turnscout::client {
+
+struct TcpLinks::Link {
+  uv_tcp_t tcp{};
+  uv_connect_t connect{};
+  TcpLinks* owner = nullptr;
+  Endpoint remote;
+  bool connected = false;
+  bool closing = false;
+  std::vector<std::vector<uint8_t>> waiting;  // Requests queued before the connection is up.
+  uint32_t outstanding = 0;                   // Requests sent without an answer yet.
+  std::vector<uint8_t> input;                 // Less than one whole message.
+  std::vector<uint8_t> chunk;                 // Where libuv reads into.
+};
+
+namespace {
+
+struct Write {
+  uv_write_t req{};
+  std::vector<uint8_t> bytes;
+};
+
+}  // namespace
+
+TcpLinks::TcpLinks(uv_loop_t* loop, OnMessage on_message)
+    : loop_(loop), on_message_(std::move(on_message)) {}
+
+TcpLinks::~TcpLinks() {
+  close_all();
+}
+
+void TcpLinks::set_ref(bool ref) {
+  ref_ = ref;
+  for (auto& [remote, link] : links_) {
+    if (ref) {
+      uv_ref(as_handle(&link->tcp));
+    } else {
+      uv_unref(as_handle(&link->tcp));
+    }
+  }
+}
+
+bool TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
+  std::vector<uint8_t> copy(bytes.begin(), bytes.end());
+  if (auto it = links_.find(remote); it != links_.end()) {
+    Link& link = *it->second;
+    ++link.outstanding;
+    if (!link.connected) {
+      link.waiting.push_back(std::move(copy));
+      return true;
+    }
+    return write(link, std::move(copy));
+  }
+  if (links_.size() >= kMaxLinks) return false;
+  sockaddr_storage addr{};
+  if (to_sockaddr(remote, addr) == 0) return false;
+  auto* link = new Link;
+  link->owner = this;
+  link->remote = remote;
+  link->tcp.data = link;
+  link->connect.data = link;
+  uv_tcp_init(loop_, &link->tcp);
+  if (!ref_) uv_unref(as_handle(&link->tcp));
+  links_.emplace(remote, link);
+  link->outstanding = 1;
+  link->waiting.push_back(std::move(copy));
+  if (uv_tcp_connect(&link->connect, &link->tcp, reinterpret_cast<const sockaddr*>(&addr),
+                     &TcpLinks::on_connect) != 0) {
+    close(*link);
+    return false;
+  }
+  return true;
+}
+
+void TcpLinks::on_connect(uv_connect_t* req, int status) {
+  auto* link = static_cast<Link*>(req->data);
+  if (link->closing) return;
+  TcpLinks& self = *link->owner;
+  if (status < 0) {
+    self.close(*link);  // Refused or unreachable: the core's timeout speaks for it.
+    return;
+  }
+  link->connected = true;
+  uv_tcp_nodelay(&link->tcp, 1);
+  uv_read_start(as_stream(&link->tcp), &TcpLinks::on_alloc, &TcpLinks::on_read);
+  for (std::vector<uint8_t>& bytes : std::exchange(link->waiting, {})) {
+    if (!self.write(*link, std::move(bytes))) return;
+  }
+}
+
+bool TcpLinks::write(Link& link, std::vector<uint8_t> bytes) {
+  auto* w = new Write;
+  w->bytes = std::move(bytes);
+  w->req.data = w;
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
+  if (uv_write(&w->req, as_stream(&link.tcp), &buf, 1, &TcpLinks::on_written) != 0) {
+    delete w;
+    close(link);
+    return false;
+  }
+  return true;
+}
+
+void TcpLinks::on_written(uv_write_t* req, int /*status*/) {
+  // A failed write shows as a failed read too, which closes the connection.
+  delete static_cast<Write*>(req->data);
+}
+
+void TcpLinks::on_alloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+  auto* link = static_cast<Link*>(handle->data);
+  link->chunk.resize(16384);
+  *buf = uv_buf_init(reinterpret_cast<char*>(link->chunk.data()),
+                     static_cast<unsigned>(link->chunk.size()));
+}
+
+void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
+  auto* link = static_cast<Link*>(stream->data);
+  TcpLinks& self = *link->owner;
+  if (link->closing || nread == 0) return;
+  if (nread < 0) {
+    self.close(*link);
+    return;
+  }
+  std::vector<uint8_t>& in = link->input;
+  in.insert(in.end(), link->chunk.begin(), link->chunk.begin() + nread);
+  size_t used = 0;
+  for (;;) {
+    const proto::Frame f = proto::next_frame(std::span(in).subspan(used), proto::kMaxMessageSize);
+    if (f.status == proto::FrameStatus::kNeedMore) break;
+    if (f.status != proto::FrameStatus::kComplete) {
+      self.close(*link);  // Not a STUN stream: nothing more can be read from it.
+      return;
+    }
+    const std::vector<uint8_t> message(in.begin() + static_cast<ptrdiff_t>(used),
+                                       in.begin() + static_cast<ptrdiff_t>(used + f.size));
+    used += f.size;
+    if (link->outstanding > 0) --link->outstanding;
+    const Endpoint remote = link->remote;
+    const bool done = link->outstanding == 0;
+    // The core may send more to this server from inside the call (the next level is
+    // elsewhere, but a retransmission may come back here): close only if nothing is out.
+    self.on_message_(remote, message);
+    auto it = self.links_.find(remote);
+    if (it == self.links_.end() || it->second != link) return;
+    if (done && link->outstanding == 0) {
+      self.close(*link);
+      return;
+    }
+  }
+  in.erase(in.begin(), in.begin() + static_cast<ptrdiff_t>(used));
+}
+
+void TcpLinks::close(Link& link) {
+  if (link.closing) return;
+  link.closing = true;
+  if (auto it = links_.find(link.remote); it != links_.end() && it->second == &link) {
+    links_.erase(it);
+  }
+  uv_close(as_handle(&link.tcp), &TcpLinks::on_closed);
+}
+
+void TcpLinks::on_closed(uv_handle_t* handle) {
+  delete static_cast<Link*>(handle->data);
+}
+
+void TcpLinks::close_all() {
+  std::vector<Link*> open;
+  for (auto& [remote, link] : links_)
+    open.push_back(link);
+  for (Link* link : open)
+    close(*link);
+}
+
+}  // namespace turnscout::client

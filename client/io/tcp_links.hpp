@@ -1,0 +1,58 @@
+// The TCP connections of the client's driver: Probes the core sends with Transport::kTcp
+// leave on a connection to their server, opened on first use and reused while requests
+// are out on it. What comes back is framed (RFC 8489 section 6.2.2) and handed on whole.
+// A connection closes once every request sent on it has its answer, when the server
+// closes it, on any error, or when the driver has nothing left to wait for (close_all).
+// Bounded: at most kMaxLinks connections (more sends are dropped, and the core's
+// retransmission covers them) and one message of buffered input each.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "base/address.hpp"
+
+namespace turnscout::client {
+
+class TcpLinks {
+ public:
+  static constexpr size_t kMaxLinks = 64;
+  using OnMessage = std::function<void(const Endpoint& remote, std::span<const uint8_t> bytes)>;
+
+  TcpLinks(uv_loop_t* loop, OnMessage on_message);
+  // Closes every connection; their memory is freed by libuv's close callbacks.
+  ~TcpLinks();
+  TcpLinks(const TcpLinks&) = delete;
+  TcpLinks& operator=(const TcpLinks&) = delete;
+
+  // Queues one request for `remote`. False if it was dropped (too many connections, or the
+  // socket could not be opened).
+  bool send(const Endpoint& remote, std::span<const uint8_t> bytes);
+  void close_all();
+  // Open connections hold the loop only while a caller waits for a result.
+  void set_ref(bool ref);
+  size_t size() const { return links_.size(); }
+
+ private:
+  struct Link;
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_written(uv_write_t* req, int status);
+  static void on_closed(uv_handle_t* handle);
+  bool write(Link& link, std::vector<uint8_t> bytes);
+  void close(Link& link);
+
+  uv_loop_t* loop_;
+  OnMessage on_message_;
+  std::unordered_map<Endpoint, Link*> links_;
+  bool ref_ = false;
+};
+
+}  // namespace turnscout::client

@@ -1,0 +1,166 @@
+// Transport racing on the simulated network: UDP first; where no root answers UDP within
+// the fallback delay, TCP races in to the same roots and the first transport that answers
+// carries the rest of the walk; the result ranks TURN services by what got through.
+// In the simulation a TCP request costs one round trip more than a datagram (the handshake).
+#include <doctest/doctest.h>
+
+#include "client/core/prober.hpp"
+#include "tests/client/fake_server.hpp"
+#include "tests/client/scenario.hpp"
+
+namespace turnscout::client::testing {
+namespace {
+
+// root (RTT 20) ── eu (30) ── eu-1 (40), whose services are over UDP, TCP and TLS.
+struct Tree : Scenario {
+  Tree() {
+    add(server(0, 1), branch("root", {server(1, 1)}), 10ms);
+    add(server(1, 1), branch("eu", {server(2, 1)}), 15ms);
+    FakeServerConfig eu1 = leaf("eu-1", turn(21));
+    eu1.services.push_back("turn:192.0.2.21:3478?transport=tcp");
+    eu1.services.push_back("turns:turn.example.org:5349?transport=tcp");
+    leaf_server = &add(server(2, 1), std::move(eu1), 20ms);
+  }
+  DiscoverOptions auto_options() const {
+    DiscoverOptions o = options({server(0, 1)});
+    o.transport = TransportMode::kAuto;
+    return o;
+  }
+  // Every UDP datagram is dropped, as a firewall would; TCP passes. Counts what the client
+  // sends of both kinds.
+  void block_udp() {
+    net.set_tap([this](const sim::TapEvent& e) {
+      if (e.from_node == client) ++(e.transport == Transport::kUdp ? udp_sent : tcp_sent);
+      return e.transport == Transport::kUdp ? sim::TapAction::kDrop : sim::TapAction::kPass;
+    });
+  }
+  void count_transports() {
+    net.set_tap([this](const sim::TapEvent& e) {
+      if (e.from_node == client) ++(e.transport == Transport::kUdp ? udp_sent : tcp_sent);
+      return sim::TapAction::kPass;
+    });
+  }
+  FakeServer* leaf_server = nullptr;
+  uint32_t udp_sent = 0;
+  uint32_t tcp_sent = 0;
+};
+
+}  // namespace
+
+TEST_CASE("UDP blocked: TCP races in after the fallback delay and carries the whole walk") {
+  Tree s;
+  s.block_udp();
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE(r.ok());
+  CHECK(r.transport == "tcp");
+  // 250 ms of UDP, then each level costs two round trips over TCP (handshake and request):
+  // 2 * (20 + 30 + 40) = 180 ms.
+  CHECK(r.total_time == 250ms + 180ms);
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
+  for (const Hop& hop : r.path)
+    CHECK(hop.transport == "tcp");
+  CHECK(r.path[0].rtt == 40ms);
+  // TURN over TCP and TLS first; the UDP one last and marked.
+  REQUIRE(r.services.size() == 3);
+  CHECK(r.services[0].uri == "turn:192.0.2.21:3478?transport=tcp");
+  CHECK(r.services[1].uri == "turns:turn.example.org:5349?transport=tcp");
+  CHECK(r.services[2].uri == turn(21));
+  CHECK_FALSE(r.services[0].likely_blocked);
+  CHECK(r.services[2].likely_blocked);
+  // The UDP probes before the race, and none after it below the root.
+  CHECK(s.leaf_server->stream_requests == 1);
+  CHECK(s.leaf_server->probes.size() == 1);
+}
+
+TEST_CASE("UDP working: TCP never starts, and the services keep the leaf's order") {
+  Tree s;
+  s.count_transports();
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE(r.ok());
+  CHECK(r.transport == "udp");
+  CHECK(r.total_time == 90ms);
+  CHECK(s.tcp_sent == 0);
+  CHECK(s.udp_sent == 3);
+  CHECK(r.services[0].uri == turn(21));
+  CHECK_FALSE(r.services[0].likely_blocked);
+  CHECK(r.path[0].transport == "udp");
+}
+
+TEST_CASE("a slow UDP root still wins the race it is in, and the walk stays on UDP") {
+  Tree s;
+  s.set_delay(server(0, 1), 200ms);  // RTT 400 ms: TCP joins at 250 ms, would answer at 1050.
+  s.count_transports();
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE(r.ok());
+  CHECK(r.transport == "udp");
+  CHECK(r.total_time == 400ms + 30ms + 40ms);
+  CHECK(s.tcp_sent == 1);  // The one TCP probe to the root; below it, UDP only.
+  CHECK(r.path[1].transport == "udp");
+}
+
+TEST_CASE("transport tcp: no datagram at all") {
+  Tree s;
+  s.count_transports();
+  DiscoverOptions o = s.auto_options();
+  o.transport = TransportMode::kTcp;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok());
+  CHECK(r.transport == "tcp");
+  CHECK(r.total_time == 180ms);
+  CHECK(s.udp_sent == 0);
+  CHECK(s.tcp_sent == 3);
+  CHECK(r.services[0].uri == "turn:192.0.2.21:3478?transport=tcp");
+}
+
+TEST_CASE("with the roots' RTT known, TCP joins after twice the best RTT and 50 ms") {
+  Tree s;
+  s.set_delay(server(0, 1), 40ms);  // RTT 80 ms: TCP joins after 2 * 80 + 50 = 210 ms.
+  const DiscoveryResult first = s.discover(s.auto_options());
+  REQUIRE(first.ok());
+  s.settle();
+  s.prober.forget_last_path();  // A cold walk again, but the root's RTT (20 ms) is known.
+  s.block_udp();
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE(r.ok());
+  CHECK(r.transport == "tcp");
+  CHECK(r.total_time == 210ms + 2 * (80ms + 30ms + 40ms));
+}
+
+TEST_CASE("a root RTT known to be tiny still gives UDP 100 ms") {
+  Tree s;
+  REQUIRE(s.discover(s.auto_options()).ok());  // The root's RTT is 20 ms: 2 * 20 + 50 = 90.
+  s.settle();
+  s.prober.forget_last_path();
+  s.block_udp();
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE(r.ok());
+  CHECK(r.total_time == 100ms + 180ms);
+}
+
+TEST_CASE("a reply over the wrong transport is not taken") {
+  Tree s;
+  DiscoverOptions o = s.auto_options();
+  o.transport = TransportMode::kTcp;
+  o.timeout = std::chrono::milliseconds{500};
+  auto id = s.prober.start(s.net.now(), o);
+  REQUIRE(id.ok());
+  // Hand the prober a UDP reply with a transaction id of a TCP probe: counted, ignored.
+  std::vector<Datagram> out;
+  s.prober.poll_transmit(out);
+  REQUIRE(out.size() == 1);
+  REQUIRE(out[0].transport == Transport::kTcp);
+  const auto view = proto::parse_message(out[0].bytes);
+  REQUIRE(view.ok());
+  const std::vector<std::string> services{turn(1)};
+  proto::ProbeReply reply{view->transaction_id(), kClientV4, "root", {}, {}, 0, {}, services};
+  std::vector<uint8_t> bytes(1500);
+  const auto size = proto::encode_probe_reply(reply, bytes.size(), bytes);
+  REQUIRE(size.ok());
+  bytes.resize(size->size);
+  const uint64_t before = s.prober.counters().wrong_source;
+  s.prober.on_datagram(s.net.now(), kClientV4, server(0, 1), bytes);
+  CHECK(s.prober.counters().wrong_source == before + 1);
+  CHECK_FALSE(s.prober.has_results());
+}
+
+}  // namespace turnscout::client::testing
