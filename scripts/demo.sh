@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Builds turnscout, starts a whole tree of balance servers on loopback from
 # configs/demo.yaml, probes through it with the CLI, and stops the tree.
+#   bash scripts/demo.sh              the tree as it is
+#   bash scripts/demo.sh --block-udp  every UDP datagram to the tree dropped, as on a network
+#                                     that blocks UDP: the probe gets through over TCP
 set -euo pipefail
+cluster_flags=()
+case "${1:-}" in
+  "") ;;
+  --block-udp) cluster_flags=(--block-udp) ;;
+  *)
+    echo "usage: bash scripts/demo.sh [--block-udp]" >&2
+    exit 2
+    ;;
+esac
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
@@ -28,8 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-log "start: turnscout cluster configs/demo.yaml"
-"$cli" cluster configs/demo.yaml --state-file "$state" >"$work/cluster.log" 2>&1 &
+log "start: turnscout cluster configs/demo.yaml ${cluster_flags[*]}"
+"$cli" cluster configs/demo.yaml "${cluster_flags[@]}" --state-file "$state" >"$work/cluster.log" 2>&1 &
 cluster_pid=$!
 
 # The state file appears once every node is alive at its parents (at most 20 s).

@@ -38,7 +38,8 @@ TEST_CASE("the demo topology loads: a root, four regions, ten leaves") {
   CHECK(leaf.link.jitter == 1ms);
   CHECK(leaf.load_permille == 350);
   CHECK(leaf.listing.overload_permille == 900);
-  CHECK(leaf.services == std::vector<std::string>{"turn:${proxy}?transport=udp"});
+  CHECK(leaf.services ==
+        std::vector<std::string>{"turn:${proxy}?transport=udp", "turn:${proxy}?transport=tcp"});
   CHECK(node(*t, "eu-west-3").state == NodeState::kDraining);
   CHECK(node(*t, "us-east-1").load_permille == 950);
   CHECK(node(*t, "ap-south").link.loss == doctest::Approx(0.01));

@@ -201,5 +201,47 @@ TEST_CASE("loss: 10 % each way on every link, >= 99.9 % of 1,000 discoveries suc
   CHECK(ok >= 999);
 }
 
+TEST_CASE("UDP blocked: cold discoveries get through over TCP, TURN over TCP first") {
+  // The leaves offer TURN over UDP and over TCP; the proxies drop every datagram.
+  std::string yaml = world_yaml("");
+  for (size_t at = 0; (at = yaml.find("?transport=udp\"]", at)) != std::string::npos;) {
+    yaml.replace(at, 16, "?transport=udp\", \"turn:${proxy}?transport=tcp\"]");
+    at += 16;
+  }
+  ClusterOptions blocked = World::seeded();
+  blocked.block_udp = true;
+  World w(parse_world(yaml), blocked);
+  w.converge();
+
+  DiscoverOptions options;
+  options.roots = w.roots();
+  options.timeout = 2000ms;
+  options.use_last_path = false;
+  std::vector<double> totals;
+  for (int i = 0; i < 10; ++i) {
+    Client client(&w.loop);
+    const DiscoveryResult r = w.discover(client, options);
+    INFO("discovery " << i);
+    REQUIRE_MESSAGE(r.ok(), r.failure);
+    CHECK(r.transport == "tcp");
+    REQUIRE(r.path.size() == 3);
+    CHECK(r.path[1].name == "eu-west");
+    for (const Hop& hop : r.path)
+      CHECK(hop.transport == "tcp");
+    REQUIRE(r.services.size() == 2);
+    CHECK(r.services[0].transport == "tcp");
+    CHECK_FALSE(r.services[0].likely_blocked);
+    CHECK(r.services[1].likely_blocked);
+    totals.push_back(ms_of(r.total_time));
+  }
+  // The fallback delay, then per level a handshake and a request: 2 x (20 + 30 + 30) ms.
+  const double expected = 250.0 + 160.0;
+  const double med = median(totals);
+  MESSAGE("UDP blocked: median discovery " << med << " ms, expected about " << expected
+                                           << " ms (250 ms fallback + 3 TCP levels)");
+  CHECK(med >= expected);
+  CHECK(med <= expected + 50.0);
+}
+
 }  // namespace
 }  // namespace turnscout::cluster::testing

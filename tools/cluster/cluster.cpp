@@ -102,10 +102,21 @@ Result<void, std::string> Cluster::open_sockets() {
     proxy.listen = *proxy_at;
     proxy.upstream = *bound;
     proxy.impair = impair_config(t.link);
+    if (options_.block_udp) {
+      // A network that lets no UDP through: every datagram, both ways, into a black hole.
+      for (impair::Direction d : impair::kDirections)
+        proxy.impair[d].rules.push_back(impair::PacketRule{});
+    }
     proxy.seed = options_.seed * 1'000'003u + i;
     r.proxy = std::make_unique<impair::UdpImpairProxy>(loop_, proxy);
     if (auto started = r.proxy->start(); !started) {
       return unexpected(fmt::format("proxy of {}: {}", t.name, started.error()));
+    }
+    // TCP at the same address and port, to the node's TCP listener, with the link's delay.
+    r.tcp_proxy =
+        std::make_unique<impair::TcpDelayProxy>(loop_, r.proxy->local(), *bound, t.link.delay);
+    if (auto started = r.tcp_proxy->start(); !started) {
+      return unexpected(fmt::format("TCP proxy of {}: {}", t.name, started.error()));
     }
   }
   return {};
@@ -207,6 +218,10 @@ void Cluster::close_all(std::function<void()> on_closed) {
     if (r.proxy && r.proxy->running()) {
       ++*pending;
       r.proxy->stop(done);
+    }
+    if (r.tcp_proxy) {
+      ++*pending;
+      r.tcp_proxy->stop(done);
     }
   }
   done();

@@ -26,6 +26,7 @@
 #include "tools/cluster/node_process.hpp"
 #include "tools/cluster/topology.hpp"
 #include "tools/cluster/virtual_node.hpp"
+#include "tools/impair/tcp_delay_proxy.hpp"
 #include "tools/impair/udp_impair_proxy.hpp"
 
 struct uv_loop_s;
@@ -43,6 +44,9 @@ struct ClusterOptions {
   // Process mode: where the configs and logs go (created if needed, kept). Empty: a fresh
   // temporary directory, removed once stop() has seen every process exit.
   std::string work_dir;
+  // Every proxy drops every UDP datagram (clients reach the nodes over TCP only), as on a
+  // network that blocks UDP. Heartbeats go between nodes directly and are not affected.
+  bool block_udp = false;
 };
 
 // One node as the table and the state file show it.
@@ -127,6 +131,7 @@ class Cluster {
     Endpoint address;  // The node's own socket: the VirtualNode's, or the process's.
     std::unique_ptr<VirtualNode> node;  // Virtual mode.
     std::unique_ptr<impair::UdpImpairProxy> proxy;
+    std::unique_ptr<impair::TcpDelayProxy> tcp_proxy;  // TCP to the node, same delay.
     bool drain_started = false;
     // Process mode.
     std::unique_ptr<NodeProcess> process;

@@ -34,13 +34,16 @@ constexpr const char* kFooter = R"(Two ways to run the nodes:
                      restarted and inspected. The table and the state file show each
                      node's pid, config and command.
 Either way each node listens on its own loopback address behind a proxy in this process
-that simulates its distance from the client.
+that simulates its distance from the client, for UDP and for TCP. With --block-udp the
+proxies drop every datagram, as a network that blocks UDP would: clients get through
+over TCP only (turnscout probe falls back to it by itself).
 
 Examples:
   turnscout cluster configs/demo.yaml --state-file /tmp/demo-state.json &
   turnscout probe 127.2.0.1:PORT      # a root address from the table or the state file
   kill -TERM %1
   turnscout cluster configs/demo.yaml --processes --work-dir /tmp/demo-nodes
+  turnscout cluster configs/demo.yaml --block-udp    # then probe: it finds its way over TCP
 
 The topology format is described in configs/README.md, section "Topology files".)";
 
@@ -134,6 +137,7 @@ void on_deadline(uv_timer_t* handle) {
 int run_loop(Runner& runner, Topology topology, Duration timeout, std::string server_binary) {
   ClusterOptions options;
   options.seed = runner.args->seed;
+  options.block_udp = runner.args->block_udp;
   options.server_binary = std::move(server_binary);
   options.work_dir = runner.args->work_dir;
   runner.cluster = std::make_unique<Cluster>(&runner.loop, std::move(topology), options);
@@ -263,6 +267,9 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
       ->type_name("N")
       ->capture_default_str();
   cmd->add_flag("--check", args.check, "Only load the topology and print a summary");
+  cmd->add_flag("--block-udp", args.block_udp,
+                "Every proxy drops every UDP datagram, as a network that blocks UDP: clients "
+                "reach the nodes over TCP only (heartbeats are not affected)");
   CLI::Option* processes =
       cmd->add_flag("--processes", args.processes,
                     "Run every node as a turnscout-server process instead of a virtual node");

@@ -28,6 +28,7 @@ struct ClusterArgs {
   bool processes = false;     // One turnscout-server process per node.
   std::string server_binary;  // Process mode; empty: default_server_binary().
   std::string work_dir;       // Process mode; empty: a temporary one.
+  bool block_udp = false;     // ClusterOptions::block_udp.
 };
 
 // Where `turnscout cluster --processes` finds turnscout-server when not told: next to the
