@@ -110,13 +110,12 @@ void append_services(std::string& out, const DiscoveryResult& r, const Style& st
   for (size_t i = 0; i < r.services.size(); ++i) {
     std::string note;
     if (i == 0 && v.state == VerifyState::kVerified) {
-      note = fmt::format("  (verified: STUN Binding answered in {})", ms(v.rtt));
-    } else if (i == 0 && v.state == VerifyState::kNotRequested && r.transport != "udp") {
-      note = "  (not verified: the walk went over TCP, and the check is a UDP Binding)";
+      note = fmt::format("  (verified: STUN Binding{} answered in {})",
+                         r.services[i].transport == "tcp" ? " over TCP" : "", ms(v.rtt));
     } else if (i == 0 && v.state == VerifyState::kNotRequested) {
       note = "  (not verified)";
     } else if (i == 0 && v.state == VerifyState::kUnchecked) {
-      note = "  (not verified: no service can be checked by a UDP Binding)";
+      note = "  (not verified: no service can be checked by a STUN Binding over UDP or TCP)";
     }
     if (r.services[i].likely_blocked) note += "  (over UDP, which did not get through to the tree)";
     const bool chosen = i == 0 && v.state == VerifyState::kVerified;
@@ -126,8 +125,8 @@ void append_services(std::string& out, const DiscoveryResult& r, const Style& st
   const size_t shown = std::min(r.backups.size(), kListed);
   for (size_t i = 0; i < shown; ++i) {
     const Service& b = r.backups[i];
-    out += fmt::format("{:<11}{}  ({}, {})\n", i == 0 ? "backups" : "", b.uri, b.node_name,
-                       ms(b.node_rtt));
+    out += fmt::format("{:<11}{}  ({}, {}{})\n", i == 0 ? "backups" : "", b.uri, b.node_name,
+                       ms(b.node_rtt), b.likely_blocked ? ", over UDP: unlikely here" : "");
   }
   if (r.backups.size() > shown) {
     out += fmt::format("{:<11}... and {} more\n", "", r.backups.size() - shown);

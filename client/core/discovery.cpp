@@ -45,11 +45,9 @@ bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::M
                            Transport via) {
   // Once the walk has ended the descent still takes the replies to its last probes while
   // the verifier runs: a sibling leaf that answers late is one more backup to check.
-  // Verification Bindings go over UDP only.
   const bool ours =
       ((!walk_done_ || collecting_late_leaves()) && descent_.on_message(now, remote, view, via)) ||
-      (via == Transport::kUdp && verifier_ && !delivered_ &&
-       verifier_->on_message(now, remote, view));
+      (verifier_ && !delivered_ && verifier_->on_message(now, remote, view, via));
   if (ours) advance(now);
   return ours;
 }
@@ -168,11 +166,12 @@ void Discovery::advance_foreground(TimePoint now) {
     } else {
       return;
     }
-    // Over TCP (UDP got no answer, or was not to be used) a UDP Binding would not pass.
-    if (!options_.verify || descent_.carrier() == Transport::kTcp) break;
+    if (!options_.verify) break;
     std::vector<Service> candidates = answer_->services;
     candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
-    verifier_.emplace(options_, deadline_, shared_, bindings_left_);
+    // Over TCP (UDP got no answer, or was not to be used) UDP services are not checked.
+    verifier_.emplace(options_, deadline_, shared_, bindings_left_,
+                      descent_.carrier() == Transport::kTcp);
     verifier_->start(now, std::move(candidates), checked_uris_);
     replies_seen_ = descent_.replies().size();
     if (verifier_->done() && look_elsewhere(now)) reject_answer(now);  // Nothing new here.
@@ -263,16 +262,17 @@ Discovery::Answer Discovery::answer_from_descent() const {
   answer.backups = rank_backups(descent_, chosen, answer.services, shared_.config.max_backups);
   answer.path = descent_.path();
   answer.reflexive = to_address(leaf.response.reflexive);
-  rank_by_transport(answer);
+  rank_by_transport(answer.services, answer.backups);
   return answer;
 }
 
 // Where the walk had to use TCP, UDP is blocked or not to be used: TURN over TCP and TLS
 // comes first, and UDP services are marked as unlikely to work (the order among each kind
 // stays the leaf's).
-void Discovery::rank_by_transport(Answer& answer) const {
+void Discovery::rank_by_transport(std::vector<Service>& services,
+                                  std::vector<Service>& backups) const {
   if (descent_.carrier() != Transport::kTcp) return;
-  for (std::vector<Service>* list : {&answer.services, &answer.backups}) {
+  for (std::vector<Service>* list : {&services, &backups}) {
     for (Service& s : *list)
       s.likely_blocked = s.transport == "udp";
     std::stable_partition(list->begin(), list->end(),
@@ -297,7 +297,7 @@ Discovery::Answer Discovery::answer_from_shortcut() const {
   answer.reflexive = to_address(reply.response.reflexive);
   answer.warm = true;
   answer.from_shortcut = true;
-  rank_by_transport(answer);
+  rank_by_transport(answer.services, answer.backups);
   return answer;
 }
 
@@ -347,7 +347,7 @@ std::string Discovery::verify_failure(const Verification& v) {
   const bool any_sent = std::any_of(v.tried.begin(), v.tried.end(),
                                     [](const VerifyAttempt& a) { return !a.address.empty(); });
   return any_sent ? fmt::format("no TURN server answered a STUN Binding ({} tried)", v.tried.size())
-                  : "no TURN server could be checked by a UDP Binding";
+                  : "no TURN server could be checked by a STUN Binding over UDP or TCP";
 }
 
 void Discovery::deliver(TimePoint now) {
@@ -388,6 +388,9 @@ void Discovery::deliver(TimePoint now) {
       if (rejected_) fill(result, *rejected_);  // The first path found, as deliver_failure.
     }
   }
+  // Backups from replies that came while verifying were added after the answer was ranked.
+  // (A verified service is never a blocked one, so it stays first.)
+  rank_by_transport(result.services, result.backups);
   result_ = std::move(result);
   delivered_ = true;
 }

@@ -87,7 +87,7 @@ class Discovery {
   void add_late_leaves();
   Answer answer_from_descent() const;
   Answer answer_from_shortcut() const;
-  void rank_by_transport(Answer& answer) const;
+  void rank_by_transport(std::vector<Service>& services, std::vector<Service>& backups) const;
   // The answer's TURN servers all failed verification with time left: look elsewhere.
   void reject_answer(TimePoint now);
   void deliver(TimePoint now);

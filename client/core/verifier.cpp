@@ -15,15 +15,24 @@
 namespace turnscout::client {
 namespace {
 
-bool checkable_by_udp_binding(const Service& service) {
-  return (service.scheme == "stun" || service.scheme == "turn") && service.transport == "udp";
+// How a STUN Binding reaches the service: over UDP or TCP as its URI says; nothing for
+// turns: and stuns:, which need TLS.
+std::optional<Transport> binding_transport(const Service& service) {
+  if (service.scheme != "stun" && service.scheme != "turn") return std::nullopt;
+  if (service.transport == "udp") return Transport::kUdp;
+  if (service.transport == "tcp") return Transport::kTcp;
+  return std::nullopt;
 }
 
 }  // namespace
 
 Verifier::Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared,
-                   uint32_t& bindings_left)
-    : options_(options), deadline_(deadline), shared_(shared), bindings_left_(bindings_left) {
+                   uint32_t& bindings_left, bool udp_blocked)
+    : options_(options),
+      deadline_(deadline),
+      shared_(shared),
+      bindings_left_(bindings_left),
+      udp_blocked_(udp_blocked) {
   result_.state = VerifyState::kFailed;
 }
 
@@ -47,11 +56,18 @@ void Verifier::next_candidate(TimePoint now) {
     const Service& service = candidates_[index_];
     target_ = Endpoint{};
     if (std::find(skip_.begin(), skip_.end(), service.uri) != skip_.end()) continue;
-    if (!checkable_by_udp_binding(service)) {
-      note("not checked: needs TCP or TLS, the check is a UDP Binding");
+    const std::optional<Transport> via = binding_transport(service);
+    if (!via) {
+      note("not checked: needs TLS, the check is a STUN Binding over UDP or TCP");
       ++uncheckable_;
       continue;
     }
+    if (*via == Transport::kUdp && udp_blocked_) {
+      note("not checked: UDP got no answer from the tree on this network");
+      ++uncheckable_;
+      continue;
+    }
+    via_ = *via;
     auto ip = parse_ip(service.host);
     if (ip) {
       target_ = *ip;
@@ -122,19 +138,20 @@ void Verifier::transmit(TimePoint now) {
   }
   bytes.resize(*size);
   shared_.gate.charge(now, record, RequestKind::kBinding);
-  shared_.outbox.push_back(Datagram{Endpoint{}, target_, std::move(bytes)});
+  shared_.outbox.push_back(Datagram{Endpoint{}, target_, std::move(bytes), via_});
   tids_[exchange_->sent(now, shared_.random)] = request.transaction_id;
   ++bindings_sent_;
   --bindings_left_;
   ++shared_.counters.bindings_sent;
 }
 
-bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view) {
+bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
+                          Transport via) {
   if (!exchange_) return false;
   const auto end = tids_.begin() + exchange_->attempts();
   const auto match = std::find(tids_.begin(), end, view.transaction_id());
   if (match == end) return false;
-  if (unmap_v4(remote) != unmap_v4(target_)) {
+  if (unmap_v4(remote) != unmap_v4(target_) || via != via_) {
     ++shared_.counters.wrong_source;
     return true;
   }
@@ -152,9 +169,10 @@ bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::Me
     give_up("malformed Binding response: " + proto::to_string(response.error()), now);
     return true;
   }
-  record.rtt.add_sample(rtt);
+  // Over TCP the time includes the connection's handshake: not a UDP RTT sample.
+  if (via == Transport::kUdp) record.rtt.add_sample(rtt);
   record.health.on_success();
-  note("answered");
+  note(via == Transport::kUdp ? "answered" : "answered over TCP (connection included)");
   result_.state = VerifyState::kVerified;
   result_.service = candidates_[index_].uri;
   result_.address = to_address(target_);

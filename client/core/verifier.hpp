@@ -1,7 +1,7 @@
 // The optional last step: a STUN Binding to the chosen TURN server itself, on its own RTO
-// schedule; when it stays silent, the next backup is checked instead. Only servers
-// reachable by a plain UDP Binding are checked (stun: and turn: with UDP transport);
-// the others are listed as not checked.
+// schedule; when it stays silent, the next backup is checked instead. The Binding goes the
+// way the URI says, UDP or TCP (stun: and turn:); turns: and stuns: (TLS) are listed as
+// not checked, and so are UDP ones where the walk found UDP blocked.
 //
 // Host names: the core never resolves them. With DiscoverOptions::resolve_host_names the
 // verifier asks the driver (take_resolve_request, answered by on_resolved) and waits,
@@ -31,8 +31,10 @@ class Verifier {
  public:
   // The references must outlive the Verifier. `bindings_left` is the discovery's Binding
   // budget, shared by every Verifier it starts; each Binding sent takes one.
+  // `udp_blocked`: the walk got no answer over UDP (it went over TCP), so UDP services are
+  // not checked.
   Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared,
-           uint32_t& bindings_left);
+           uint32_t& bindings_left, bool udp_blocked = false);
 
   // `candidates` in the order to try them: the chosen services, then the backups. Those
   // whose URI is in `skip` (checked earlier in the same discovery) are passed over unnoted.
@@ -40,8 +42,10 @@ class Verifier {
   // More backups, tried after the others (e.g. sibling leaves whose replies came after the
   // winner's). Ignored once done().
   void add_candidates(std::vector<Service> more);
-  // False when the transaction id is not one of ours.
-  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view);
+  // False when the transaction id is not one of ours. A reply must come the way its request
+  // went (`via`).
+  bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
+                  Transport via = Transport::kUdp);
   void on_unreachable(TimePoint now, const Endpoint& remote);
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
@@ -65,9 +69,9 @@ class Verifier {
   size_t verified_index() const { return index_; }
   uint32_t bindings_sent() const { return bindings_sent_; }
   // Done without a single Binding because what the leaf named cannot be checked this way
-  // (TCP or TLS only, host names the core may not resolve), and nothing was refused by the
-  // address policy or failed to resolve: the leaf's word is all there is, which is not a
-  // reason to look elsewhere.
+  // (TLS only, UDP where UDP is blocked, host names the core may not resolve), and nothing was
+  // refused by the address policy or failed to resolve: the leaf's word is all there is, which is
+  // not a reason to look elsewhere.
   bool nothing_checkable() const {
     return done_ && !expired_ && !out_of_budget_ && bindings_sent_ == 0 && uncheckable_ > 0 &&
            unusable_ == 0 && result_.state != VerifyState::kVerified;
@@ -89,6 +93,8 @@ class Verifier {
   std::vector<std::string> skip_;
   size_t index_ = 0;
   Endpoint target_;
+  Transport via_ = Transport::kUdp;  // How the Bindings to target_ go.
+  bool udp_blocked_;
   std::optional<Exchange> exchange_;  // For candidates_[index_], while a Binding is out.
   std::array<proto::TransactionId, kMaxAttemptsLimit> tids_{};
   std::optional<std::string> resolve_request_;
@@ -97,7 +103,7 @@ class Verifier {
   bool done_ = false;
   bool expired_ = false;
   bool out_of_budget_ = false;
-  uint32_t uncheckable_ = 0;  // Candidates no UDP Binding can check (transport, host name).
+  uint32_t uncheckable_ = 0;  // Candidates no Binding can check (TLS, host name, UDP blocked).
   // Candidates the address policy kept us from checking, or whose name did not resolve.
   uint32_t unusable_ = 0;
   uint32_t bindings_sent_ = 0;

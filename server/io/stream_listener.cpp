@@ -46,6 +46,9 @@ uint64_t to_millis_ceil(Duration d) {
 }
 
 constexpr size_t kReadChunk = 65536;
+// Connections the kernel completes before we accept them (it caps this at somaxconn): a
+// burst of clients waits there instead of retrying its SYN a second later.
+constexpr int kListenBacklog = 4096;
 
 }  // namespace
 
@@ -88,7 +91,7 @@ Result<void, std::string> StreamListener::listen(BoundSocket socket,
   if (rc != 0) {
     ::close(socket.fd);
   } else {
-    rc = uv_listen(as_stream(&l->tcp), 511, &StreamListener::on_connection);
+    rc = uv_listen(as_stream(&l->tcp), kListenBacklog, &StreamListener::on_connection);
   }
   if (rc != 0) {
     return unexpected(

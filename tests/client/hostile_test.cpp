@@ -154,7 +154,7 @@ TEST_CASE("hostile: a public leaf's TURN servers on inner addresses are not chec
   o.verify = true;
   const DiscoveryResult r = s.discover(o);
   CHECK_FALSE(r.ok());
-  CHECK(r.failure == "no TURN server could be checked by a UDP Binding");
+  CHECK(r.failure == "no TURN server could be checked by a STUN Binding over UDP or TCP");
   REQUIRE(r.verification.tried.size() == 2);
   CHECK(r.verification.tried[0].outcome ==
         "not checked: a loopback address named by a public server (allow_any_scope permits it)");

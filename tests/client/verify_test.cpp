@@ -76,7 +76,7 @@ TEST_CASE("verify: a silent TURN server gives way to the next candidate, which i
   CHECK(r.verification.tried[0].service == turn(10));
   CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
   CHECK(r.verification.tried[1].outcome ==
-        "not checked: needs TCP or TLS, the check is a UDP Binding");
+        "not checked: needs TLS, the check is a STUN Binding over UDP or TCP");
   CHECK(r.verification.tried[1].address.empty());
   CHECK(r.verification.tried[2].outcome == "answered");
   CHECK(turn10.bindings.size() == 3);
@@ -194,16 +194,16 @@ TEST_CASE("verify: the Binding budget ends the checks, and the discovery, when i
 
 TEST_CASE("verify: a budget spent to the last Binding by a normal give-up still ends the walk") {
   // leaf-a's one TURN server is silent: its 3 attempts spend the whole budget of 3. The walk
-  // must not go on to leaf-b, whose TCP-only service could not be checked anyway: that
+  // must not go on to leaf-b, whose TLS-only service could not be checked anyway: that
   // would report an unchecked success after the budget said no.
   Scenario s;
   s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
   s.add(server(1, 1), leaf("leaf-a", turn(10)), 5ms);
-  s.add(server(1, 2), leaf("leaf-b", "turn:192.0.2.12:3478?transport=tcp"), 8ms);
+  s.add(server(1, 2), leaf("leaf-b", "turns:192.0.2.12:5349?transport=tcp"), 8ms);
   const DiscoveryResult r = discover_over_budget(s);
   // leaf-b's service came along as a backup.
   CHECK(r.verification.tried[1].outcome ==
-        "not checked: needs TCP or TLS, the check is a UDP Binding");
+        "not checked: needs TLS, the check is a STUN Binding over UDP or TCP");
   CHECK(hop_names(r) == Names{"root", "leaf-a"});
 }
 
@@ -332,10 +332,26 @@ TEST_CASE("verify: after a rejected leaf, a silent cached leaf is still given up
   CHECK(r.total_time < 3s);
 }
 
-TEST_CASE("verify: a leaf with TCP and TLS services only is answered, unchecked") {
+TEST_CASE("verify: a TCP service is checked by a Binding over TCP") {
+  Scenario s;
+  s.add(server(0, 1), leaf("leaf", "turn:192.0.2.10:3478?transport=tcp"), 10ms);
+  FakeServer& turn10 = s.add(kTurn10, turn_server(), 5ms);
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok());
+  CHECK(r.verification.state == VerifyState::kVerified);
+  CHECK(r.verification.rtt == 20ms);  // Its handshake and the Binding: two round trips.
+  REQUIRE(r.verification.tried.size() == 1);
+  CHECK(r.verification.tried[0].outcome == "answered over TCP (connection included)");
+  CHECK(turn10.stream_requests == 1);
+  CHECK(r.total_time == 20ms + 20ms);
+}
+
+TEST_CASE("verify: a leaf with TLS services only is answered, unchecked") {
   Scenario s;
   FakeServerConfig l = leaf("leaf", "turns:192.0.2.11:5349?transport=tcp");
-  l.services.push_back("turn:192.0.2.11:3478?transport=tcp");
+  l.services.push_back("stuns:192.0.2.11:5349");
   s.add(server(0, 1), l, 10ms);
   DiscoverOptions o = s.options({server(0, 1)});
   o.verify = true;

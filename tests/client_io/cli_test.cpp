@@ -230,9 +230,10 @@ TEST_CASE("cli: probe --json prints the whole result") {
     REQUIRE(k.at("path").size() == 3);
     for (const auto& hop : k.at("path"))
       CHECK(hop.at("transport") == "tcp");
-    // The leaf's only service is over UDP: first still, but marked; not verified over TCP.
+    // The leaf's only service is over UDP: first still, but marked, and not checked (a UDP
+    // Binding would not pass where UDP is blocked): the leaf's word stands.
     CHECK(k.at("services")[0].at("likely_blocked") == true);
-    CHECK(k.at("verification").at("state") == "not-requested");
+    CHECK(k.at("verification").at("state") == "unchecked");
     CHECK(k.at("bindings_sent") == 0);
   }
   SUBCASE("--no-verify and --selection first") {

@@ -60,22 +60,35 @@ Result<test::ReceivedDatagram, std::string> raw_binding(const Endpoint& to) {
   return client->exchange(to, bytes, 200ms);
 }
 
-// One coturn on its own loopback address: UDP only, long-term credentials (as a real
-// deployment would have; a Binding needs none), its database, pid and log in `dir`.
+// One coturn on its own loopback address: UDP (and with `tcp`, TCP on the same port),
+// long-term credentials (as a real deployment would have; a Binding needs none), its
+// database, pid and log in `dir`.
 class Coturn {
  public:
-  Coturn(const test::TempDir& dir, std::string name, const Endpoint& ip) : name_(std::move(name)) {
+  Coturn(const test::TempDir& dir, std::string name, const Endpoint& ip, bool tcp = false)
+      : name_(std::move(name)) {
     address_ = ip;
     address_.port = free_udp_port(ip);
     const std::string host = ip_to_string(ip);
-    auto process = test::ChildProcess::spawn(
-        turnserver_path(),
-        {"-n", "--listening-ip=" + host, fmt::format("--listening-port={}", address_.port),
-         "--relay-ip=" + host, "--min-port=49152", "--max-port=49407", "--no-tcp", "--no-tls",
-         "--no-dtls", "--no-cli", "--no-rfc5780", "--lt-cred-mech", "--user=scout:secret",
-         "--realm=turnscout.test", "--db=" + dir.file(name_ + ".sqlite"),
-         "--pidfile=" + dir.file(name_ + ".pid"), "--log-file=stdout", "--simple-log"},
-        dir.file(name_ + ".log"));
+    std::vector<std::string> args{"-n",
+                                  "--listening-ip=" + host,
+                                  fmt::format("--listening-port={}", address_.port),
+                                  "--relay-ip=" + host,
+                                  "--min-port=49152",
+                                  "--max-port=49407",
+                                  "--no-tls",
+                                  "--no-dtls",
+                                  "--no-cli",
+                                  "--no-rfc5780",
+                                  "--lt-cred-mech",
+                                  "--user=scout:secret",
+                                  "--realm=turnscout.test",
+                                  "--db=" + dir.file(name_ + ".sqlite"),
+                                  "--pidfile=" + dir.file(name_ + ".pid"),
+                                  "--log-file=stdout",
+                                  "--simple-log"};
+    if (!tcp) args.push_back("--no-tcp");
+    auto process = test::ChildProcess::spawn(turnserver_path(), args, dir.file(name_ + ".log"));
     REQUIRE_MESSAGE(process.ok(), (process ? "" : process.error()));
     process_ = std::make_unique<test::ChildProcess>(std::move(*process));
     // Ready when it answers a Binding (about half a second after the start here).
@@ -88,6 +101,7 @@ class Coturn {
 
   const Endpoint& address() const { return address_; }
   std::string uri() const { return fmt::format("turn:{}?transport=udp", to_string(address_)); }
+  std::string tcp_uri() const { return fmt::format("turn:{}?transport=tcp", to_string(address_)); }
   void kill() {
     REQUIRE(process_->send_signal(SIGKILL));
     REQUIRE(process_->wait(5s).has_value());
@@ -151,6 +165,42 @@ TEST_CASE("coturn at the leaves: the verify step is answered by coturn") {
     CHECK(r.verification.rtt < 100ms);
     REQUIRE(!r.services.empty());
     CHECK(r.services[0].uri == a.uri());
+  }
+}
+
+TEST_CASE("coturn over TCP: with UDP blocked, the verify step is a Binding over TCP to coturn") {
+  test::TempDir dir("turnscout-coturn");
+  Coturn a(dir, "coturn-a", Endpoint::v4(127, 3, 0, 1, 0), true);
+  Coturn b(dir, "coturn-b", Endpoint::v4(127, 3, 0, 2, 0), true);
+  std::string yaml = topology_yaml(a, b);
+  for (const Coturn* c : {&a, &b}) {
+    const std::string udp = "[\"" + c->uri() + "\"]";
+    yaml.replace(yaml.find(udp), udp.size(), "[\"" + c->uri() + "\", \"" + c->tcp_uri() + "\"]");
+  }
+  ClusterOptions blocked = World::seeded();
+  blocked.block_udp = true;
+  World w(parse_world(yaml), blocked);
+  w.converge();
+  DiscoverOptions options;
+  options.roots = w.roots();
+  options.verify = true;
+  options.use_last_path = false;
+  for (int i = 0; i < 5; ++i) {
+    INFO("discovery " << i);
+    Client client(&w.loop);
+    const DiscoveryResult r = w.discover(client, options);
+    REQUIRE_MESSAGE(r.ok(), r.failure);
+    CHECK(r.transport == "tcp");
+    REQUIRE(r.path.size() == 3);
+    CHECK(r.path[2].name == "leaf-a");
+    CHECK(r.verification.state == VerifyState::kVerified);
+    CHECK(r.verification.service == a.tcp_uri());
+    CHECK(r.verification.address.to_string() == to_string(a.address()));
+    CHECK(r.verification.mapped.ip == "127.0.0.1");
+    REQUIRE(!r.verification.tried.empty());
+    CHECK(r.verification.tried.back().outcome == "answered over TCP (connection included)");
+    REQUIRE(!r.services.empty());
+    CHECK(r.services[0].uri == a.tcp_uri());
   }
 }
 

@@ -68,8 +68,9 @@ struct DiscoverOptions {
   // leaves, then other branches), within `timeout`; the discovery fails only when nothing
   // is left, and `verification.tried` lists every attempt. On by default, as in the CLI: a
   // discovery then names a TURN server that answered, at the cost of one more round trip
-  // (to it). Off, the result is the leaf's word only. A walk that went over TCP (UDP got
-  // no answer) is not verified: the Binding is UDP.
+  // (to it). Off, the result is the leaf's word only. The Binding goes over the URI's
+  // transport (UDP or TCP; turns: and stuns: are not checked); where the walk went over TCP
+  // because UDP got no answer, UDP services are not checked either.
   bool verify = true;
   // A capacity token in its text form (base64url, as `turnscout token issue` prints it);
   // empty = the free tier.
