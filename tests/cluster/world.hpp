@@ -55,6 +55,12 @@ struct World {
     options.seed = 20240601;
     return options;
   }
+  // The same, behind proxies that drop every datagram (a network that blocks UDP).
+  static ClusterOptions udp_blocked() {
+    ClusterOptions options = seeded();
+    options.block_udp = true;
+    return options;
+  }
 
   explicit World(Topology topology, ClusterOptions options = seeded()) {
     REQUIRE(init_logging("warn").ok());

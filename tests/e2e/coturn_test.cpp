@@ -177,9 +177,7 @@ TEST_CASE("coturn over TCP: with UDP blocked, the verify step is a Binding over 
     const std::string udp = "[\"" + c->uri() + "\"]";
     yaml.replace(yaml.find(udp), udp.size(), "[\"" + c->uri() + "\", \"" + c->tcp_uri() + "\"]");
   }
-  ClusterOptions blocked = World::seeded();
-  blocked.block_udp = true;
-  World w(parse_world(yaml), blocked);
+  World w(parse_world(yaml), World::udp_blocked());
   w.converge();
   DiscoverOptions options;
   options.roots = w.roots();

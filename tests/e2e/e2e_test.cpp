@@ -208,9 +208,7 @@ TEST_CASE("UDP blocked: cold discoveries get through over TCP, TURN over TCP fir
     yaml.replace(at, 16, "?transport=udp\", \"turn:${proxy}?transport=tcp\"]");
     at += 16;
   }
-  ClusterOptions blocked = World::seeded();
-  blocked.block_udp = true;
-  World w(parse_world(yaml), blocked);
+  World w(parse_world(yaml), World::udp_blocked());
   w.converge();
 
   DiscoverOptions options;
