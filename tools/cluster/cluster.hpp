@@ -116,6 +116,7 @@ class Cluster {
   // Virtual mode only.
   VirtualNode& node(size_t index) { return *nodes_[index].node; }
   const impair::UdpImpairProxy& proxy(size_t index) const { return *nodes_[index].proxy; }
+  const impair::TcpDelayProxy& tcp_proxy(size_t index) const { return *nodes_[index].tcp_proxy; }
 
   // A table of the nodes for people, and the state as JSON for scripts and tests:
   // {"converged": bool, "roots": ["ip:port"], "nodes": [{"name", "depth", "parents",
