@@ -144,7 +144,10 @@ Result<void, std::string> TlsSession::advance(std::vector<uint8_t>* plain) {
     }
     const int err = SSL_get_error(ssl_, n);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
-    if (err == SSL_ERROR_ZERO_RETURN) return unexpected(std::string("closed by the peer"));
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      peer_closed_ = true;
+      return {};
+    }
     return unexpected(fmt::format("TLS read failed: {}", openssl_errors()));
   }
 }
@@ -162,6 +165,10 @@ Result<void, std::string> TlsSession::write(std::span<const uint8_t> plain) {
     return unexpected(fmt::format("TLS write failed: {}", openssl_errors()));
   }
   return {};
+}
+
+void TlsSession::close() {
+  if (ssl_ != nullptr && handshake_done()) SSL_shutdown(ssl_);
 }
 
 bool TlsSession::output_pending() const {

@@ -51,8 +51,14 @@ class TlsSession {
 
   // Takes ciphertext read from the peer, advances the handshake and appends any plaintext
   // to `plain`. An error (a refused handshake, a bad record) ends the session; its text
-  // says why.
+  // says why; the plaintext that came before it is in `plain` all the same. The peer's
+  // close_notify is not an error: see peer_closed().
   Result<void, std::string> feed(std::span<const uint8_t> cipher, std::vector<uint8_t>& plain);
+  // The peer sent close_notify: it will send nothing more (what it sent before is in
+  // `plain`).
+  bool peer_closed() const { return peer_closed_; }
+  // Sends our close_notify (in take_output()).
+  void close();
   // Encrypts `plain` for the peer (once the handshake is done; before, it waits).
   Result<void, std::string> write(std::span<const uint8_t> plain);
   // A client starts the handshake with this (its ClientHello is then in take_output()).
@@ -68,6 +74,7 @@ class TlsSession {
   std::shared_ptr<TlsContext> context_;
   SSL* ssl_ = nullptr;
   std::vector<uint8_t> unsent_;  // Plaintext written before the handshake finished.
+  bool peer_closed_ = false;
 };
 
 }  // namespace turnscout

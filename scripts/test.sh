@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and layering checks, then the release build (gcc) with all tests, the
-# sanitizer build (clang, ASan + UBSan) with all tests, and the four fuzzers for a fixed number
+# sanitizer build (clang, ASan + UBSan) with all tests, and the five fuzzers for a fixed number
 # of inputs from a fixed seed (longer random runs: tests/stress/fuzz.sh). Installs missing
 # Debian packages first. Exits non-zero on the first failure.
 set -euo pipefail
@@ -28,7 +28,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --no-tests=error --test-dir build/sanitize --output-on-failure -j "$(nproc)"
 
 CC=clang CXX=clang++ \
-  BUILD_TARGETS="fuzz_proto_decode fuzz_server_core fuzz_client_core fuzz_server_config" \
+  BUILD_TARGETS="fuzz_proto_decode fuzz_server_core fuzz_client_core fuzz_server_config fuzz_stream_table" \
   build build/fuzz \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTURNSCOUT_FUZZ=ON -DTURNSCOUT_TESTS=OFF
 log "fuzz (libFuzzer, a fixed number of inputs per target from a fixed seed)"

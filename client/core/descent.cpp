@@ -94,7 +94,8 @@ void Descent::race_tcp(TimePoint now) {
   if (!levels_.empty() && levels_.front().winner == SIZE_MAX) pending = levels_.front().peers;
   if (shortcut_pending()) pending.push_back(shortcut_);
   for (size_t index : pending) {
-    if (peers_[index].phase == Phase::kPending && !peers_[index].exchange.exhausted()) {
+    const Peer& peer = peers_[index];
+    if (peer.phase == Phase::kPending && !peer.tcp_sent && !peer.exchange.exhausted()) {
       transmit(index, now, Transport::kTcp);
     }
   }
@@ -245,7 +246,9 @@ TimePoint Descent::next_timeout() const {
 }
 
 void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via) {
-  const Transport transport = via.value_or(carrier_);
+  // Once TCP has joined the race (and nothing has answered yet), retransmissions, deferred
+  // sends included, go over TCP: UDP had its fallback delay and its own retries.
+  const Transport transport = via.value_or(raced_ && !carrier_fixed_ ? Transport::kTcp : carrier_);
   Peer& peer = peers_[index];
   PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
   const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kProbe);
@@ -285,6 +288,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
       Datagram{Endpoint{}, peer.candidate.address, std::move(bytes), transport});
   const uint32_t attempt = peer.exchange.sent(now, shared_.random);
   tids_[request.transaction_id] = SentProbe{index, attempt, transport};
+  if (transport == Transport::kTcp) peer.tcp_sent = true;
   ++probes_sent_;
   ++shared_.counters.probes_sent;
 }
@@ -300,6 +304,9 @@ bool Descent::on_message(TimePoint now, const Endpoint& remote, const proto::Mes
   if (via != sent.via) {
     ++shared_.counters.wrong_source;
     return true;
+  }
+  if (via == Transport::kUdp && same_server(remote, peers_[index].candidate.address)) {
+    udp_heard_ = true;
   }
   Peer& peer = peers_[index];
   if (!same_server(remote, peer.candidate.address)) {
@@ -518,13 +525,24 @@ void Descent::check_failed() {
   failure_ = failure_text();
 }
 
+// The driver reports what the kernel refused to send over UDP (TCP failures show as
+// silence). Where TCP may still carry the walk, a refused datagram is no reason to give up
+// on the server: a host firewall that rejects UDP is one of the networks TCP is for.
 void Descent::on_unreachable(TimePoint now, const Endpoint& remote) {
+  const bool tcp_may_carry = !carrier_fixed_ || carrier_ == Transport::kTcp;
   for (size_t i = 0; i < peers_.size(); ++i) {
-    const Peer& peer = peers_[i];
-    if (peer.phase == Phase::kPending && peer.exchange.attempts() > 0 &&
-        same_server(peer.candidate.address, remote)) {
-      fail_peer(i, now, PeerErrorKind::kUnreachable, "destination unreachable");
+    Peer& peer = peers_[i];
+    if (peer.phase != Phase::kPending || peer.exchange.attempts() == 0 ||
+        !same_server(peer.candidate.address, remote)) {
+      continue;
     }
+    if (!tcp_may_carry) {
+      fail_peer(i, now, PeerErrorKind::kUnreachable, "destination unreachable");
+    } else if (!peer.tcp_sent && !peer.exchange.exhausted()) {
+      raced_ = true;  // This server gets TCP now, and its retransmissions too.
+      transmit(i, now, Transport::kTcp);
+    }
+    // A TCP Probe is out to it already: its answer, or its timeout, decides.
   }
   pump(now);
 }

@@ -113,8 +113,10 @@ class Descent {
   // What carries the walk: with TransportMode::kAuto, UDP until the first valid reply came
   // over TCP (no root answered UDP within the fallback delay).
   Transport carrier() const { return carrier_; }
-  // TCP joined the race (kAuto) and UDP had no answer before it.
-  bool udp_silent() const { return raced_ && carrier_ == Transport::kTcp; }
+  // The walk goes over TCP and no server has answered it over UDP, not even late: UDP is
+  // blocked (or, with kTcp, was not to be used). A UDP answer that came after TCP had won
+  // says the network only lost a datagram.
+  bool udp_silent() const { return carrier_ == Transport::kTcp && !udp_heard_; }
 
  private:
   enum class Phase : uint8_t { kPending, kAnswered, kFailed };
@@ -124,6 +126,7 @@ class Descent {
     uint64_t level_id = 0;  // kShortcutLevel for the shortcut.
     Phase phase = Phase::kPending;
     Exchange exchange;
+    bool tcp_sent = false;  // A Probe went to it over TCP.
   };
   struct Level {
     uint64_t id = 0;
@@ -186,6 +189,7 @@ class Descent {
   bool carrier_fixed_ = false;
   TimePoint race_at_ = kNever;
   bool raced_ = false;
+  bool udp_heard_ = false;        // Some reply of ours came over UDP.
   std::vector<Endpoint> failed_;  // Failed in this discovery: not probed again.
   size_t shortcut_ = SIZE_MAX;
   size_t shortcut_answer_ = SIZE_MAX;

@@ -169,9 +169,8 @@ void Discovery::advance_foreground(TimePoint now) {
     if (!options_.verify) break;
     std::vector<Service> candidates = answer_->services;
     candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
-    // Over TCP (UDP got no answer, or was not to be used) UDP services are not checked.
-    verifier_.emplace(options_, deadline_, shared_, bindings_left_,
-                      descent_.carrier() == Transport::kTcp);
+    // Where UDP got no answer at all (or was not to be used) UDP services are not checked.
+    verifier_.emplace(options_, deadline_, shared_, bindings_left_, descent_.udp_silent());
     verifier_->start(now, std::move(candidates), checked_uris_);
     replies_seen_ = descent_.replies().size();
     if (verifier_->done() && look_elsewhere(now)) reject_answer(now);  // Nothing new here.
@@ -266,12 +265,12 @@ Discovery::Answer Discovery::answer_from_descent() const {
   return answer;
 }
 
-// Where the walk had to use TCP, UDP is blocked or not to be used: TURN over TCP and TLS
-// comes first, and UDP services are marked as unlikely to work (the order among each kind
-// stays the leaf's).
+// Where the walk had to use TCP and nothing answered over UDP, UDP is blocked or not to be
+// used: TURN over TCP and TLS comes first, and UDP services are marked as unlikely to work
+// (the order among each kind stays the leaf's).
 void Discovery::rank_by_transport(std::vector<Service>& services,
                                   std::vector<Service>& backups) const {
-  if (descent_.carrier() != Transport::kTcp) return;
+  if (!descent_.udp_silent()) return;
   for (std::vector<Service>* list : {&services, &backups}) {
     for (Service& s : *list)
       s.likely_blocked = s.transport == "udp";

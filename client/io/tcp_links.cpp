@@ -11,6 +11,8 @@ namespace turnscout::client {
 
 struct TcpLinks::Link {
   uv_tcp_t tcp{};
+  uv_timer_t quiet{};  // Closes the link after kQuietMs without a byte from the server.
+  int open_handles = 2;
   uv_connect_t connect{};
   TcpLinks* owner = nullptr;
   Endpoint remote;
@@ -31,8 +33,8 @@ struct Write {
 
 }  // namespace
 
-TcpLinks::TcpLinks(uv_loop_t* loop, OnMessage on_message)
-    : loop_(loop), on_message_(std::move(on_message)) {}
+TcpLinks::TcpLinks(uv_loop_t* loop, OnMessage on_message, uint64_t quiet_ms)
+    : loop_(loop), on_message_(std::move(on_message)), quiet_ms_(quiet_ms) {}
 
 TcpLinks::~TcpLinks() {
   close_all();
@@ -41,10 +43,12 @@ TcpLinks::~TcpLinks() {
 void TcpLinks::set_ref(bool ref) {
   ref_ = ref;
   for (auto& [remote, link] : links_) {
-    if (ref) {
-      uv_ref(as_handle(&link->tcp));
-    } else {
-      uv_unref(as_handle(&link->tcp));
+    for (uv_handle_t* h : {as_handle(&link->tcp), as_handle(&link->quiet)}) {
+      if (ref) {
+        uv_ref(h);
+      } else {
+        uv_unref(h);
+      }
     }
   }
 }
@@ -68,8 +72,14 @@ bool TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
   link->remote = remote;
   link->tcp.data = link;
   link->connect.data = link;
+  link->quiet.data = link;
   uv_tcp_init(loop_, &link->tcp);
-  if (!ref_) uv_unref(as_handle(&link->tcp));
+  uv_timer_init(loop_, &link->quiet);
+  uv_timer_start(&link->quiet, &TcpLinks::on_quiet, quiet_ms_, 0);
+  if (!ref_) {
+    uv_unref(as_handle(&link->tcp));
+    uv_unref(as_handle(&link->quiet));
+  }
   links_.emplace(remote, link);
   link->outstanding = 1;
   link->waiting.push_back(std::move(copy));
@@ -131,6 +141,7 @@ void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf
     self.close(*link);
     return;
   }
+  uv_timer_start(&link->quiet, &TcpLinks::on_quiet, self.quiet_ms_, 0);  // The server is there.
   std::vector<uint8_t>& in = link->input;
   in.insert(in.end(), link->chunk.begin(), link->chunk.begin() + nread);
   size_t used = 0;
@@ -167,10 +178,17 @@ void TcpLinks::close(Link& link) {
     links_.erase(it);
   }
   uv_close(as_handle(&link.tcp), &TcpLinks::on_closed);
+  uv_close(as_handle(&link.quiet), &TcpLinks::on_closed);
 }
 
 void TcpLinks::on_closed(uv_handle_t* handle) {
-  delete static_cast<Link*>(handle->data);
+  auto* link = static_cast<Link*>(handle->data);
+  if (--link->open_handles == 0) delete link;
+}
+
+void TcpLinks::on_quiet(uv_timer_t* timer) {
+  auto* link = static_cast<Link*>(timer->data);
+  if (!link->closing) link->owner->close(*link);
 }
 
 void TcpLinks::close_all() {

@@ -2,9 +2,11 @@
 // leave on a connection to their server, opened on first use and reused while requests
 // are out on it. What comes back is framed (RFC 8489 section 6.2.2) and handed on whole.
 // A connection closes once every request sent on it has its answer, when the server
-// closes it, on any error, or when the driver has nothing left to wait for (close_all).
-// Bounded: at most kMaxLinks connections (more sends are dropped, and the core's
-// retransmission covers them) and one message of buffered input each.
+// closes it, on any error, after kQuiet without a byte from the server (a SYN lost in a
+// black hole, or a server that accepts and never answers), or when the driver has nothing
+// left to wait for (close_all). Bounded: at most kMaxLinks connections (more sends are
+// dropped, and the core's retransmission covers them) and one message of buffered input
+// each.
 #pragma once
 
 #include <uv.h>
@@ -23,9 +25,11 @@ namespace turnscout::client {
 class TcpLinks {
  public:
   static constexpr size_t kMaxLinks = 64;
+  static constexpr uint64_t kQuietMs = 5000;
   using OnMessage = std::function<void(const Endpoint& remote, std::span<const uint8_t> bytes)>;
 
-  TcpLinks(uv_loop_t* loop, OnMessage on_message);
+  // `quiet_ms`: kQuietMs but in tests.
+  TcpLinks(uv_loop_t* loop, OnMessage on_message, uint64_t quiet_ms = kQuietMs);
   // Closes every connection; their memory is freed by libuv's close callbacks.
   ~TcpLinks();
   TcpLinks(const TcpLinks&) = delete;
@@ -46,11 +50,13 @@ class TcpLinks {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_written(uv_write_t* req, int status);
   static void on_closed(uv_handle_t* handle);
+  static void on_quiet(uv_timer_t* timer);
   bool write(Link& link, std::vector<uint8_t> bytes);
   void close(Link& link);
 
   uv_loop_t* loop_;
   OnMessage on_message_;
+  uint64_t quiet_ms_;
   std::unordered_map<Endpoint, Link*> links_;
   bool ref_ = false;
 };

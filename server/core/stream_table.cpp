@@ -84,7 +84,7 @@ void StreamTable::reconfigure(const StreamConfig& config, uint8_t ipv6_prefix) {
   // Group the open connections by the new prefix, so closing them balances the counts.
   per_network_.clear();
   for (auto& [id, c] : connections_) {
-    c.network = client_network(c.network, ipv6_prefix_);
+    c.network = client_network(c.remote, ipv6_prefix_);
     ++per_network_[c.network];
   }
 }
@@ -104,6 +104,7 @@ Result<StreamId, StreamRefusal> StreamTable::open(TimePoint now, const Endpoint&
   ++from_network;
   const StreamId id = next_id_++;
   Connection& c = connections_[id];
+  c.remote = remote;
   c.network = network;
   if (tls) {
     c.deadline = now + config_.handshake_timeout;

@@ -107,7 +107,8 @@ class StreamTable {
 
  private:
   struct Connection {
-    Endpoint network;  // client_network() of the remote address.
+    Endpoint remote;
+    Endpoint network;  // client_network() of `remote`.
     TimePoint deadline;
     StreamEnd deadline_reason = StreamEnd::kFirstRequestTimeout;
     std::vector<uint8_t> buffer;  // Bytes of a request not complete yet.

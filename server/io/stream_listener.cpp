@@ -197,26 +197,48 @@ void StreamListener::on_shutdown(uv_shutdown_t* req, int /*status*/) {
 
 void StreamListener::received(Connection& c, std::span<const uint8_t> bytes) {
   const TimePoint now = clock_.now();
+  std::optional<std::string> tls_error;
+  bool tls_closed = false;
   if (c.tls) {
     const bool was_done = c.tls->handshake_done();
     plain_.clear();
     auto fed = c.tls->feed(bytes, plain_);
     if (!flush_tls(c)) return;
-    if (!fed) {
+    const bool done = c.tls->handshake_done();
+    if (!fed && !done) {
       events_.debug("TLS connection from {} ended: {}", c.remote, fed.error());
-      end(c, was_done ? StreamEnd::kPeerClosed : StreamEnd::kHandshakeFailed);
+      end(c, StreamEnd::kHandshakeFailed);
       return;
     }
-    if (!was_done && c.tls->handshake_done()) table_.handshake_done(now, c.id);
-    if (plain_.empty()) return;
+    if (!was_done && done) table_.handshake_done(now, c.id);
+    if (!fed) tls_error = fed.error();
+    tls_closed = c.tls->peer_closed();
     bytes = plain_;
   }
-  const auto ended = table_.receive(
-      now, c.id, bytes, [&](std::span<const uint8_t> request) { return answer(c, request); });
-  if (ended && !c.closing) {
-    events_.debug("{} connection from {} closed: {}", c.tls ? "TLS" : "TCP", c.remote,
-                  stream_end_name(*ended));
-    end(c, *ended);
+  // What arrived before a bad record or the client's close_notify is answered first.
+  if (!bytes.empty()) {
+    const auto ended = table_.receive(
+        now, c.id, bytes, [&](std::span<const uint8_t> request) { return answer(c, request); });
+    if (ended && !c.closing) {
+      events_.debug("{} connection from {} closed: {}", c.tls ? "TLS" : "TCP", c.remote,
+                    stream_end_name(*ended));
+      end(c, *ended);
+    }
+    if (c.closing) return;
+  }
+  if (tls_error) {
+    events_.debug("TLS connection from {} ended: {}", c.remote, *tls_error);
+    end(c, StreamEnd::kPeerClosed);
+  } else if (tls_closed) {
+    finish_sending(c);  // As at a TCP client's FIN: the replies go out, then it closes.
+  }
+}
+
+// The client will send nothing more: stop reading, let the queued replies go, then close.
+void StreamListener::finish_sending(Connection& c) {
+  uv_read_stop(as_stream(&c.tcp));
+  if (uv_shutdown(&c.shutdown, as_stream(&c.tcp), &StreamListener::on_shutdown) != 0) {
+    end(c, StreamEnd::kPeerClosed);
   }
 }
 
@@ -237,23 +259,25 @@ bool StreamListener::send(Connection& c, std::span<const uint8_t> bytes) {
     if (!c.tls->write(bytes)) return false;
     return flush_tls(c);
   }
-  return queue_write(c, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  return queue_write(c, std::vector<uint8_t>(bytes.begin(), bytes.end()), true);
 }
 
 // Sends what TLS produced (handshake records, encrypted replies); false if the write
 // queue is full or the write failed, and the connection was ended.
 bool StreamListener::flush_tls(Connection& c) {
   if (!c.tls->output_pending()) return true;
-  if (queue_write(c, c.tls->take_output())) return true;
+  // The handshake's own records (the certificate chain may be several kB) are not replies:
+  // only what follows the handshake counts against max_write_queue.
+  if (queue_write(c, c.tls->take_output(), c.tls->handshake_done())) return true;
   end(c, StreamEnd::kWriteQueueFull);
   return false;
 }
 
-// Queues `bytes` on the socket unless the table says the client has too much unread;
-// false if it was not queued.
-bool StreamListener::queue_write(Connection& c, std::vector<uint8_t> bytes) {
+// Queues `bytes` on the socket unless (`bounded`) the table says the client has too much
+// unread; false if it was not queued.
+bool StreamListener::queue_write(Connection& c, std::vector<uint8_t> bytes, bool bounded) {
   const size_t queued = uv_stream_get_write_queue_size(as_stream(&c.tcp));
-  if (!table_.may_queue(queued, bytes.size())) return false;
+  if (bounded && !table_.may_queue(queued, bytes.size())) return false;
   auto* w = new Write;
   w->bytes = std::move(bytes);
   w->req.data = w;

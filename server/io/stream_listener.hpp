@@ -61,7 +61,8 @@ class StreamListener {
   std::optional<StreamEnd> answer(Connection& c, std::span<const uint8_t> request);
   bool send(Connection& c, std::span<const uint8_t> bytes);
   bool flush_tls(Connection& c);
-  bool queue_write(Connection& c, std::vector<uint8_t> bytes);
+  bool queue_write(Connection& c, std::vector<uint8_t> bytes, bool bounded);
+  void finish_sending(Connection& c);
   void end(Connection& c, StreamEnd why);
   void finish_close();
   void arm_timer();

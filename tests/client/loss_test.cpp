@@ -83,6 +83,8 @@ Tally run_discoveries(LossyTree& t, int count, bool warm, Duration spacing) {
   DiscoverOptions o;
   o.verify = false;  // No TURN server here to answer.
   o.roots = {to_string(server(0, 1))};
+  // UDP loss is what is measured; the simulated servers answer over UDP only.
+  o.transport = TransportMode::kUdp;
   o.use_last_path = warm;
   for (int i = 0; i < count; ++i) {
     const TimePoint began = t.net.now();

@@ -137,6 +137,61 @@ TEST_CASE("a root RTT known to be tiny still gives UDP 100 ms") {
   CHECK(r.total_time == 100ms + 180ms);
 }
 
+TEST_CASE("UDP refused by the local kernel: TCP at once, not a failed server") {
+  Tree s;
+  s.block_udp();
+  auto id = s.prober.start(s.net.now(), s.auto_options());
+  REQUIRE(id.ok());
+  // The driver reports what the kernel refused (a host firewall rejecting UDP).
+  s.prober.on_unreachable(s.net.now(), server(0, 1));
+  std::optional<Finished> result;
+  s.net.kick(s.client);
+  REQUIRE(s.net.run_until(
+      [&] {
+        if (!result) result = s.prober.poll_result();
+        return result.has_value();
+      },
+      s.net.now() + 5s));
+  const DiscoveryResult& r = result->result;
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "tcp");
+  CHECK(r.total_time == 180ms);  // No fallback delay: TCP went at once.
+  CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
+}
+
+TEST_CASE("after the race, retransmissions go over TCP") {
+  Tree s;
+  s.servers.front().config.drop_first = 1;  // The root ignores the first TCP Probe.
+  s.block_udp();
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "tcp");
+  CHECK(s.servers.front().stream_requests == 2);
+  CHECK(s.udp_sent <= 3);  // The UDP probes before the race only.
+}
+
+TEST_CASE("a UDP answer after TCP won means loss, not a block: UDP services keep their rank") {
+  Tree s;
+  // Root A drops UDP (its TCP answers at 250 + 40 ms and wins); root B answers UDP, slowly
+  // (600 ms), while the walk below A is still going over TCP (eu is far: 400 ms over TCP).
+  s.add(server(0, 2), branch("root-b", {server(1, 1)}), 300ms);
+  s.set_delay(server(1, 1), 100ms);
+  s.net.set_tap([&s](const sim::TapEvent& e) {
+    const bool to_a = e.to == server(0, 1) || e.from == server(0, 1);
+    return e.transport == Transport::kUdp && to_a ? sim::TapAction::kDrop : sim::TapAction::kPass;
+  });
+  DiscoverOptions o = s.options({server(0, 1), server(0, 2)});
+  o.transport = TransportMode::kAuto;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "tcp");
+  CHECK(r.path[0].name == "root");
+  CHECK(r.total_time > 600ms);
+  REQUIRE(r.services.size() == 3);
+  CHECK(r.services[0].uri == turn(21));  // The leaf's order: UDP was heard, so not blocked.
+  CHECK_FALSE(r.services[0].likely_blocked);
+}
+
 TEST_CASE("a reply over the wrong transport is not taken") {
   Tree s;
   DiscoverOptions o = s.auto_options();

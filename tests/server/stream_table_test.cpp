@@ -93,6 +93,24 @@ TEST_CASE("StreamTable bounds connections in total and per client network") {
   CHECK(t.open(kStart, client(3), false).ok());
 }
 
+TEST_CASE("StreamTable: a new ipv6_prefix regroups the open connections by their address") {
+  StreamTable t(small_limits(), 48);
+  std::array<uint8_t, 16> ip{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
+  ip[15] = 1;
+  std::array<uint8_t, 16> other = ip;
+  other[7] = 2;  // Same /48, another /64.
+  CHECK(t.open(kStart, Endpoint::v6(ip, 1), false).ok());
+  CHECK(t.open(kStart, Endpoint::v6(other, 1), false).ok());
+  // One /48: its two connections are the limit.
+  CHECK_FALSE(t.open(kStart, Endpoint::v6(ip, 2), false).ok());
+  // Per /64 each address has one, so one more each is allowed, and no more.
+  t.reconfigure(small_limits(), 64);
+  CHECK(t.open(kStart, Endpoint::v6(ip, 3), false).ok());
+  CHECK_FALSE(t.open(kStart, Endpoint::v6(ip, 4), false).ok());
+  CHECK(t.open(kStart, Endpoint::v6(other, 3), false).ok());
+  CHECK_FALSE(t.open(kStart, Endpoint::v6(other, 4), false).ok());
+}
+
 TEST_CASE("StreamTable frames requests however the bytes are split") {
   std::vector<uint8_t> stream;
   for (uint8_t i = 1; i <= 3; ++i) {

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-1800}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(proto_decode server_core client_core server_config)
+[ ${#targets[@]} -gt 0 ] || targets=(proto_decode server_core client_core server_config stream_table)
 ensure_packages clang
 dir=build/fuzz asan=ON
 if [ "${FUZZ_ASAN:-1}" = 0 ]; then dir=build/fuzz-ub asan=OFF; fi

@@ -2,8 +2,8 @@
 // stream may leave. A stream keeps its order, so a chunk leaves `delay` after it arrived
 // but never before the chunk ahead of it; the first chunk of a connection also waits one
 // round trip more (2 x delay), the handshake a client across that distance would have
-// made before it could send anything. Bounded: past `max_bytes` queued, push() refuses and
-// the adapter stops reading until the queue drains.
+// made before it could send anything. Bounded: past `max_bytes` queued, push() refuses (the
+// adapter then closes the connection).
 #pragma once
 
 #include <cstddef>

@@ -197,6 +197,13 @@ void TcpDelayProxy::on_timer(uv_timer_t* timer) {
 // Writes whatever is due, then sleeps until the next chunk is.
 void TcpDelayProxy::pump(Pipe& pipe) {
   const TimePoint now = steady_now();
+  // A side that does not read gets no more than kMaxQueued unwritten bytes.
+  for (uv_tcp_t* side : {&pipe.server, &pipe.client}) {
+    if (uv_stream_get_write_queue_size(as_stream(side)) > kMaxQueued) {
+      if (TcpDelayProxy* self = pipe.shared->owner) self->close_pipe(pipe);
+      return;
+    }
+  }
   if (pipe.server_up) {
     while (auto bytes = pipe.to_server.pop_due(now))
       write_to(pipe.server, std::move(*bytes));

@@ -5,8 +5,11 @@
 //
 // Per connection: the accepted socket, one to the server (opened at once: the handshake's
 // cost is the delay of the first bytes) and a timer. Bounded: at most kMaxConnections
-// (more are closed at accept) and kMaxQueued bytes waiting per direction (then the
-// connection is closed). Either side closing or failing closes both.
+// (more are closed at accept) and kMaxQueued bytes waiting per direction, in the delay line
+// or unwritten to a side that does not read (then the connection is closed). Either side
+// closing or failing closes both at once, with whatever was still on its way: the client
+// closes once answered, so nothing it waits for is lost. The server sees every client as
+// the proxy's address, so per-address limits count all of them together.
 #pragma once
 
 #include <cstddef>

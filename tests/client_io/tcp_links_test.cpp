@@ -1,0 +1,77 @@
+// The client driver's TCP connections (client/io/tcp_links) on loopback: a connection
+// carries requests and hands back whole messages, closes once answered, and a server that
+// accepts and never answers does not hold a connection for good.
+#include "client/io/tcp_links.hpp"
+
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <chrono>
+#include <vector>
+
+#include "common/sockaddr.hpp"
+
+namespace turnscout::client {
+namespace {
+
+// A listening socket whose connections the kernel completes and nobody ever reads.
+struct SilentServer {
+  int fd = -1;
+  Endpoint address;
+  SilentServer() {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage addr{};
+    const socklen_t len = to_sockaddr(Endpoint::v4(127, 0, 0, 1, 0), addr);
+    REQUIRE(bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0);
+    REQUIRE(listen(fd, 16) == 0);
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof(bound);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0);
+    address = *from_sockaddr(reinterpret_cast<const sockaddr*>(&bound), bound_len);
+  }
+  ~SilentServer() { ::close(fd); }
+};
+
+// Runs the loop until `done()` or `limit_ms` of loop time passed.
+template <typename Done>
+bool run_until(uv_loop_t& loop, uint64_t limit_ms, Done&& done) {
+  const uint64_t start = uv_now(&loop);
+  uv_timer_t tick{};
+  uv_timer_init(&loop, &tick);
+  uv_timer_start(
+      &tick, [](uv_timer_t*) {}, 10, 10);
+  while (!done() && uv_now(&loop) - start < limit_ms)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("TcpLinks: a server that accepts and never answers loses the connection when quiet") {
+  uv_loop_t loop{};
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    SilentServer server;
+    int messages = 0;
+    TcpLinks links(
+        &loop, [&](const Endpoint&, std::span<const uint8_t>) { ++messages; }, 200);
+    links.set_ref(true);
+    const std::vector<uint8_t> request(28, 0);
+    REQUIRE(links.send(server.address, request));
+    CHECK(links.size() == 1);
+    // A retransmission goes on the same connection.
+    REQUIRE(links.send(server.address, request));
+    CHECK(links.size() == 1);
+    CHECK(run_until(loop, 2000, [&] { return links.size() == 0; }));
+    CHECK(messages == 0);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+}  // namespace turnscout::client
