@@ -176,7 +176,7 @@ TEST_CASE("a UDP answer after TCP won means loss, not a block: UDP services keep
   // (600 ms), while the walk below A is still going over TCP (eu is far: 400 ms over TCP).
   s.add(server(0, 2), branch("root-b", {server(1, 1)}), 300ms);
   s.set_delay(server(1, 1), 100ms);
-  s.net.set_tap([&s](const sim::TapEvent& e) {
+  s.net.set_tap([](const sim::TapEvent& e) {
     const bool to_a = e.to == server(0, 1) || e.from == server(0, 1);
     return e.transport == Transport::kUdp && to_a ? sim::TapAction::kDrop : sim::TapAction::kPass;
   });
