@@ -87,6 +87,18 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
   pump(now);
 }
 
+// Before the race, UDP; once a transport has answered, that one. In between, while both
+// race, a retransmission (or a send the gate deferred) takes the other transport than the
+// last attempt: neither a TCP connection the server refused or dropped nor a UDP datagram
+// held back or lost ends the race, and it costs no more Probes than UDP alone would. A
+// server the kernel refused UDP for gets TCP only.
+Transport Descent::next_transport(const Peer& peer) const {
+  if (carrier_fixed_ || !raced_) return carrier_;
+  if (peer.udp_refused) return Transport::kTcp;
+  if (peer.tcp_refused) return Transport::kUdp;
+  return peer.last_via == Transport::kUdp ? Transport::kTcp : Transport::kUdp;
+}
+
 void Descent::race_tcp(TimePoint now) {
   raced_ = true;
   race_at_ = kNever;
@@ -246,9 +258,7 @@ TimePoint Descent::next_timeout() const {
 }
 
 void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via) {
-  // Once TCP has joined the race (and nothing has answered yet), retransmissions, deferred
-  // sends included, go over TCP: UDP had its fallback delay and its own retries.
-  const Transport transport = via.value_or(raced_ && !carrier_fixed_ ? Transport::kTcp : carrier_);
+  const Transport transport = via.value_or(next_transport(peers_[index]));
   Peer& peer = peers_[index];
   PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
   const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kProbe);
@@ -289,6 +299,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   const uint32_t attempt = peer.exchange.sent(now, shared_.random);
   tids_[request.transaction_id] = SentProbe{index, attempt, transport};
   if (transport == Transport::kTcp) peer.tcp_sent = true;
+  peer.last_via = transport;
   ++probes_sent_;
   ++shared_.counters.probes_sent;
 }
@@ -528,7 +539,9 @@ void Descent::check_failed() {
 // The driver reports what the kernel refused to send over UDP (TCP failures show as
 // silence). Where TCP may still carry the walk, a refused datagram is no reason to give up
 // on the server: a host firewall that rejects UDP is one of the networks TCP is for.
-void Descent::on_unreachable(TimePoint now, const Endpoint& remote) {
+void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
+  // Which transports may still carry the walk to a server, whatever it refused.
+  const bool udp_may_carry = !carrier_fixed_ || carrier_ == Transport::kUdp;
   const bool tcp_may_carry = !carrier_fixed_ || carrier_ == Transport::kTcp;
   for (size_t i = 0; i < peers_.size(); ++i) {
     Peer& peer = peers_[i];
@@ -536,13 +549,18 @@ void Descent::on_unreachable(TimePoint now, const Endpoint& remote) {
         !same_server(peer.candidate.address, remote)) {
       continue;
     }
-    if (!tcp_may_carry) {
-      fail_peer(i, now, PeerErrorKind::kUnreachable, "destination unreachable");
-    } else if (!peer.tcp_sent && !peer.exchange.exhausted()) {
-      raced_ = true;  // This server gets TCP now, and its retransmissions too.
+    (via == Transport::kUdp ? peer.udp_refused : peer.tcp_refused) = true;
+    const bool udp_left = udp_may_carry && !peer.udp_refused;
+    const bool tcp_left = tcp_may_carry && !peer.tcp_refused;
+    if (!udp_left && !tcp_left) {
+      fail_peer(i, now, PeerErrorKind::kUnreachable,
+                peer.udp_refused && peer.tcp_refused ? "destination unreachable over UDP and TCP"
+                                                     : "destination unreachable");
+    } else if (via == Transport::kUdp && !peer.tcp_sent && !peer.exchange.exhausted()) {
+      raced_ = true;  // TCP now, for this server, without waiting for the race.
       transmit(i, now, Transport::kTcp);
     }
-    // A TCP Probe is out to it already: its answer, or its timeout, decides.
+    // Otherwise the transport left carries its retransmissions (next_transport).
   }
   pump(now);
 }

@@ -71,7 +71,8 @@ class Descent {
   // False when the transaction id is not one of ours. `via`: how the reply came.
   bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
                   Transport via = Transport::kUdp);
-  void on_unreachable(TimePoint now, const Endpoint& remote);
+  // What the driver could not send to `remote` over `via` (see Prober::on_unreachable).
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
   // The deadline passed: the silent candidates of the current level are reported and the
@@ -126,7 +127,10 @@ class Descent {
     uint64_t level_id = 0;  // kShortcutLevel for the shortcut.
     Phase phase = Phase::kPending;
     Exchange exchange;
-    bool tcp_sent = false;  // A Probe went to it over TCP.
+    bool tcp_sent = false;                 // A Probe went to it over TCP.
+    bool udp_refused = false;              // The local kernel refused a datagram to it.
+    bool tcp_refused = false;              // A TCP connection to it was refused or failed.
+    Transport last_via = Transport::kUdp;  // Of the last Probe sent to it.
   };
   struct Level {
     uint64_t id = 0;
@@ -148,6 +152,7 @@ class Descent {
   void transmit(size_t index, TimePoint now, std::optional<Transport> via = std::nullopt);
   // TransportMode::kAuto: no root answered UDP in time, so each pending one gets TCP too.
   void race_tcp(TimePoint now);
+  Transport next_transport(const Peer& peer) const;
   void fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::string detail,
                  uint16_t code = 0);
   void accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResponse response,

@@ -52,9 +52,9 @@ bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::M
   return ours;
 }
 
-void Discovery::on_unreachable(TimePoint now, const Endpoint& remote) {
-  if (!walk_done_) descent_.on_unreachable(now, remote);
-  if (verifier_ && !delivered_) verifier_->on_unreachable(now, remote);
+void Discovery::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
+  if (!walk_done_) descent_.on_unreachable(now, remote, via);
+  if (verifier_ && !delivered_) verifier_->on_unreachable(now, remote, via);
   advance(now);
 }
 

@@ -231,9 +231,9 @@ void Prober::on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
   collect();
 }
 
-void Prober::on_unreachable(TimePoint now, const Endpoint& remote) {
+void Prober::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
   for (const auto& d : discoveries_)
-    d->on_unreachable(now, remote);
+    d->on_unreachable(now, remote, via);
   collect();
 }
 

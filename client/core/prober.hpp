@@ -109,9 +109,10 @@ class Prober final : public SansIoNode {
   // may say why (it is shown in the root's error).
   void on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
                    std::span<const Endpoint> addresses, std::string_view failure = {});
-  // The driver learnt that `remote` is unreachable (ICMP, EHOSTUNREACH, no route for the
-  // family): requests to it fail at once instead of timing out.
-  void on_unreachable(TimePoint now, const Endpoint& remote);
+  // The driver learnt that `remote` is unreachable over `via` (ICMP, EHOSTUNREACH, no route
+  // for the family; over TCP a refused or failed connection): requests to it fail at once
+  // instead of timing out, unless the other transport may still reach it.
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
 
   // SansIoNode.
   void on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,

@@ -183,8 +183,10 @@ bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::Me
   return true;
 }
 
-void Verifier::on_unreachable(TimePoint now, const Endpoint& remote) {
-  if (exchange_ && unmap_v4(remote) == unmap_v4(target_)) give_up("destination unreachable", now);
+void Verifier::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
+  if (exchange_ && via == via_ && unmap_v4(remote) == unmap_v4(target_)) {
+    give_up("destination unreachable", now);
+  }
 }
 
 void Verifier::on_timeout(TimePoint now) {

@@ -46,7 +46,7 @@ class Verifier {
   // went (`via`).
   bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
                   Transport via = Transport::kUdp);
-  void on_unreachable(TimePoint now, const Endpoint& remote);
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
   // The deadline passed: whatever is being checked is given up.

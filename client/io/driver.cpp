@@ -53,12 +53,19 @@ Driver::Driver(uv_loop_t* loop, ProberConfig config)
     : loop_(loop),
       prober_(std::move(config), random_, now()),
       timer_(new Timer),
-      tcp_(loop,
-           [this](const Endpoint& remote, std::span<const uint8_t> bytes) {
-             const TimePoint t = this->now();
-             prober_.on_stream_message(t, Transport::kTcp, Endpoint{}, remote, bytes);
-             pump(t);
-           }),
+      tcp_(
+          loop,
+          [this](const Endpoint& remote, std::span<const uint8_t> bytes) {
+            const TimePoint t = this->now();
+            prober_.on_stream_message(t, Transport::kTcp, Endpoint{}, remote, bytes);
+            pump(t);
+          },
+          [this](const Endpoint& remote) {
+            const TimePoint t = this->now();
+            ++counters_.unreachable;
+            prober_.on_unreachable(t, remote, Transport::kTcp);
+            pump(t);
+          }),
       lookups_(loop, [this](LookupId id, const std::string& host, LookupResult result) {
         on_lookup(id, host, std::move(result));
       }) {
@@ -206,9 +213,15 @@ bool Driver::transmit(TimePoint now) {
   outbox_.clear();
   prober_.poll_transmit(outbox_);
   std::vector<Endpoint> unreachable;
+  std::vector<Endpoint> unreachable_tcp;
   for (const Datagram& d : outbox_) {
     if (d.transport == Transport::kTcp) {
-      if (!tcp_.send(d.remote, d.bytes)) ++counters_.send_errors;  // Retransmitted later.
+      const int error = tcp_.send(d.remote, d.bytes);
+      if (error != 0 && is_unreachable(error)) {
+        unreachable_tcp.push_back(d.remote);
+      } else if (error != 0) {
+        ++counters_.send_errors;  // Retransmitted later.
+      }
       continue;
     }
     int error = 0;
@@ -228,7 +241,11 @@ bool Driver::transmit(TimePoint now) {
     ++counters_.unreachable;
     prober_.on_unreachable(now, remote);
   }
-  return !unreachable.empty();
+  for (const Endpoint& remote : unreachable_tcp) {
+    ++counters_.unreachable;
+    prober_.on_unreachable(now, remote, Transport::kTcp);
+  }
+  return !unreachable.empty() || !unreachable_tcp.empty();
 }
 
 // Starts a lookup for every name the core asks about; true when one failed at once and the

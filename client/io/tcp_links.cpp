@@ -33,8 +33,11 @@ struct Write {
 
 }  // namespace
 
-TcpLinks::TcpLinks(uv_loop_t* loop, OnMessage on_message, uint64_t quiet_ms)
-    : loop_(loop), on_message_(std::move(on_message)), quiet_ms_(quiet_ms) {}
+TcpLinks::TcpLinks(uv_loop_t* loop, OnMessage on_message, OnFailed on_failed, uint64_t quiet_ms)
+    : loop_(loop),
+      on_message_(std::move(on_message)),
+      on_failed_(std::move(on_failed)),
+      quiet_ms_(quiet_ms) {}
 
 TcpLinks::~TcpLinks() {
   close_all();
@@ -53,20 +56,20 @@ void TcpLinks::set_ref(bool ref) {
   }
 }
 
-bool TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
+int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
   std::vector<uint8_t> copy(bytes.begin(), bytes.end());
   if (auto it = links_.find(remote); it != links_.end()) {
     Link& link = *it->second;
     ++link.outstanding;
     if (!link.connected) {
       link.waiting.push_back(std::move(copy));
-      return true;
+      return 0;
     }
-    return write(link, std::move(copy));
+    return write(link, std::move(copy)) ? 0 : UV_EPIPE;
   }
-  if (links_.size() >= kMaxLinks) return false;
+  if (links_.size() >= kMaxLinks) return UV_ENOBUFS;
   sockaddr_storage addr{};
-  if (to_sockaddr(remote, addr) == 0) return false;
+  if (to_sockaddr(remote, addr) == 0) return UV_EAFNOSUPPORT;
   auto* link = new Link;
   link->owner = this;
   link->remote = remote;
@@ -83,12 +86,14 @@ bool TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
   links_.emplace(remote, link);
   link->outstanding = 1;
   link->waiting.push_back(std::move(copy));
-  if (uv_tcp_connect(&link->connect, &link->tcp, reinterpret_cast<const sockaddr*>(&addr),
-                     &TcpLinks::on_connect) != 0) {
+  if (const int rc =
+          uv_tcp_connect(&link->connect, &link->tcp, reinterpret_cast<const sockaddr*>(&addr),
+                         &TcpLinks::on_connect);
+      rc != 0) {
     close(*link);
-    return false;
+    return rc;
   }
-  return true;
+  return 0;
 }
 
 void TcpLinks::on_connect(uv_connect_t* req, int status) {
@@ -96,7 +101,9 @@ void TcpLinks::on_connect(uv_connect_t* req, int status) {
   if (link->closing) return;
   TcpLinks& self = *link->owner;
   if (status < 0) {
-    self.close(*link);  // Refused or unreachable: the core's timeout speaks for it.
+    const Endpoint remote = link->remote;
+    self.close(*link);
+    if (self.on_failed_) self.on_failed_(remote);  // Refused or unreachable.
     return;
   }
   link->connected = true;

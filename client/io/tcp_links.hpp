@@ -27,17 +27,20 @@ class TcpLinks {
   static constexpr size_t kMaxLinks = 64;
   static constexpr uint64_t kQuietMs = 5000;
   using OnMessage = std::function<void(const Endpoint& remote, std::span<const uint8_t> bytes)>;
+  // A connection to `remote` could not be made (refused, unreachable): called from the loop.
+  using OnFailed = std::function<void(const Endpoint& remote)>;
 
   // `quiet_ms`: kQuietMs but in tests.
-  TcpLinks(uv_loop_t* loop, OnMessage on_message, uint64_t quiet_ms = kQuietMs);
+  TcpLinks(uv_loop_t* loop, OnMessage on_message, OnFailed on_failed, uint64_t quiet_ms = kQuietMs);
   // Closes every connection; their memory is freed by libuv's close callbacks.
   ~TcpLinks();
   TcpLinks(const TcpLinks&) = delete;
   TcpLinks& operator=(const TcpLinks&) = delete;
 
-  // Queues one request for `remote`. False if it was dropped (too many connections, or the
-  // socket could not be opened).
-  bool send(const Endpoint& remote, std::span<const uint8_t> bytes);
+  // Queues one request for `remote`: 0, or the libuv error that dropped it at once (a
+  // connect the kernel refused, such as to a broadcast address; UV_ENOBUFS with kMaxLinks
+  // open). A connection that fails later is reported through OnFailed.
+  int send(const Endpoint& remote, std::span<const uint8_t> bytes);
   void close_all();
   // Open connections hold the loop only while a caller waits for a result.
   void set_ref(bool ref);
@@ -56,6 +59,7 @@ class TcpLinks {
 
   uv_loop_t* loop_;
   OnMessage on_message_;
+  OnFailed on_failed_;
   uint64_t quiet_ms_;
   std::unordered_map<Endpoint, Link*> links_;
   bool ref_ = false;

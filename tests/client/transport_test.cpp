@@ -159,7 +159,7 @@ TEST_CASE("UDP refused by the local kernel: TCP at once, not a failed server") {
   CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
 }
 
-TEST_CASE("after the race, retransmissions go over TCP") {
+TEST_CASE("after the race, retransmissions take turns: a refused TCP Probe is tried again") {
   Tree s;
   s.servers.front().config.drop_first = 1;  // The root ignores the first TCP Probe.
   s.block_udp();
@@ -167,7 +167,19 @@ TEST_CASE("after the race, retransmissions go over TCP") {
   REQUIRE_MESSAGE(r.ok(), r.failure);
   CHECK(r.transport == "tcp");
   CHECK(s.servers.front().stream_requests == 2);
-  CHECK(s.udp_sent <= 3);  // The UDP probes before the race only.
+  CHECK(s.udp_sent >= 2);  // UDP retransmissions went on between the TCP ones.
+}
+
+TEST_CASE("after the race a server without TCP is still reached by UDP retransmissions") {
+  Tree s;
+  // The root's first two datagrams are lost; TCP gets no answer at all.
+  s.servers.front().config.drop_first = 2;
+  s.net.set_tap([](const sim::TapEvent& e) {
+    return e.transport == Transport::kTcp ? sim::TapAction::kDrop : sim::TapAction::kPass;
+  });
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "udp");
 }
 
 TEST_CASE("a UDP answer after TCP won means loss, not a block: UDP services keep their rank") {

@@ -58,17 +58,44 @@ TEST_CASE("TcpLinks: a server that accepts and never answers loses the connectio
   {
     SilentServer server;
     int messages = 0;
+    int failed = 0;
     TcpLinks links(
-        &loop, [&](const Endpoint&, std::span<const uint8_t>) { ++messages; }, 200);
+        &loop, [&](const Endpoint&, std::span<const uint8_t>) { ++messages; },
+        [&](const Endpoint&) { ++failed; }, 200);
     links.set_ref(true);
     const std::vector<uint8_t> request(28, 0);
-    REQUIRE(links.send(server.address, request));
+    REQUIRE(links.send(server.address, request) == 0);
     CHECK(links.size() == 1);
     // A retransmission goes on the same connection.
-    REQUIRE(links.send(server.address, request));
+    REQUIRE(links.send(server.address, request) == 0);
     CHECK(links.size() == 1);
     CHECK(run_until(loop, 2000, [&] { return links.size() == 0; }));
     CHECK(messages == 0);
+    CHECK(failed == 0);  // It was accepted: silence, not a refusal.
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("TcpLinks: a refused connection is reported") {
+  uv_loop_t loop{};
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    Endpoint closed;
+    {
+      SilentServer gone;  // Its port, once it is closed: connections are refused.
+      closed = gone.address;
+    }
+    std::vector<Endpoint> failed;
+    TcpLinks links(
+        &loop, [](const Endpoint&, std::span<const uint8_t>) {},
+        [&](const Endpoint& remote) { failed.push_back(remote); });
+    links.set_ref(true);
+    REQUIRE(links.send(closed, std::vector<uint8_t>(28, 0)) == 0);
+    CHECK(run_until(loop, 2000, [&] { return !failed.empty(); }));
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0] == closed);
+    CHECK(links.size() == 0);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
