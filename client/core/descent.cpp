@@ -93,8 +93,9 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
 // held back or lost ends the race, and it costs no more Probes than UDP alone would. A
 // server the kernel refused UDP for gets TCP only.
 Transport Descent::next_transport(const Peer& peer) const {
-  if (carrier_fixed_ || !raced_) return carrier_;
+  if (carrier_fixed_) return carrier_;
   if (peer.udp_refused) return Transport::kTcp;
+  if (!raced_) return Transport::kUdp;
   if (peer.tcp_refused) return Transport::kUdp;
   return peer.last_via == Transport::kUdp ? Transport::kTcp : Transport::kUdp;
 }
@@ -260,9 +261,20 @@ TimePoint Descent::next_timeout() const {
 void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via) {
   const Transport transport = via.value_or(next_transport(peers_[index]));
   Peer& peer = peers_[index];
+  // An extra send (the race, or TCP after a refused datagram) is skipped, not a failure,
+  // when the gate or the budget says no: the peer's own schedule goes on.
+  const bool extra = via.has_value();
+  if (!extra && carrier_fixed_ &&
+      (transport == Transport::kUdp ? peer.udp_refused : peer.tcp_refused)) {
+    // It refused the transport that now carries the walk: nothing more can reach it.
+    fail_peer(index, now, PeerErrorKind::kUnreachable,
+              fmt::format("destination unreachable over {}", to_string(transport)));
+    return;
+  }
   PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
   const TimePoint allowed = shared_.gate.when_allowed(now, record, RequestKind::kProbe);
   if (allowed > now) {
+    if (extra) return;
     if (allowed >= deadline_) {
       fail_peer(index, now, PeerErrorKind::kRateLimited,
                 allowed == kNever ? "held back: its bucket will never admit a probe"
@@ -287,6 +299,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   }
   bytes.resize(*size);
   if (probes_sent_ >= options_.max_probes || bytes_sent_ + *size > options_.max_probe_bytes) {
+    if (extra) return;
     fail_peer(index, now, PeerErrorKind::kSkipped,
               fmt::format("over the discovery's budget ({} probes, {} bytes sent)", probes_sent_,
                           bytes_sent_));
@@ -536,8 +549,8 @@ void Descent::check_failed() {
   failure_ = failure_text();
 }
 
-// The driver reports what the kernel refused to send over UDP (TCP failures show as
-// silence). Where TCP may still carry the walk, a refused datagram is no reason to give up
+// The driver reports a datagram the kernel refused and a TCP connection that was refused or
+// failed. Where the other transport may still carry the walk, that is no reason to give up
 // on the server: a host firewall that rejects UDP is one of the networks TCP is for.
 void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
   // Which transports may still carry the walk to a server, whatever it refused.
@@ -557,8 +570,7 @@ void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport vi
                 peer.udp_refused && peer.tcp_refused ? "destination unreachable over UDP and TCP"
                                                      : "destination unreachable");
     } else if (via == Transport::kUdp && !peer.tcp_sent && !peer.exchange.exhausted()) {
-      raced_ = true;  // TCP now, for this server, without waiting for the race.
-      transmit(i, now, Transport::kTcp);
+      transmit(i, now, Transport::kTcp);  // TCP now, for this server alone.
     }
     // Otherwise the transport left carries its retransmissions (next_transport).
   }

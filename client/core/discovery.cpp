@@ -170,7 +170,8 @@ void Discovery::advance_foreground(TimePoint now) {
     std::vector<Service> candidates = answer_->services;
     candidates.insert(candidates.end(), answer_->backups.begin(), answer_->backups.end());
     // Where UDP got no answer at all (or was not to be used) UDP services are not checked.
-    verifier_.emplace(options_, deadline_, shared_, bindings_left_, descent_.udp_silent());
+    verifier_.emplace(options_, deadline_, shared_, bindings_left_,
+                      [this] { return descent_.udp_silent(); });
     verifier_->start(now, std::move(candidates), checked_uris_);
     replies_seen_ = descent_.replies().size();
     if (verifier_->done() && look_elsewhere(now)) reject_answer(now);  // Nothing new here.

@@ -27,12 +27,12 @@ std::optional<Transport> binding_transport(const Service& service) {
 }  // namespace
 
 Verifier::Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared,
-                   uint32_t& bindings_left, bool udp_blocked)
+                   uint32_t& bindings_left, std::function<bool()> udp_blocked)
     : options_(options),
       deadline_(deadline),
       shared_(shared),
       bindings_left_(bindings_left),
-      udp_blocked_(udp_blocked) {
+      udp_blocked_(std::move(udp_blocked)) {
   result_.state = VerifyState::kFailed;
 }
 
@@ -62,7 +62,7 @@ void Verifier::next_candidate(TimePoint now) {
       ++uncheckable_;
       continue;
     }
-    if (*via == Transport::kUdp && udp_blocked_) {
+    if (*via == Transport::kUdp && udp_blocked_ && udp_blocked_()) {
       note("not checked: UDP got no answer from the tree on this network");
       ++uncheckable_;
       continue;

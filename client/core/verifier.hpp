@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,10 +32,10 @@ class Verifier {
  public:
   // The references must outlive the Verifier. `bindings_left` is the discovery's Binding
   // budget, shared by every Verifier it starts; each Binding sent takes one.
-  // `udp_blocked`: the walk got no answer over UDP (it went over TCP), so UDP services are
-  // not checked.
+  // `udp_blocked`, asked before each candidate: the walk got no answer over UDP (it went
+  // over TCP, and no late UDP answer came since), so UDP services are not checked.
   Verifier(const DiscoverOptions& options, TimePoint deadline, Shared& shared,
-           uint32_t& bindings_left, bool udp_blocked = false);
+           uint32_t& bindings_left, std::function<bool()> udp_blocked = {});
 
   // `candidates` in the order to try them: the chosen services, then the backups. Those
   // whose URI is in `skip` (checked earlier in the same discovery) are passed over unnoted.
@@ -94,7 +95,7 @@ class Verifier {
   size_t index_ = 0;
   Endpoint target_;
   Transport via_ = Transport::kUdp;  // How the Bindings to target_ go.
-  bool udp_blocked_;
+  std::function<bool()> udp_blocked_;
   std::optional<Exchange> exchange_;  // For candidates_[index_], while a Binding is out.
   std::array<proto::TransactionId, kMaxAttemptsLimit> tids_{};
   std::optional<std::string> resolve_request_;

@@ -159,6 +159,34 @@ TEST_CASE("UDP refused by the local kernel: TCP at once, not a failed server") {
   CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
 }
 
+TEST_CASE("one root's refused datagram does not send the other roots to TCP early") {
+  Tree s;
+  // Root A is silent and the kernel refuses UDP to it; root B loses its first datagram
+  // and answers the UDP retransmission, well before the 250 ms fallback.
+  FakeServerConfig a = branch("root-a", {server(1, 1)});
+  a.silent = true;
+  s.add(server(0, 2), a, 10ms);
+  s.servers.front().config.drop_first = 1;
+  s.count_transports();
+  DiscoverOptions o = s.options({server(0, 2), server(0, 1)});
+  o.transport = TransportMode::kAuto;
+  auto id = s.prober.start(s.net.now(), o);
+  REQUIRE(id.ok());
+  s.prober.on_unreachable(s.net.now(), server(0, 2));
+  std::optional<Finished> result;
+  s.net.kick(s.client);
+  REQUIRE(s.net.run_until(
+      [&] {
+        if (!result) result = s.prober.poll_result();
+        return result.has_value();
+      },
+      s.net.now() + 5s));
+  const DiscoveryResult& r = result->result;
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "udp");
+  CHECK(r.path[0].name == "root");
+}
+
 TEST_CASE("after the race, retransmissions take turns: a refused TCP Probe is tried again") {
   Tree s;
   s.servers.front().config.drop_first = 1;  // The root ignores the first TCP Probe.
