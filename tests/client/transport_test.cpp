@@ -40,6 +40,22 @@ struct Tree : Scenario {
       return sim::TapAction::kPass;
     });
   }
+  // Starts a discovery, reports at once that the kernel refused a datagram to `refused`
+  // (as the driver would), and runs to its result.
+  DiscoveryResult discover_refused(const DiscoverOptions& o, const Endpoint& refused) {
+    auto id = prober.start(net.now(), o);
+    REQUIRE(id.ok());
+    prober.on_unreachable(net.now(), refused);
+    std::optional<Finished> result;
+    net.kick(client);
+    REQUIRE(net.run_until(
+        [&] {
+          if (!result) result = prober.poll_result();
+          return result.has_value();
+        },
+        net.now() + 5s));
+    return std::move(result->result);
+  }
   FakeServer* leaf_server = nullptr;
   uint32_t udp_sent = 0;
   uint32_t tcp_sent = 0;
@@ -140,19 +156,8 @@ TEST_CASE("a root RTT known to be tiny still gives UDP 100 ms") {
 TEST_CASE("UDP refused by the local kernel: TCP at once, not a failed server") {
   Tree s;
   s.block_udp();
-  auto id = s.prober.start(s.net.now(), s.auto_options());
-  REQUIRE(id.ok());
-  // The driver reports what the kernel refused (a host firewall rejecting UDP).
-  s.prober.on_unreachable(s.net.now(), server(0, 1));
-  std::optional<Finished> result;
-  s.net.kick(s.client);
-  REQUIRE(s.net.run_until(
-      [&] {
-        if (!result) result = s.prober.poll_result();
-        return result.has_value();
-      },
-      s.net.now() + 5s));
-  const DiscoveryResult& r = result->result;
+  // A host firewall rejecting UDP.
+  const DiscoveryResult r = s.discover_refused(s.auto_options(), server(0, 1));
   REQUIRE_MESSAGE(r.ok(), r.failure);
   CHECK(r.transport == "tcp");
   CHECK(r.total_time == 180ms);  // No fallback delay: TCP went at once.
@@ -170,18 +175,7 @@ TEST_CASE("one root's refused datagram does not send the other roots to TCP earl
   s.count_transports();
   DiscoverOptions o = s.options({server(0, 2), server(0, 1)});
   o.transport = TransportMode::kAuto;
-  auto id = s.prober.start(s.net.now(), o);
-  REQUIRE(id.ok());
-  s.prober.on_unreachable(s.net.now(), server(0, 2));
-  std::optional<Finished> result;
-  s.net.kick(s.client);
-  REQUIRE(s.net.run_until(
-      [&] {
-        if (!result) result = s.prober.poll_result();
-        return result.has_value();
-      },
-      s.net.now() + 5s));
-  const DiscoveryResult& r = result->result;
+  const DiscoveryResult r = s.discover_refused(o, server(0, 2));
   REQUIRE_MESSAGE(r.ok(), r.failure);
   CHECK(r.transport == "udp");
   CHECK(r.path[0].name == "root");
