@@ -29,6 +29,7 @@ constexpr const char* kExamples = R"(Examples:
   turnscout probe 192.0.2.1:3478 --blacklist name:eu-west-1 --blacklist addr:[2001:db8::7]:3478
   turnscout probe 192.0.2.1:3478 --json --no-verify | jq -r '.services[0].uri'
   turnscout probe 192.0.2.1:3478 --all     # every region's round trip and load
+  turnscout probe 192.0.2.1:3478 --transport tcp   # where UDP is known to be blocked
 
 Exit code: 0 when a TURN server was found, 1 when none was (with the reason on stderr),
 2 for a bad argument.)";
