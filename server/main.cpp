@@ -162,7 +162,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", options.config_path, "YAML configuration file")->type_name("FILE");
   app.add_flag("--check-config", check_only, "Validate the configuration, print it, and exit");
   app.add_option("--ready-file", options.ready_file,
-                 "Once listening, write the bound addresses here (\"udp ADDR\", \"metrics ADDR\")")
+                 "Once listening, write the bound addresses here (\"udp ADDR\", \"tcp ADDR\", "
+                 "\"tls ADDR\", \"metrics ADDR\")")
       ->type_name("PATH");
   app.add_option("--log-level", options.log_level,
                  "trace, debug, info, warn, error, critical or off; wins over the config's "
