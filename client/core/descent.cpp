@@ -107,10 +107,11 @@ void Descent::race_tcp(TimePoint now) {
   if (!levels_.empty() && levels_.front().winner == SIZE_MAX) pending = levels_.front().peers;
   if (shortcut_pending()) pending.push_back(shortcut_);
   for (size_t index : pending) {
-    const Peer& peer = peers_[index];
-    if (peer.phase == Phase::kPending && !peer.tcp_sent && !peer.exchange.exhausted()) {
-      transmit(index, now, Transport::kTcp);
-    }
+    Peer& peer = peers_[index];
+    if (peer.phase != Phase::kPending || peer.tcp_sent) continue;
+    // A root that spent every attempt on UDP (a small max_attempts) still gets its TCP try.
+    if (peer.exchange.exhausted() && !peer.exchange.extend()) continue;
+    transmit(index, now, Transport::kTcp);
   }
 }
 

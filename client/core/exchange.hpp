@@ -29,6 +29,13 @@ class Exchange {
   uint32_t attempts() const { return attempts_; }
   uint32_t max_attempts() const { return max_attempts_; }
   bool exhausted() const { return attempts_ >= max_attempts_; }
+  // One attempt more than it was given (at most kMaxAttemptsLimit in all); false when none
+  // is left. For a transport that joins after the first one spent every attempt.
+  bool extend() {
+    if (max_attempts_ >= kMaxAttemptsLimit) return false;
+    ++max_attempts_;
+    return true;
+  }
   TimePoint sent_at(uint32_t attempt) const { return sent_at_[attempt]; }
   TimePoint first_sent() const { return sent_at_[0]; }
 

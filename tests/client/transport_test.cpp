@@ -192,6 +192,17 @@ TEST_CASE("after the race, retransmissions take turns: a refused TCP Probe is tr
   CHECK(s.udp_sent >= 2);  // UDP retransmissions went on between the TCP ones.
 }
 
+TEST_CASE("a root that spent its attempts on UDP before the race still gets one over TCP") {
+  Tree s;
+  s.block_udp();
+  DiscoverOptions o = s.auto_options();
+  o.max_attempts = 1;
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "tcp");
+  CHECK(r.total_time == 250ms + 180ms);
+}
+
 TEST_CASE("after the race a server without TCP is still reached by UDP retransmissions") {
   Tree s;
   // The root's first two datagrams are lost; TCP gets no answer at all.
