@@ -62,7 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const Endpoint from = Endpoint::v4(198, 51, 100, in.ConsumeIntegralInRange<uint8_t>(1, 3),
                                            in.ConsumeIntegral<uint16_t>());
         const bool tls = in.ConsumeBool();
-        auto id = table.open(now, from, tls);
+        std::optional<StreamId> evicted;
+        auto id = table.open(now, from, tls, &evicted);
+        if (evicted) {  // Forgotten by the table already: it was quiet, and the table full.
+          REQUIRE(id.ok());
+          REQUIRE(open.count(*evicted) == 1);
+          open.erase(*evicted);
+          ++ended;
+        }
         if (id) {
           REQUIRE(open.count(*id) == 0);
           open[*id] = Open{from, {}, {}};

@@ -68,6 +68,8 @@ const char* stream_end_name(StreamEnd e) {
       return "write_queue_full";
     case StreamEnd::kShutdown:
       return "shutdown";
+    case StreamEnd::kEvicted:
+      return "evicted";
     case StreamEnd::kCount:
       break;
   }
@@ -89,23 +91,37 @@ void StreamTable::reconfigure(const StreamConfig& config, uint8_t ipv6_prefix) {
   }
 }
 
-Result<StreamId, StreamRefusal> StreamTable::open(TimePoint now, const Endpoint& remote, bool tls) {
-  if (connections_.size() >= config_.max_connections) {
-    counters_.refused[static_cast<size_t>(StreamRefusal::kTotal)].add();
-    return unexpected(StreamRefusal::kTotal);
-  }
+Result<StreamId, StreamRefusal> StreamTable::open(TimePoint now, const Endpoint& remote, bool tls,
+                                                  std::optional<StreamId>* evicted) {
   const Endpoint network = client_network(remote, ipv6_prefix_);
-  uint32_t& from_network = per_network_[network];
-  if (from_network >= config_.max_per_source) {
-    if (from_network == 0) per_network_.erase(network);
+  if (const auto n = per_network_.find(network);
+      n != per_network_.end() && n->second >= config_.max_per_source) {
     counters_.refused[static_cast<size_t>(StreamRefusal::kPerSource)].add();
     return unexpected(StreamRefusal::kPerSource);
   }
-  ++from_network;
+  if (connections_.size() >= config_.max_connections) {
+    // Full: the connection quiet longest gives way, if it has been quiet long enough. One
+    // address cannot do this to more than max_per_source of its own at a time, and what it
+    // evicts are idle holders, never an exchange in progress.
+    auto quietest = connections_.end();
+    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+      if (quietest == connections_.end() || it->second.active < quietest->second.active) {
+        quietest = it;
+      }
+    }
+    if (quietest == connections_.end() || now - quietest->second.active < kMinQuietToEvict) {
+      counters_.refused[static_cast<size_t>(StreamRefusal::kTotal)].add();
+      return unexpected(StreamRefusal::kTotal);
+    }
+    if (evicted != nullptr) *evicted = quietest->first;
+    forget(quietest, StreamEnd::kEvicted);
+  }
+  ++per_network_[network];
   const StreamId id = next_id_++;
   Connection& c = connections_[id];
   c.remote = remote;
   c.network = network;
+  c.active = now;
   if (tls) {
     c.deadline = now + config_.handshake_timeout;
     c.deadline_reason = StreamEnd::kHandshakeTimeout;
@@ -129,6 +145,7 @@ void StreamTable::handshake_done(TimePoint now, StreamId id) {
 
 void StreamTable::received_request(TimePoint now, Connection& c) {
   counters_.requests.add();
+  c.active = now;
   c.deadline = now + config_.idle_timeout;
   c.deadline_reason = StreamEnd::kIdleTimeout;
 }

@@ -4,7 +4,11 @@
 // tells it to; every limit and every reason to close is decided here, on the caller's clock.
 //
 // Limits (StreamConfig), each with its own counted reason:
-//   more than max_connections open                       refused kTotal
+//   max_connections open: the connection quiet longest   closed kEvicted, when it has
+//     (no complete request since it opened or since its   been quiet at least
+//     last one) makes room, so idle holders cannot lock   kMinQuietToEvict; otherwise
+//     the port; a client's own exchange takes a round     the new one is refused kTotal
+//     trip or two and is never cut short
 //   more than max_per_source from one client network     refused kPerSource
 //   TLS handshake not done within handshake_timeout      closed kHandshakeTimeout
 //   no complete request within first_request_timeout     closed kFirstRequestTimeout
@@ -49,6 +53,7 @@ enum class StreamEnd : uint8_t {
   kTooLarge,
   kWriteQueueFull,
   kShutdown,  // The listener closed (the server stops).
+  kEvicted,   // Quiet longest when the table was full and a new connection came.
   kCount,
 };
 
@@ -65,6 +70,10 @@ struct StreamCounters {
   std::atomic<uint64_t> open{0};  // A gauge.
 };
 
+// How long a connection must have gone without a complete request before a newcomer may
+// take its place in a full table.
+inline constexpr Duration kMinQuietToEvict = std::chrono::seconds{1};
+
 class StreamTable {
  public:
   // `ipv6_prefix` groups IPv6 clients for max_per_source, as admission control does.
@@ -74,8 +83,11 @@ class StreamTable {
   // move.
   void reconfigure(const StreamConfig& config, uint8_t ipv6_prefix);
 
-  // A connection was accepted from `remote`: its id, or why it must be closed at once.
-  Result<StreamId, StreamRefusal> open(TimePoint now, const Endpoint& remote, bool tls);
+  // A connection was accepted from `remote`: its id, or why it must be closed at once. When
+  // it took the place of a quiet one, `evicted` names that one (already forgotten, counted
+  // kEvicted); the caller closes it.
+  Result<StreamId, StreamRefusal> open(TimePoint now, const Endpoint& remote, bool tls,
+                                       std::optional<StreamId>* evicted = nullptr);
   // TLS: the handshake of `id` completed; the first request is due within
   // first_request_timeout from now.
   void handshake_done(TimePoint now, StreamId id);
@@ -110,6 +122,7 @@ class StreamTable {
     Endpoint remote;
     Endpoint network;  // client_network() of `remote`.
     TimePoint deadline;
+    TimePoint active;  // Opened, or its last complete request.
     StreamEnd deadline_reason = StreamEnd::kFirstRequestTimeout;
     std::vector<uint8_t> buffer;  // Bytes of a request not complete yet.
   };

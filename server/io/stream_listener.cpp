@@ -150,8 +150,10 @@ void StreamListener::accept(Listener& l) {
     remote =
         from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), static_cast<socklen_t>(peer_len));
   }
-  const auto id = remote ? table_.open(clock_.now(), *remote, l.tls != nullptr)
+  std::optional<StreamId> evicted;
+  const auto id = remote ? table_.open(clock_.now(), *remote, l.tls != nullptr, &evicted)
                          : Result<StreamId, StreamRefusal>(unexpected(StreamRefusal::kTotal));
+  if (evicted) drop_forgotten(*evicted);
   if (!id) {
     // Refused (counted by the table): closed at once, nothing read, nothing said.
     uv_close(as_handle(&c->tcp), &StreamListener::release);
@@ -322,16 +324,19 @@ void StreamListener::on_timer(uv_timer_t* timer) {
   auto& self = *static_cast<StreamListener*>(timer->data);
   std::vector<std::pair<StreamId, StreamEnd>> expired;
   self.table_.expire(self.clock_.now(), expired);
-  for (const auto& [id, why] : expired) {
-    const auto it = self.connections_.find(id);
-    if (it == self.connections_.end()) continue;
-    Connection* c = it->second;
-    // The table has forgotten it already (and counted why); close the socket.
-    c->closing = true;
-    self.connections_.erase(it);
-    uv_close(as_handle(&c->tcp), &StreamListener::release);
-  }
+  for (const auto& [id, why] : expired)
+    self.drop_forgotten(id);
   self.arm_timer();
+}
+
+// Closes the socket of a connection the table has already forgotten (and counted).
+void StreamListener::drop_forgotten(StreamId id) {
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection* c = it->second;
+  c->closing = true;
+  connections_.erase(it);
+  uv_close(as_handle(&c->tcp), &StreamListener::release);
 }
 
 }  // namespace turnscout::server

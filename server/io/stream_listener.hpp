@@ -64,6 +64,7 @@ class StreamListener {
   bool queue_write(Connection& c, std::vector<uint8_t> bytes, bool bounded);
   void finish_sending(Connection& c);
   void end(Connection& c, StreamEnd why);
+  void drop_forgotten(StreamId id);
   void finish_close();
   void arm_timer();
 

@@ -93,6 +93,41 @@ TEST_CASE("StreamTable bounds connections in total and per client network") {
   CHECK(t.open(kStart, client(3), false).ok());
 }
 
+TEST_CASE("StreamTable: a full table makes room by closing the connection quiet longest") {
+  StreamTable t(small_limits(), 64);  // 4 connections, 2 per source.
+  const StreamId old1 = *t.open(kStart, client(1), false);
+  const StreamId old2 = *t.open(kStart + 100ms, client(2), false);
+  const StreamId busy = *t.open(kStart + 200ms, client(3), false);
+  const StreamId fourth = *t.open(kStart + 300ms, client(4), false);
+  // old1 just completed a request: it is active, so old2 is the quiet one.
+  CHECK(feed(t, old1, probe(1), 100, kStart + 1500ms).ids.size() == 1);
+  std::optional<StreamId> evicted;
+  const auto fifth = t.open(kStart + 1500ms, client(5), false, &evicted);
+  REQUIRE(fifth.ok());
+  REQUIRE(evicted.has_value());
+  CHECK(*evicted == old2);
+  CHECK(t.size() == 4);
+  CHECK(t.counters().closed[static_cast<size_t>(StreamEnd::kEvicted)].get() == 1);
+  // Everyone else went quiet less than kMinQuietToEvict ago: a newcomer is refused.
+  CHECK(feed(t, busy, probe(2), 100, kStart + 1600ms).ids.size() == 1);
+  CHECK(feed(t, fourth, probe(3), 100, kStart + 1600ms).ids.size() == 1);
+  evicted.reset();
+  const auto refused = t.open(kStart + 1700ms, client(6), false, &evicted);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error() == StreamRefusal::kTotal);
+  CHECK_FALSE(evicted.has_value());
+  // An address at its own limit evicts nobody: it is refused first.
+  CHECK(feed(t, *fifth, probe(4), 100, kStart + 9s).ids.size() == 1);
+  REQUIRE(t.open(kStart + 9s, client(5, 2), false, &evicted).ok());
+  CHECK(evicted.has_value());
+  evicted.reset();
+  const auto third = t.open(kStart + 9s, client(5, 3), false, &evicted);
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error() == StreamRefusal::kPerSource);
+  CHECK_FALSE(evicted.has_value());
+  CHECK(t.size() == 4);
+}
+
 TEST_CASE("StreamTable: a new ipv6_prefix regroups the open connections by their address") {
   StreamTable t(small_limits(), 48);
   std::array<uint8_t, 16> ip{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
