@@ -28,4 +28,11 @@ struct Frame {
 // byte is kInvalid at once.
 Frame next_frame(std::span<const uint8_t> buffered, size_t max_message);
 
+// Whether a stream that starts with `first_byte` is TLS rather than STUN: a TLS record of
+// a handshake (a ClientHello) starts with 22, a STUN message with 0 or 1 (RFC 7983 §7 tells
+// them apart the same way), so one port can serve both.
+constexpr bool starts_tls(uint8_t first_byte) {
+  return first_byte == 22;
+}
+
 }  // namespace turnscout::proto

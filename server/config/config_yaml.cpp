@@ -523,8 +523,17 @@ void read_streams(Loader& ld, ConfigMap root) {
   if (listen && !out.tls_listen.empty() && (!cert || !key)) {
     listen->error("needs tls.cert_file and tls.key_file (PEM) to serve TLS");
   }
-  if (!listen && (cert || key)) {
-    (cert ? *cert : *key).error("is not used without tls.listen (the addresses to serve TLS on)");
+  const bool listens = listen && !out.tls_listen.empty();
+  if (!listens && cert.has_value() != key.has_value()) {
+    (cert ? *cert : *key)
+        .error(cert ? "needs tls.key_file (the certificate's private key)"
+                    : "needs tls.cert_file (the certificate it belongs to)");
+  }
+  if ((cert || key) && !out.tcp && !listens) {
+    (cert ? *cert : *key)
+        .error(
+            "is not used: TLS is served on tls.listen and on the TCP ports, and there are "
+            "neither (tcp.enabled is false)");
   }
   for (const Endpoint& at : out.tls_listen) {
     if (out.tcp && at.port != 0 &&

@@ -122,6 +122,7 @@ Result<StreamId, StreamRefusal> StreamTable::open(TimePoint now, const Endpoint&
   c.remote = remote;
   c.network = network;
   c.active = now;
+  c.tls = tls;
   if (tls) {
     c.deadline = now + config_.handshake_timeout;
     c.deadline_reason = StreamEnd::kHandshakeTimeout;
@@ -143,8 +144,20 @@ void StreamTable::handshake_done(TimePoint now, StreamId id) {
   it->second.deadline_reason = StreamEnd::kFirstRequestTimeout;
 }
 
+bool StreamTable::start_tls(TimePoint now, StreamId id) {
+  const auto it = connections_.find(id);
+  if (it == connections_.end()) return false;
+  Connection& c = it->second;
+  if (c.tls || c.heard || !c.buffer.empty()) return false;
+  c.tls = true;
+  c.deadline = now + config_.handshake_timeout;
+  c.deadline_reason = StreamEnd::kHandshakeTimeout;
+  return true;
+}
+
 void StreamTable::received_request(TimePoint now, Connection& c) {
   counters_.requests.add();
+  c.heard = true;
   c.active = now;
   c.deadline = now + config_.idle_timeout;
   c.deadline_reason = StreamEnd::kIdleTimeout;

@@ -11,6 +11,7 @@
 //     trip or two and is never cut short
 //   more than max_per_source from one client network     refused kPerSource
 //   TLS handshake not done within handshake_timeout      closed kHandshakeTimeout
+//     (of accept, or of a first byte that starts TLS on a port that serves both)
 //   no complete request within first_request_timeout     closed kFirstRequestTimeout
 //     of accept (or of the handshake): a slow drip
 //   no complete request for idle_timeout since the last  closed kIdleTimeout
@@ -91,6 +92,10 @@ class StreamTable {
   // TLS: the handshake of `id` completed; the first request is due within
   // first_request_timeout from now.
   void handshake_done(TimePoint now, StreamId id);
+  // A connection opened as TCP turned out to be TLS (its first byte, proto::starts_tls, on a
+  // port that serves both): its handshake is due within handshake_timeout from now. Only
+  // before anything else was received; false (and nothing changes) otherwise.
+  bool start_tls(TimePoint now, StreamId id);
 
   // Takes bytes read from `id` (after TLS, plaintext) and calls `on_request(bytes)` for
   // each complete request, in order (the span is valid during the call); `on_request` may
@@ -122,7 +127,9 @@ class StreamTable {
     Endpoint remote;
     Endpoint network;  // client_network() of `remote`.
     TimePoint deadline;
-    TimePoint active;  // Opened, or its last complete request.
+    TimePoint active;    // Opened, or its last complete request.
+    bool tls = false;    // Opened as TLS, or started it.
+    bool heard = false;  // Has sent a complete request.
     StreamEnd deadline_reason = StreamEnd::kFirstRequestTimeout;
     std::vector<uint8_t> buffer;  // Bytes of a request not complete yet.
   };

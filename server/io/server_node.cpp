@@ -111,24 +111,33 @@ Result<void, std::string> ServerNode::listen_streams(const ServerConfig& config)
   handles_->streams = std::make_unique<StreamTable>(streams, config.admission.ipv6_prefix);
   handles_->listener = std::make_unique<StreamListener>(loop_, core_->responder(),
                                                         *handles_->streams, clock_, events_);
-  // TCP on the same addresses and ports as UDP, bound with them.
+  std::shared_ptr<TlsContext> tls;
+  if (!streams.tls_cert_file.empty()) {
+    auto context = TlsContext::server(streams.tls_cert_file, streams.tls_key_file);
+    if (!context) {
+      close_sockets(tcp_sockets_);
+      tcp_sockets_.clear();
+      return unexpected(context.error());
+    }
+    tls = *context;
+  }
+  // TCP on the same addresses and ports as UDP, bound with them; with a certificate, TLS
+  // there too for a client that starts it, so a walk over TLS can follow the addresses
+  // parents list.
   std::vector<BoundSocket> tcp = std::exchange(tcp_sockets_, {});
   if (!streams.tcp) close_sockets(tcp);
   for (size_t i = 0; streams.tcp && i < tcp.size(); ++i) {
-    if (auto listening = handles_->listener->listen(tcp[i], nullptr); !listening) {
+    if (auto listening = handles_->listener->listen(tcp[i], nullptr, tls); !listening) {
       close_sockets(std::span(tcp).subspan(i + 1));
       return listening;
     }
     tcp_bound_.push_back(tcp[i].local);
   }
-  if (streams.tls_listen.empty()) return {};
-  auto tls = TlsContext::server(streams.tls_cert_file, streams.tls_key_file);
-  if (!tls) return unexpected(tls.error());
   for (const Endpoint& at : streams.tls_listen) {
     auto socket = open_tcp_socket(at);
     if (!socket) return unexpected(socket.error());
     const Endpoint local = socket->local;
-    if (auto listening = handles_->listener->listen(*socket, *tls); !listening) return listening;
+    if (auto listening = handles_->listener->listen(*socket, tls); !listening) return listening;
     tls_bound_.push_back(local);
   }
   return {};

@@ -12,6 +12,7 @@
 #include "common/sockaddr.hpp"
 #include "common/uv_cast.hpp"
 #include "proto/constants.hpp"
+#include "proto/stream_framing.hpp"
 
 namespace turnscout::server {
 
@@ -19,6 +20,7 @@ struct StreamListener::Listener {
   uv_tcp_t tcp{};
   StreamListener* owner = nullptr;
   std::shared_ptr<TlsContext> tls;
+  std::shared_ptr<TlsContext> tls_if_asked;  // TCP: TLS too, for a client that starts it.
   Endpoint local;
 };
 
@@ -29,6 +31,7 @@ struct StreamListener::Connection {
   StreamId id = 0;
   Endpoint remote;
   std::unique_ptr<TlsSession> tls;
+  std::shared_ptr<TlsContext> tls_if_asked;  // Until its first byte says which it is.
   bool closing = false;
 };
 
@@ -77,11 +80,13 @@ StreamListener::StreamListener(uv_loop_t* loop, ProbeResponder& responder, Strea
 StreamListener::~StreamListener() = default;
 
 Result<void, std::string> StreamListener::listen(BoundSocket socket,
-                                                 std::shared_ptr<TlsContext> tls) {
+                                                 std::shared_ptr<TlsContext> tls,
+                                                 std::shared_ptr<TlsContext> tls_if_asked) {
   const char* kind = tls ? "TLS" : "TCP";
   auto* l = new Listener;
   l->owner = this;
   l->tls = std::move(tls);
+  if (!l->tls) l->tls_if_asked = std::move(tls_if_asked);
   l->local = socket.local;
   uv_tcp_init(loop_, &l->tcp);
   l->tcp.data = l;
@@ -162,6 +167,7 @@ void StreamListener::accept(Listener& l) {
   c->id = *id;
   c->remote = *remote;
   if (l.tls) c->tls = std::make_unique<TlsSession>(l.tls);
+  c->tls_if_asked = l.tls_if_asked;
   connections_.emplace(c->id, c);
   uv_tcp_nodelay(&c->tcp, 1);
   uv_read_start(as_stream(&c->tcp), &StreamListener::on_alloc, &StreamListener::on_read);
@@ -201,6 +207,13 @@ void StreamListener::received(Connection& c, std::span<const uint8_t> bytes) {
   const TimePoint now = clock_.now();
   std::optional<std::string> tls_error;
   bool tls_closed = false;
+  if (c.tls_if_asked && !bytes.empty()) {
+    // The first byte says whether this TCP connection speaks STUN or starts TLS.
+    if (proto::starts_tls(bytes[0]) && table_.start_tls(now, c.id)) {
+      c.tls = std::make_unique<TlsSession>(c.tls_if_asked);
+    }
+    c.tls_if_asked.reset();
+  }
   if (c.tls) {
     const bool was_done = c.tls->handshake_done();
     plain_.clear();

@@ -36,9 +36,12 @@ class StreamListener {
   StreamListener(const StreamListener&) = delete;
   StreamListener& operator=(const StreamListener&) = delete;
 
-  // Listens on `socket` (a bound TCP socket, see open_tcp_socket; adopted, closed on error),
-  // TLS when `tls` is set (a server context).
-  Result<void, std::string> listen(BoundSocket socket, std::shared_ptr<TlsContext> tls);
+  // Listens on `socket` (a bound TCP socket, see open_tcp_socket; adopted, closed on error):
+  // TLS when `tls` is set (a server context); otherwise TCP, and TLS as well when
+  // `tls_if_asked` is set, for a connection whose first byte starts TLS
+  // (proto::starts_tls).
+  Result<void, std::string> listen(BoundSocket socket, std::shared_ptr<TlsContext> tls,
+                                   std::shared_ptr<TlsContext> tls_if_asked = nullptr);
   // Stops listening and closes every connection (counted kShutdown); `on_closed` runs from
   // the loop once libuv is done with all of it.
   void close(std::function<void()> on_closed = {});

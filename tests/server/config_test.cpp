@@ -691,8 +691,18 @@ TEST_CASE("tcp and tls: defaults, limits and what TLS needs") {
   CHECK(errors_of(text + "tls: {listen: [\"127.0.0.1:443\"]}") ==
         "test.yaml:4:15: tls.listen: needs tls.cert_file and tls.key_file (PEM) to serve TLS\n");
   CHECK(errors_of(text + "tls: {cert_file: empty.yaml}") ==
-        "test.yaml:4:18: tls.cert_file: is not used without tls.listen (the addresses to serve "
-        "TLS on)\n");
+        "test.yaml:4:18: tls.cert_file: needs tls.key_file (the certificate's private key)\n");
+  CHECK(errors_of(text + "tls: {key_file: empty.yaml}") ==
+        "test.yaml:4:17: tls.key_file: needs tls.cert_file (the certificate it belongs to)\n");
+  // A certificate alone serves TLS on the TCP ports (told apart by the first byte).
+  const ServerConfig on_tcp_ports =
+      parse_ok(text + "tls: {cert_file: empty.yaml, key_file: empty.yaml}");
+  CHECK(on_tcp_ports.streams.tls_listen.empty());
+  CHECK(on_tcp_ports.streams.tls_key_file == kFixtures + "/empty.yaml");
+  CHECK(errors_of(text + "tcp: {enabled: false}\ntls: {cert_file: empty.yaml, key_file: "
+                         "empty.yaml}") ==
+        "test.yaml:5:18: tls.cert_file: is not used: TLS is served on tls.listen and on the TCP "
+        "ports, and there are neither (tcp.enabled is false)\n");
   CHECK(errors_of(text + "tls: {listen: [\"127.0.0.1:443\"], cert_file: nope.pem, key_file: "
                          "empty.yaml}") == "test.yaml:4:45: tls.cert_file: cannot read \"" +
                                                kFixtures +

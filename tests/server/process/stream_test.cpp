@@ -391,12 +391,13 @@ TEST_CASE("over TLS a Probe is answered; a client that checks the certificate re
   // A TLS client over a blocking socket: the session's bytes moved by hand.
   // With `close_after`, the client's close_notify follows its request in the same segment,
   // as `openssl s_client` sends it at the end of its input.
-  auto exchange = [&](bool verify, const std::vector<uint8_t>& request,
-                      bool close_after = false) -> Result<std::vector<uint8_t>, std::string> {
+  auto exchange = [&](bool verify, const std::vector<uint8_t>& request, bool close_after = false,
+                      std::optional<Endpoint> to =
+                          std::nullopt) -> Result<std::vector<uint8_t>, std::string> {
     auto context = TlsContext::client(verify, verify ? cert : "");
     REQUIRE(context.ok());
     TlsSession tls(*context, "127.0.0.2");
-    Tcp c(at);
+    Tcp c(to.value_or(at));
     REQUIRE(c.fd >= 0);
     REQUIRE(tls.start().ok());
     REQUIRE(tls.write(request).ok());
@@ -444,6 +445,23 @@ TEST_CASE("over TLS a Probe is answered; a client that checks the certificate re
   REQUIRE(plain.send(probe(7)));
   CHECK(plain.closed_by_peer(2s));
   CHECK(metric_reaches(*server, "turnscout_stream_closed_total{reason=\"handshake_failed\"}", 1));
+
+  // The TCP port serves TLS as well, to a client that starts it, so a walk over TLS can
+  // follow the addresses parents list; STUN over plain TCP is answered there as before.
+  REQUIRE(server->tcp().size() == 1);
+  const Endpoint tcp_port = server->tcp().front();
+  const auto on_tcp_port = exchange(false, probe(9), false, tcp_port);
+  REQUIRE_MESSAGE(on_tcp_port.ok(), (on_tcp_port.ok() ? "" : on_tcp_port.error()));
+  CHECK(reply_to(*on_tcp_port, 9).node_name == "stream-node");
+  Tcp stun(tcp_port);
+  REQUIRE(stun.send(probe(10)));
+  CHECK(reply_to(stun.read_message(), 10).node_name == "stream-node");
+  // A TLS start that never finishes is closed after handshake_timeout there too.
+  Tcp stalled(tcp_port);
+  const uint8_t hello_start[] = {0x16, 0x03, 0x01};
+  REQUIRE(stalled.send(hello_start));
+  CHECK(stalled.closed_by_peer(2s));
+  CHECK(metric_reaches(*server, "turnscout_stream_closed_total{reason=\"handshake_timeout\"}", 2));
   CHECK(udp_answers(*server));
 }
 
