@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iterator>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/address.hpp"
@@ -14,14 +15,21 @@
 namespace turnscout {
 
 // How a message travels. kTcp: one whole message of a TCP connection to `remote`, framed as
-// RFC 8489 section 6.2.2 says; the driver opens (or reuses) the connection.
-enum class Transport : uint8_t { kUdp, kTcp };
+// RFC 8489 section 6.2.2 says; the driver opens (or reuses) the connection. kTls: the same
+// inside TLS on that connection, the server's certificate checked as the datagram says.
+enum class Transport : uint8_t { kUdp, kTcp, kTls };
 
 struct Datagram {
   Endpoint local;   // Our side: the address it was received on, or is to be sent from.
   Endpoint remote;  // The peer: where it came from, or where it goes.
   std::vector<uint8_t> bytes;
   Transport transport = Transport::kUdp;
+  // kTls: the name the server's certificate must carry (empty: `remote`'s IP address), and
+  // what it must chain to: the system's CAs, or the PEM file `tls_ca_file`; with
+  // `tls_verify` false, any certificate is accepted.
+  std::string tls_name{};
+  std::string tls_ca_file{};
+  bool tls_verify = true;
 };
 
 class SansIoNode {
@@ -47,7 +55,15 @@ class SansIoNode {
 };
 
 inline const char* to_string(Transport transport) {
-  return transport == Transport::kTcp ? "tcp" : "udp";
+  switch (transport) {
+    case Transport::kTcp:
+      return "tcp";
+    case Transport::kTls:
+      return "tls";
+    case Transport::kUdp:
+      break;
+  }
+  return "udp";
 }
 
 // poll_transmit() for a core that queues in a vector: moves every datagram of `queue` to

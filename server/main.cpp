@@ -70,7 +70,7 @@ int run_server(const ServerOptions& options) {
     return 1;
   }
   if (config->log_json) (void)set_log_format("json");
-  // A metrics client that hangs up mid-response must not kill the server.
+  // A metrics, TCP or TLS client that hangs up mid-response must not kill the server.
   ::signal(SIGPIPE, SIG_IGN);
   logger().info("turnscout-server {} starting from {}", TURNSCOUT_VERSION, options.config_path);
   ControlPlane node(std::move(*config), options);

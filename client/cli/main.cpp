@@ -2,6 +2,7 @@
 // balance servers (using the public SDK), `stats` reads a server's metrics, `token issue`
 // prints a capacity token.
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ Run `turnscout SUBCOMMAND --help` for the options of each.)";
 
 int main(int argc, char** argv) {
   using namespace turnscout::cli;
+  // `turnscout cluster` runs servers in this process: a client that resets its connection
+  // while a reply is being written must not kill it.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app(
       "turnscout: find the nearest TURN server with room, through a tree of "
       "turnscout balance servers");

@@ -111,12 +111,16 @@ void append_services(std::string& out, const DiscoveryResult& r, const Style& st
   for (size_t i = 0; i < r.services.size(); ++i) {
     std::string note;
     if (i == 0 && v.state == VerifyState::kVerified) {
+      const bool tls = r.services[i].scheme == "turns" || r.services[i].scheme == "stuns";
       note = fmt::format("  (verified: STUN Binding{} answered in {})",
-                         r.services[i].transport == "tcp" ? " over TCP" : "", ms(v.rtt));
+                         tls                                ? " over TLS"
+                         : r.services[i].transport == "tcp" ? " over TCP"
+                                                            : "",
+                         ms(v.rtt));
     } else if (i == 0 && v.state == VerifyState::kNotRequested) {
       note = "  (not verified)";
     } else if (i == 0 && v.state == VerifyState::kUnchecked) {
-      note = "  (not verified: no service can be checked by a STUN Binding over UDP or TCP)";
+      note = "  (not verified: no service can be checked by a STUN Binding over UDP, TCP or TLS)";
     }
     if (r.services[i].likely_blocked) note += "  (over UDP, which did not get through to the tree)";
     const bool chosen = i == 0 && v.state == VerifyState::kVerified;
@@ -223,10 +227,22 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
   probe
       ->add_option("--transport", args.transport,
                    "How probes travel: auto (UDP; TCP joins after 250ms without an answer, and "
-                   "the first that answers carries the walk), udp, or tcp (where UDP is blocked)")
+                   "the first that answers carries the walk), udp, tcp (where UDP is blocked), "
+                   "or tls (on the servers' TCP ports, each certificate checked: see --tls-ca)")
       ->type_name("MODE")
-      ->check(CLI::IsMember({"auto", "udp", "tcp"}).description(""))
+      ->check(CLI::IsMember({"auto", "udp", "tcp", "tls"}).description(""))
       ->capture_default_str();
+  probe
+      ->add_option("--tls-ca", args.tls_ca,
+                   "PEM file of the CA certificates that servers' TLS certificates must chain "
+                   "to (default: the system's). A root given by host name must be named in its "
+                   "certificate; any other server by its IP address. Used by --transport tls "
+                   "and to verify turns: services")
+      ->type_name("FILE")
+      ->check(CLI::Validator(CLI::ExistingFile).description(""));
+  probe->add_flag("--tls-insecure", args.tls_insecure,
+                  "Accept any TLS certificate (testing only: anyone on the path could then "
+                  "read and change the walk)");
   probe->add_flag("--allow-any-scope", args.allow_any_scope,
                   "Follow a server to addresses more private than its own (a public server "
                   "naming private or loopback addresses); special addresses stay refused");
@@ -336,7 +352,10 @@ int run_probe(const ProbeArgs& args) {
   options.allow_any_scope = args.allow_any_scope;
   options.transport = args.transport == "tcp"   ? TransportMode::kTcp
                       : args.transport == "udp" ? TransportMode::kUdp
+                      : args.transport == "tls" ? TransportMode::kTls
                                                 : TransportMode::kAuto;
+  options.tls_ca_file = args.tls_ca;
+  options.tls_insecure = args.tls_insecure;
   if (args.all) {
     // Each level waits up to 1 s (a third of a shorter timeout) for all its servers.
     options.survey = std::min(std::chrono::milliseconds{1000}, options.timeout / 3);

@@ -28,7 +28,9 @@ struct ProbeArgs {
   bool allow_any_scope = false;
   uint32_t max_probes = 64;
   uint32_t max_bindings = 32;
-  std::string transport = "auto";  // TransportMode: auto, udp or tcp.
+  std::string transport = "auto";  // TransportMode: auto, udp, tcp or tls.
+  std::string tls_ca;              // DiscoverOptions::tls_ca_file.
+  bool tls_insecure = false;
 };
 
 CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args);

@@ -39,9 +39,20 @@ Descent::Descent(const DiscoverOptions& options, const std::vector<Root>& roots,
       shared_(shared),
       errors_(errors) {
   if (auto token = proto::base64url_decode(options.capacity_token)) capacity_token_ = *token;
-  if (options.transport != TransportMode::kAuto) {
-    carrier_ = options.transport == TransportMode::kTcp ? Transport::kTcp : Transport::kUdp;
-    carrier_fixed_ = true;
+  switch (options.transport) {
+    case TransportMode::kAuto:
+      break;
+    case TransportMode::kUdp:
+      carrier_fixed_ = true;
+      break;
+    case TransportMode::kTcp:
+      carrier_ = Transport::kTcp;
+      carrier_fixed_ = true;
+      break;
+    case TransportMode::kTls:
+      carrier_ = Transport::kTls;
+      carrier_fixed_ = true;
+      break;
   }
 }
 
@@ -49,7 +60,7 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
                     uint32_t shortcut_depth) {
   std::vector<Candidate> roots;
   for (const Root& root : roots_) {
-    Candidate candidate{root.address, root.name};
+    Candidate candidate{root.address, root.name, root.name};
     if (blacklist_.blocks_root(root.position)) {
       report(candidate, 0, PeerErrorKind::kBlacklisted, fmt::format("index:{}", root.position));
       continue;
@@ -96,7 +107,7 @@ Transport Descent::next_transport(const Peer& peer) const {
   if (carrier_fixed_) return carrier_;
   if (peer.udp_refused) return Transport::kTcp;
   if (!raced_) return Transport::kUdp;
-  if (peer.tcp_refused) return Transport::kUdp;
+  if (peer.stream_refused) return Transport::kUdp;
   return peer.last_via == Transport::kUdp ? Transport::kTcp : Transport::kUdp;
 }
 
@@ -108,7 +119,7 @@ void Descent::race_tcp(TimePoint now) {
   if (shortcut_pending()) pending.push_back(shortcut_);
   for (size_t index : pending) {
     Peer& peer = peers_[index];
-    if (peer.phase != Phase::kPending || peer.tcp_sent) continue;
+    if (peer.phase != Phase::kPending || peer.stream_sent) continue;
     // A root that spent every attempt on UDP (a small max_attempts) still gets its TCP try.
     if (peer.exchange.exhausted() && !peer.exchange.extend()) continue;
     transmit(index, now, Transport::kTcp);
@@ -266,7 +277,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   // when the gate or the budget says no: the peer's own schedule goes on.
   const bool extra = via.has_value();
   if (!extra && carrier_fixed_ &&
-      (transport == Transport::kUdp ? peer.udp_refused : peer.tcp_refused)) {
+      (transport == Transport::kUdp ? peer.udp_refused : peer.stream_refused)) {
     // It refused the transport that now carries the walk: nothing more can reach it.
     fail_peer(index, now, PeerErrorKind::kUnreachable,
               fmt::format("destination unreachable over {}", to_string(transport)));
@@ -308,11 +319,18 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   }
   bytes_sent_ += *size;
   shared_.gate.charge(now, record, RequestKind::kProbe);
-  shared_.outbox.push_back(
-      Datagram{Endpoint{}, peer.candidate.address, std::move(bytes), transport});
+  Datagram& out = shared_.outbox.emplace_back();
+  out.remote = peer.candidate.address;
+  out.bytes = std::move(bytes);
+  out.transport = transport;
+  if (transport == Transport::kTls) {
+    out.tls_name = peer.candidate.host;
+    out.tls_ca_file = options_.tls_ca_file;
+    out.tls_verify = !options_.tls_insecure;
+  }
   const uint32_t attempt = peer.exchange.sent(now, shared_.random);
   tids_[request.transaction_id] = SentProbe{index, attempt, transport};
-  if (transport == Transport::kTcp) peer.tcp_sent = true;
+  if (transport != Transport::kUdp) peer.stream_sent = true;
   peer.last_via = transport;
   ++probes_sent_;
   ++shared_.counters.probes_sent;
@@ -553,24 +571,27 @@ void Descent::check_failed() {
 // The driver reports a datagram the kernel refused and a TCP connection that was refused or
 // failed. Where the other transport may still carry the walk, that is no reason to give up
 // on the server: a host firewall that rejects UDP is one of the networks TCP is for.
-void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
+void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport via,
+                             std::string_view why) {
   // Which transports may still carry the walk to a server, whatever it refused.
   const bool udp_may_carry = !carrier_fixed_ || carrier_ == Transport::kUdp;
-  const bool tcp_may_carry = !carrier_fixed_ || carrier_ == Transport::kTcp;
+  const bool stream_may_carry = !carrier_fixed_ || carrier_ != Transport::kUdp;
   for (size_t i = 0; i < peers_.size(); ++i) {
     Peer& peer = peers_[i];
     if (peer.phase != Phase::kPending || peer.exchange.attempts() == 0 ||
         !same_server(peer.candidate.address, remote)) {
       continue;
     }
-    (via == Transport::kUdp ? peer.udp_refused : peer.tcp_refused) = true;
+    (via == Transport::kUdp ? peer.udp_refused : peer.stream_refused) = true;
     const bool udp_left = udp_may_carry && !peer.udp_refused;
-    const bool tcp_left = tcp_may_carry && !peer.tcp_refused;
-    if (!udp_left && !tcp_left) {
-      fail_peer(i, now, PeerErrorKind::kUnreachable,
-                peer.udp_refused && peer.tcp_refused ? "destination unreachable over UDP and TCP"
-                                                     : "destination unreachable");
-    } else if (via == Transport::kUdp && !peer.tcp_sent && !peer.exchange.exhausted()) {
+    const bool stream_left = stream_may_carry && !peer.stream_refused;
+    if (!udp_left && !stream_left) {
+      std::string text = peer.udp_refused && peer.stream_refused
+                             ? "destination unreachable over UDP and TCP"
+                             : fmt::format("destination unreachable over {}", to_string(via));
+      if (!why.empty()) text += fmt::format(" ({})", why);
+      fail_peer(i, now, PeerErrorKind::kUnreachable, text);
+    } else if (via == Transport::kUdp && !peer.stream_sent && !peer.exchange.exhausted()) {
       transmit(i, now, Transport::kTcp);  // TCP now, for this server alone.
     }
     // Otherwise the transport left carries its retransmissions (next_transport).

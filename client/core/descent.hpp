@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -44,6 +45,8 @@ inline constexpr size_t kMaxPeersPerDescent = 512;
 struct Candidate {
   Endpoint address;
   std::string name;  // A root's host name, or the NODE-NAME last heard from it.
+  // A root's host name, which its TLS certificate must carry; empty: its IP address must.
+  std::string host{};
 };
 
 // A valid reply to one of our probes, from the address probed.
@@ -72,7 +75,9 @@ class Descent {
   bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
                   Transport via = Transport::kUdp);
   // What the driver could not send to `remote` over `via` (see Prober::on_unreachable).
-  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
+  // `why`: what the driver knows of it (a refused certificate), or nothing.
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp,
+                      std::string_view why = {});
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
   // The deadline passed: the silent candidates of the current level are reported and the
@@ -117,7 +122,7 @@ class Descent {
   // The walk goes over TCP and no server has answered it over UDP, not even late: UDP is
   // blocked (or, with kTcp, was not to be used). A UDP answer that came after TCP had won
   // says the network only lost a datagram.
-  bool udp_silent() const { return carrier_ == Transport::kTcp && !udp_heard_; }
+  bool udp_silent() const { return carrier_ != Transport::kUdp && !udp_heard_; }
 
  private:
   enum class Phase : uint8_t { kPending, kAnswered, kFailed };
@@ -127,9 +132,9 @@ class Descent {
     uint64_t level_id = 0;  // kShortcutLevel for the shortcut.
     Phase phase = Phase::kPending;
     Exchange exchange;
-    bool tcp_sent = false;                 // A Probe went to it over TCP.
+    bool stream_sent = false;              // A Probe went to it over TCP or TLS.
     bool udp_refused = false;              // The local kernel refused a datagram to it.
-    bool tcp_refused = false;              // A TCP connection to it was refused or failed.
+    bool stream_refused = false;           // A TCP connection (or TLS session) to it failed.
     Transport last_via = Transport::kUdp;  // Of the last Probe sent to it.
   };
   struct Level {

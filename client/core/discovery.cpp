@@ -52,9 +52,10 @@ bool Discovery::on_message(TimePoint now, const Endpoint& remote, const proto::M
   return ours;
 }
 
-void Discovery::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
-  if (!walk_done_) descent_.on_unreachable(now, remote, via);
-  if (verifier_ && !delivered_) verifier_->on_unreachable(now, remote, via);
+void Discovery::on_unreachable(TimePoint now, const Endpoint& remote, Transport via,
+                               std::string_view why) {
+  if (!walk_done_) descent_.on_unreachable(now, remote, via, why);
+  if (verifier_ && !delivered_) verifier_->on_unreachable(now, remote, via, why);
   advance(now);
 }
 
@@ -266,17 +267,24 @@ Discovery::Answer Discovery::answer_from_descent() const {
   return answer;
 }
 
-// Where the walk had to use TCP and nothing answered over UDP, UDP is blocked or not to be
-// used: TURN over TCP and TLS comes first, and UDP services are marked as unlikely to work
-// (the order among each kind stays the leaf's).
+// Where the walk had to use TCP or TLS and nothing answered over UDP, UDP is blocked or not
+// to be used: TURN over TCP and TLS comes first, and UDP services are marked as unlikely to
+// work; where it went over TLS, TLS services (turns:) come before the rest. The order among
+// each kind stays the leaf's.
 void Discovery::rank_by_transport(std::vector<Service>& services,
                                   std::vector<Service>& backups) const {
   if (!descent_.udp_silent()) return;
+  const bool tls_first = descent_.carrier() == Transport::kTls;
   for (std::vector<Service>* list : {&services, &backups}) {
     for (Service& s : *list)
       s.likely_blocked = s.transport == "udp";
     std::stable_partition(list->begin(), list->end(),
                           [](const Service& s) { return !s.likely_blocked; });
+    if (tls_first) {
+      std::stable_partition(list->begin(), list->end(), [](const Service& s) {
+        return s.scheme == "turns" || s.scheme == "stuns";
+      });
+    }
   }
 }
 

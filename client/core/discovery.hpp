@@ -49,7 +49,8 @@ class Discovery {
   // False when the transaction id is none of ours. `via`: how it came.
   bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
                   Transport via = Transport::kUdp);
-  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp,
+                      std::string_view why = {});
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
   std::optional<std::string> take_resolve_request();

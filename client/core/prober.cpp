@@ -37,9 +37,9 @@ Result<void, std::string> check(const DiscoverOptions& o) {
                             format_duration(Duration{o.transport_fallback})));
   }
   if (o.transport != TransportMode::kAuto && o.transport != TransportMode::kUdp &&
-      o.transport != TransportMode::kTcp) {
-    return fail(
-        fmt::format("transport must be auto, udp or tcp, got {}", static_cast<int>(o.transport)));
+      o.transport != TransportMode::kTcp && o.transport != TransportMode::kTls) {
+    return fail(fmt::format("transport must be auto, udp, tcp or tls, got {}",
+                            static_cast<int>(o.transport)));
   }
   if (o.grace < Duration::zero() || o.grace > timeout) {
     return fail(
@@ -231,9 +231,10 @@ void Prober::on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
   collect();
 }
 
-void Prober::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
+void Prober::on_unreachable(TimePoint now, const Endpoint& remote, Transport via,
+                            std::string_view why) {
   for (const auto& d : discoveries_)
-    d->on_unreachable(now, remote, via);
+    d->on_unreachable(now, remote, via, why);
   collect();
 }
 

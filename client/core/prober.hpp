@@ -110,14 +110,16 @@ class Prober final : public SansIoNode {
   void on_resolved(TimePoint now, DiscoveryId id, std::string_view host,
                    std::span<const Endpoint> addresses, std::string_view failure = {});
   // The driver learnt that `remote` is unreachable over `via` (ICMP, EHOSTUNREACH, no route
-  // for the family; over TCP a refused or failed connection): requests to it fail at once
-  // instead of timing out, unless the other transport may still reach it.
-  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
+  // for the family; over TCP a refused or failed connection; over TLS that too, or a
+  // certificate refused): requests to it fail at once instead of timing out, unless the
+  // other transport may still reach it. `why`, when known, goes into the error shown.
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp,
+                      std::string_view why = {});
 
   // SansIoNode.
   void on_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                    std::span<const uint8_t> bytes) override;
-  // A whole message of a TCP connection to `remote` (the driver frames the stream).
+  // A whole message of a TCP or TLS connection to `remote` (the driver frames the stream).
   void on_stream_message(TimePoint now, Transport via, const Endpoint& local,
                          const Endpoint& remote, std::span<const uint8_t> bytes) override;
   void on_timeout(TimePoint now) override;

@@ -15,12 +15,13 @@
 namespace turnscout::client {
 namespace {
 
-// How a STUN Binding reaches the service: over UDP or TCP as its URI says; nothing for
-// turns: and stuns:, which need TLS.
+// How a STUN Binding reaches the service: over UDP or TCP as its URI says, and TLS over TCP
+// for turns: and stuns:; nothing for DTLS (turns: over UDP).
 std::optional<Transport> binding_transport(const Service& service) {
-  if (service.scheme != "stun" && service.scheme != "turn") return std::nullopt;
-  if (service.transport == "udp") return Transport::kUdp;
-  if (service.transport == "tcp") return Transport::kTcp;
+  const bool tls = service.scheme == "turns" || service.scheme == "stuns";
+  if (!tls && service.scheme != "stun" && service.scheme != "turn") return std::nullopt;
+  if (service.transport == "tcp") return tls ? Transport::kTls : Transport::kTcp;
+  if (service.transport == "udp" && !tls) return Transport::kUdp;
   return std::nullopt;
 }
 
@@ -58,7 +59,7 @@ void Verifier::next_candidate(TimePoint now) {
     if (std::find(skip_.begin(), skip_.end(), service.uri) != skip_.end()) continue;
     const std::optional<Transport> via = binding_transport(service);
     if (!via) {
-      note("not checked: needs TLS, the check is a STUN Binding over UDP or TCP");
+      note("not checked: needs DTLS, the check is a STUN Binding over UDP, TCP or TLS");
       ++uncheckable_;
       continue;
     }
@@ -138,7 +139,17 @@ void Verifier::transmit(TimePoint now) {
   }
   bytes.resize(*size);
   shared_.gate.charge(now, record, RequestKind::kBinding);
-  shared_.outbox.push_back(Datagram{Endpoint{}, target_, std::move(bytes), via_});
+  Datagram& out = shared_.outbox.emplace_back();
+  out.remote = target_;
+  out.bytes = std::move(bytes);
+  out.transport = via_;
+  if (via_ == Transport::kTls) {
+    // A service named by host name must carry that name; one named by address, the address.
+    const std::string& host = candidates_[index_].host;
+    if (!parse_ip(host)) out.tls_name = host;
+    out.tls_ca_file = options_.tls_ca_file;
+    out.tls_verify = !options_.tls_insecure;
+  }
   tids_[exchange_->sent(now, shared_.random)] = request.transaction_id;
   ++bindings_sent_;
   --bindings_left_;
@@ -172,7 +183,9 @@ bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::Me
   // Over TCP the time includes the connection's handshake: not a UDP RTT sample.
   if (via == Transport::kUdp) record.rtt.add_sample(rtt);
   record.health.on_success();
-  note(via == Transport::kUdp ? "answered" : "answered over TCP (connection included)");
+  note(via == Transport::kUdp ? std::string("answered")
+                              : fmt::format("answered over {} (connection included)",
+                                            via == Transport::kTls ? "TLS" : "TCP"));
   result_.state = VerifyState::kVerified;
   result_.service = candidates_[index_].uri;
   result_.address = to_address(target_);
@@ -183,9 +196,12 @@ bool Verifier::on_message(TimePoint now, const Endpoint& remote, const proto::Me
   return true;
 }
 
-void Verifier::on_unreachable(TimePoint now, const Endpoint& remote, Transport via) {
+void Verifier::on_unreachable(TimePoint now, const Endpoint& remote, Transport via,
+                              std::string_view why) {
   if (exchange_ && via == via_ && unmap_v4(remote) == unmap_v4(target_)) {
-    give_up("destination unreachable", now);
+    give_up(why.empty() ? std::string("destination unreachable")
+                        : fmt::format("destination unreachable ({})", why),
+            now);
   }
 }
 

@@ -1,7 +1,8 @@
 // The optional last step: a STUN Binding to the chosen TURN server itself, on its own RTO
 // schedule; when it stays silent, the next backup is checked instead. The Binding goes the
-// way the URI says, UDP or TCP (stun: and turn:); turns: and stuns: (TLS) are listed as
-// not checked, and so are UDP ones where the walk found UDP blocked.
+// way the URI says: UDP or TCP (stun: and turn:), TLS (turns: and stuns: over TCP, the
+// certificate checked as DiscoverOptions::tls_ca_file says); DTLS ones are listed as not
+// checked, and so are UDP ones where the walk found UDP blocked.
 //
 // Host names: the core never resolves them. With DiscoverOptions::resolve_host_names the
 // verifier asks the driver (take_resolve_request, answered by on_resolved) and waits,
@@ -47,7 +48,8 @@ class Verifier {
   // went (`via`).
   bool on_message(TimePoint now, const Endpoint& remote, const proto::MessageView& view,
                   Transport via = Transport::kUdp);
-  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp);
+  void on_unreachable(TimePoint now, const Endpoint& remote, Transport via = Transport::kUdp,
+                      std::string_view why = {});
   void on_timeout(TimePoint now);
   TimePoint next_timeout() const;
   // The deadline passed: whatever is being checked is given up.

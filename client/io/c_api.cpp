@@ -200,8 +200,23 @@ turnscout_status turnscout_options_set_transport(turnscout_options* options, int
     case TURNSCOUT_TRANSPORT_TCP:
       options->options.transport = turnscout::TransportMode::kTcp;
       return TURNSCOUT_OK;
+    case TURNSCOUT_TRANSPORT_TLS:
+      options->options.transport = turnscout::TransportMode::kTls;
+      return TURNSCOUT_OK;
   }
   return TURNSCOUT_ERR_INVALID_ARGUMENT;
+}
+
+turnscout_status turnscout_options_set_tls_ca_file(turnscout_options* options, const char* path) {
+  if (options == nullptr) return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  options->options.tls_ca_file = path == nullptr ? "" : path;
+  return TURNSCOUT_OK;
+}
+
+turnscout_status turnscout_options_set_tls_insecure(turnscout_options* options, int insecure) {
+  if (options == nullptr) return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  options->options.tls_insecure = insecure != 0;
+  return TURNSCOUT_OK;
 }
 
 turnscout_status turnscout_options_set_selection(turnscout_options* options, int selection) {

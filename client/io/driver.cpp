@@ -56,15 +56,18 @@ Driver::Driver(uv_loop_t* loop, ProberConfig config)
       tcp_(
           loop,
           [this](const Endpoint& remote, std::span<const uint8_t> bytes) {
-            const TimePoint t = this->now();
-            prober_.on_stream_message(t, Transport::kTcp, Endpoint{}, remote, bytes);
-            pump(t);
+            on_stream_message(Transport::kTcp, remote, bytes);
           },
-          [this](const Endpoint& remote) {
-            const TimePoint t = this->now();
-            ++counters_.unreachable;
-            prober_.on_unreachable(t, remote, Transport::kTcp);
-            pump(t);
+          [this](const Endpoint& remote, std::string_view why) {
+            on_stream_failed(Transport::kTcp, remote, why);
+          }),
+      tls_(
+          loop,
+          [this](const Endpoint& remote, std::span<const uint8_t> bytes) {
+            on_stream_message(Transport::kTls, remote, bytes);
+          },
+          [this](const Endpoint& remote, std::string_view why) {
+            on_stream_failed(Transport::kTls, remote, why);
           }),
       lookups_(loop, [this](LookupId id, const std::string& host, LookupResult result) {
         on_lookup(id, host, std::move(result));
@@ -89,10 +92,45 @@ TimePoint Driver::now() const {
   return steady_now();
 }
 
+void Driver::on_stream_message(Transport via, const Endpoint& remote,
+                               std::span<const uint8_t> bytes) {
+  const TimePoint t = now();
+  prober_.on_stream_message(t, via, Endpoint{}, remote, bytes);
+  pump(t);
+}
+
+void Driver::on_stream_failed(Transport via, const Endpoint& remote, std::string_view why) {
+  const TimePoint t = now();
+  ++counters_.unreachable;
+  prober_.on_unreachable(t, remote, via, why);
+  pump(t);
+}
+
+Result<std::shared_ptr<TlsContext>, std::string> Driver::tls_context(bool verify,
+                                                                     const std::string& ca_file) {
+  const std::string key = verify ? "verify:" + ca_file : std::string("insecure");
+  if (auto it = tls_contexts_.find(key); it != tls_contexts_.end()) return it->second;
+  auto context = TlsContext::client(verify, ca_file);
+  if (!context) return context;
+  // A few trust settings at most in one program; a caller cycling through CA files only
+  // costs a rebuild.
+  if (tls_contexts_.size() >= kMaxTlsContexts) tls_contexts_.clear();
+  tls_contexts_.emplace(key, *context);
+  return *context;
+}
+
 RequestId Driver::discover(DiscoverOptions options, Callback callback, HopCallback on_hop) {
   const RequestId id = next_id_++;
   const TimePoint now = this->now();
   options.report_hops = on_hop != nullptr;
+  if (options.transport == TransportMode::kTls) {
+    // A CA file that cannot be read fails the discovery at once, naming it.
+    if (auto context = tls_context(!options.tls_insecure, options.tls_ca_file); !context) {
+      refuse(id, std::move(callback), StartError{StartErrc::kBadOption, context.error()});
+      pump(now);
+      return id;
+    }
+  }
   auto started = prober_.start(now, std::move(options));
   if (started) {
     pending_.push_back(Pending{id, *started, std::move(callback), std::move(on_hop)});
@@ -214,6 +252,7 @@ bool Driver::transmit(TimePoint now) {
   prober_.poll_transmit(outbox_);
   std::vector<Endpoint> unreachable;
   std::vector<Endpoint> unreachable_tcp;
+  std::vector<std::pair<Endpoint, std::string>> unreachable_tls;
   for (const Datagram& d : outbox_) {
     if (d.transport == Transport::kTcp) {
       const int error = tcp_.send(d.remote, d.bytes);
@@ -221,6 +260,18 @@ bool Driver::transmit(TimePoint now) {
         unreachable_tcp.push_back(d.remote);
       } else if (error != 0) {
         ++counters_.send_errors;  // Retransmitted later.
+      }
+      continue;
+    }
+    if (d.transport == Transport::kTls) {
+      auto context = tls_context(d.tls_verify, d.tls_ca_file);
+      const int error = context ? tls_.send(d.remote, d.bytes, *context, d.tls_name) : UV_EINVAL;
+      if (!context) {
+        unreachable_tls.emplace_back(d.remote, context.error());
+      } else if (error != 0 && is_unreachable(error)) {
+        unreachable_tls.emplace_back(d.remote, uv_strerror(error));
+      } else if (error != 0) {
+        ++counters_.send_errors;
       }
       continue;
     }
@@ -245,7 +296,11 @@ bool Driver::transmit(TimePoint now) {
     ++counters_.unreachable;
     prober_.on_unreachable(now, remote, Transport::kTcp);
   }
-  return !unreachable.empty() || !unreachable_tcp.empty();
+  for (const auto& [remote, why] : unreachable_tls) {
+    ++counters_.unreachable;
+    prober_.on_unreachable(now, remote, Transport::kTls, why);
+  }
+  return !unreachable.empty() || !unreachable_tcp.empty() || !unreachable_tls.empty();
 }
 
 // Starts a lookup for every name the core asks about; true when one failed at once and the
@@ -319,7 +374,10 @@ void Driver::arm(TimePoint now) {
 // The handles keep the caller's loop alive only while a caller waits for a result.
 void Driver::update_refs() {
   // Nothing left to wait for on a connection: answers would have no discovery to go to.
-  if (prober_.active() == 0) tcp_.close_all();
+  if (prober_.active() == 0) {
+    tcp_.close_all();
+    tls_.close_all();
+  }
   const bool want = pending() > 0;
   if (want == refs_) return;
   refs_ = want;
@@ -332,6 +390,7 @@ void Driver::update_refs() {
   if (v4_) v4_->set_ref(want);
   if (v6_) v6_->set_ref(want);
   tcp_.set_ref(want);
+  tls_.set_ref(want);
 }
 
 UdpPort* Driver::port_for(Family family, int& error) {

@@ -5,7 +5,8 @@
 //   remote's family; a send the kernel refuses as unreachable becomes on_unreachable;
 // - what the core queues with Transport::kTcp goes on a TCP connection to its remote
 //   (tcp_links.hpp), and each message read back to Prober::on_stream_message; connections
-//   close once answered, and all of them when no discovery is left;
+//   close once answered, and all of them when no discovery is left; Transport::kTls the
+//   same inside TLS, with a client context per trust setting (common/tls.hpp);
 // - one timer, re-armed after every core call to Prober::next_timeout() (or "now" when
 //   results wait); time is steady_now() (base/clock.hpp), the monotonic clock;
 // - the core's poll_resolve() requests (root names, TURN server names) are looked up with
@@ -26,6 +27,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/random.hpp"
@@ -94,6 +97,10 @@ class Driver final : private UdpPortHandler {
   void on_datagram(UdpPort& port, const Endpoint& from, std::span<const uint8_t> bytes) override;
   void on_send_failed(UdpPort& port, const Endpoint& to, int status) override;
   void on_send_error(const Endpoint& to, int status);
+  void on_stream_message(Transport via, const Endpoint& remote, std::span<const uint8_t> bytes);
+  void on_stream_failed(Transport via, const Endpoint& remote, std::string_view why);
+  Result<std::shared_ptr<TlsContext>, std::string> tls_context(bool verify,
+                                                               const std::string& ca_file);
   void on_timer();
   void pump(TimePoint now);
   bool transmit(TimePoint now);
@@ -115,6 +122,10 @@ class Driver final : private UdpPortHandler {
   std::unique_ptr<UdpPort> v4_;
   std::unique_ptr<UdpPort> v6_;
   TcpLinks tcp_;  // Probes the core sends over TCP.
+  TcpLinks tls_;  // And over TLS.
+  // Client contexts by trust setting ("verify:CA-FILE" or "insecure"), built on first use.
+  static constexpr size_t kMaxTlsContexts = 8;
+  std::unordered_map<std::string, std::shared_ptr<TlsContext>> tls_contexts_;
   NameLookups lookups_;
   std::vector<std::pair<LookupId, DiscoveryId>> lookup_purposes_;
   std::vector<Pending> pending_;

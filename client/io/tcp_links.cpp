@@ -1,7 +1,12 @@
 #include "client/io/tcp_links.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <utility>
 
+#include "base/endpoint.hpp"
 #include "common/sockaddr.hpp"
 #include "common/uv_cast.hpp"
 #include "proto/constants.hpp"
@@ -22,16 +27,9 @@ struct TcpLinks::Link {
   uint32_t outstanding = 0;                   // Requests sent without an answer yet.
   std::vector<uint8_t> input;                 // Less than one whole message.
   std::vector<uint8_t> chunk;                 // Where libuv reads into.
+  std::unique_ptr<TlsSession> tls;            // TLS links: the session inside the stream.
+  std::vector<uint8_t> plain;                 // Decrypted bytes of one read.
 };
-
-namespace {
-
-struct Write {
-  uv_write_t req{};
-  std::vector<uint8_t> bytes;
-};
-
-}  // namespace
 
 TcpLinks::TcpLinks(uv_loop_t* loop, OnMessage on_message, OnFailed on_failed, uint64_t quiet_ms)
     : loop_(loop),
@@ -56,7 +54,8 @@ void TcpLinks::set_ref(bool ref) {
   }
 }
 
-int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
+int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes,
+                   std::shared_ptr<TlsContext> tls, const std::string& tls_name) {
   std::vector<uint8_t> copy(bytes.begin(), bytes.end());
   if (auto it = links_.find(remote); it != links_.end()) {
     Link& link = *it->second;
@@ -83,6 +82,10 @@ int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes) {
     uv_unref(as_handle(&link->tcp));
     uv_unref(as_handle(&link->quiet));
   }
+  if (tls) {
+    link->tls = std::make_unique<TlsSession>(std::move(tls),
+                                             tls_name.empty() ? ip_to_string(remote) : tls_name);
+  }
   links_.emplace(remote, link);
   link->outstanding = 1;
   link->waiting.push_back(std::move(copy));
@@ -101,36 +104,67 @@ void TcpLinks::on_connect(uv_connect_t* req, int status) {
   if (link->closing) return;
   TcpLinks& self = *link->owner;
   if (status < 0) {
-    const Endpoint remote = link->remote;
-    self.close(*link);
-    if (self.on_failed_) self.on_failed_(remote);  // Refused or unreachable.
+    self.fail(*link, uv_strerror(status));  // Refused or unreachable.
     return;
   }
   link->connected = true;
   uv_tcp_nodelay(&link->tcp, 1);
   uv_read_start(as_stream(&link->tcp), &TcpLinks::on_alloc, &TcpLinks::on_read);
+  if (link->tls) {
+    if (auto started = link->tls->start(); !started) {
+      self.fail(*link, started.error());
+      return;
+    }
+  }
   for (std::vector<uint8_t>& bytes : std::exchange(link->waiting, {})) {
     if (!self.write(*link, std::move(bytes))) return;
   }
+  if (link->tls) self.flush_tls(*link);  // The ClientHello, with nothing to send yet.
 }
 
+void TcpLinks::fail(Link& link, std::string why) {
+  const Endpoint remote = link.remote;
+  close(link);
+  if (on_failed_) on_failed_(remote, why);
+}
+
+// Through the TLS session when there is one (requests written before its handshake is done
+// go out once it is).
 bool TcpLinks::write(Link& link, std::vector<uint8_t> bytes) {
-  auto* w = new Write;
-  w->bytes = std::move(bytes);
-  w->req.data = w;
-  uv_buf_t buf =
-      uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
-  if (uv_write(&w->req, as_stream(&link.tcp), &buf, 1, &TcpLinks::on_written) != 0) {
-    delete w;
+  if (!link.tls) return write_raw(link, std::move(bytes));
+  if (auto written = link.tls->write(bytes); !written) {
+    close(link);
+    return false;
+  }
+  return flush_tls(link);
+}
+
+bool TcpLinks::flush_tls(Link& link) {
+  if (!link.tls->output_pending()) return true;
+  return write_raw(link, link.tls->take_output());
+}
+
+// Written at once with send(MSG_NOSIGNAL), not uv_write: libuv writes with write(), which
+// raises SIGPIPE on a connection the server has reset, and a library must not kill the
+// program it is linked into (nor change its signal handling). What is written here is a
+// request or a TLS handshake flight, a few kilobytes at most, on a connection that carries
+// one exchange: a send buffer too full to take it whole means the connection is not
+// working, and it is closed (the core retransmits or gives up, as for a lost datagram).
+bool TcpLinks::write_raw(Link& link, std::vector<uint8_t> bytes) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(as_handle(&link.tcp), &fd) != 0) {
+    close(link);
+    return false;
+  }
+  ssize_t sent = 0;
+  do {
+    sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (sent < 0 && errno == EINTR);
+  if (sent != static_cast<ssize_t>(bytes.size())) {
     close(link);
     return false;
   }
   return true;
-}
-
-void TcpLinks::on_written(uv_write_t* req, int /*status*/) {
-  // A failed write shows as a failed read too, which closes the connection.
-  delete static_cast<Write*>(req->data);
 }
 
 void TcpLinks::on_alloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
@@ -149,8 +183,23 @@ void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf
     return;
   }
   uv_timer_start(&link->quiet, &TcpLinks::on_quiet, self.quiet_ms_, 0);  // The server is there.
+  const std::span<const uint8_t> read = std::span(link->chunk).first(static_cast<size_t>(nread));
   std::vector<uint8_t>& in = link->input;
-  in.insert(in.end(), link->chunk.begin(), link->chunk.begin() + nread);
+  bool ending = false;  // TLS: the server said close_notify, or sent a bad record.
+  if (link->tls) {
+    link->plain.clear();
+    const bool was_done = link->tls->handshake_done();
+    auto fed = link->tls->feed(read, link->plain);
+    if (!fed && !was_done && !link->tls->handshake_done()) {
+      self.fail(*link, fed.error());  // A refused certificate, or not TLS at all.
+      return;
+    }
+    if (!self.flush_tls(*link)) return;
+    in.insert(in.end(), link->plain.begin(), link->plain.end());
+    ending = !fed || link->tls->peer_closed();
+  } else {
+    in.insert(in.end(), read.begin(), read.end());
+  }
   size_t used = 0;
   for (;;) {
     const proto::Frame f = proto::next_frame(std::span(in).subspan(used), proto::kMaxMessageSize);
@@ -174,6 +223,10 @@ void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf
       self.close(*link);
       return;
     }
+  }
+  if (ending) {
+    self.close(*link);  // What it sent before is answered; nothing more will come.
+    return;
   }
   in.erase(in.begin(), in.begin() + static_cast<ptrdiff_t>(used));
 }

@@ -26,6 +26,8 @@ const char* to_string(TransportMode mode) {
       return "udp";
     case TransportMode::kTcp:
       return "tcp";
+    case TransportMode::kTls:
+      return "tls";
   }
   return "?";
 }

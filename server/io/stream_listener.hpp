@@ -4,7 +4,9 @@
 // the node's ProbeResponder as Via::kStream and the reply written back. The table's
 // deadlines run on one timer. Nothing here decides anything: see stream_table.hpp.
 //
-// Lifetime: close() and run the loop until `on_closed` ran before destroying it.
+// Lifetime: close() and run the loop until `on_closed` ran before destroying it. The process
+// must ignore SIGPIPE: a client that resets its connection while a reply is written would
+// kill it.
 #pragma once
 
 #include <uv.h>

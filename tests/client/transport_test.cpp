@@ -102,6 +102,81 @@ TEST_CASE("UDP working: TCP never starts, and the services keep the leaf's order
   CHECK(r.path[0].transport == "udp");
 }
 
+TEST_CASE("transport tls: every Probe over TLS, its certificate checked as the options say") {
+  Tree s;
+  std::vector<std::tuple<Transport, std::string, std::string, bool>> sent;
+  s.net.set_tap([&](const sim::TapEvent& e) {
+    if (e.from_node == s.client) {
+      REQUIRE(e.datagram != nullptr);
+      sent.emplace_back(e.transport, e.datagram->tls_name, e.datagram->tls_ca_file,
+                        e.datagram->tls_verify);
+    }
+    return sim::TapAction::kPass;
+  });
+  DiscoverOptions o = s.auto_options();
+  o.transport = TransportMode::kTls;
+  o.tls_ca_file = "ca.pem";
+  o.verify = false;  // Probes only.
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE(r.ok());
+  CHECK(r.transport == "tls");
+  // Each level costs three round trips: TCP's handshake, TLS's, the request.
+  CHECK(r.total_time == 3 * (20ms + 30ms + 40ms));
+  for (const Hop& hop : r.path)
+    CHECK(hop.transport == "tls");
+  // The leaf's reply (120 ms) comes after its first RTO (100 ms): one retransmission, on the
+  // same connection.
+  REQUIRE(sent.size() == 4);
+  for (const auto& [transport, name, ca, verify] : sent) {
+    CHECK(transport == Transport::kTls);
+    CHECK(name.empty());  // Roots given by address and listed servers: checked by address.
+    CHECK(ca == "ca.pem");
+    CHECK(verify);
+  }
+  // TLS services first, then TCP; UDP last and marked.
+  REQUIRE(r.services.size() == 3);
+  CHECK(r.services[0].uri == "turns:turn.example.org:5349?transport=tcp");
+  CHECK(r.services[1].uri == "turn:192.0.2.21:3478?transport=tcp");
+  CHECK(r.services[2].likely_blocked);
+
+  // Told to accept any certificate: the Probes say so.
+  Tree t;
+  bool insecure = false;
+  t.net.set_tap([&](const sim::TapEvent& e) {
+    if (e.from_node == t.client) insecure = !e.datagram->tls_verify;
+    return sim::TapAction::kPass;
+  });
+  o.tls_insecure = true;
+  REQUIRE(t.discover(o).ok());
+  CHECK(insecure);
+}
+
+TEST_CASE("transport tls: a server whose certificate is refused is unreachable, and says why") {
+  Tree s;
+  DiscoverOptions o = s.auto_options();
+  o.transport = TransportMode::kTls;
+  auto id = s.prober.start(s.net.now(), o);
+  REQUIRE(id.ok());
+  s.net.kick(s.client);
+  // The driver reports the refused certificate of the root before its reply could come.
+  s.prober.on_unreachable(s.net.now(), server(0, 1), Transport::kTls,
+                          "certificate refused: self-signed certificate");
+  std::optional<Finished> result;
+  REQUIRE(s.net.run_until(
+      [&] {
+        if (!result) result = s.prober.poll_result();
+        return result.has_value();
+      },
+      s.net.now() + 5s));
+  const DiscoveryResult& r = result->result;
+  CHECK_FALSE(r.ok());
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].kind == PeerErrorKind::kUnreachable);
+  CHECK(r.errors[0].detail ==
+        "destination unreachable over tls (certificate refused: self-signed certificate)");
+  CHECK(r.total_time < 100ms);  // At once, not after the timeout.
+}
+
 TEST_CASE("a slow UDP root still wins the race it is in, and the walk stays on UDP") {
   Tree s;
   s.set_delay(server(0, 1), 200ms);  // RTT 400 ms: TCP joins at 250 ms, would answer at 1050.

@@ -58,7 +58,7 @@ TEST_CASE("verify: a silent TURN server gives way to the next candidate, which i
   root.services = {turn(99)};  // A branch with services of its own: the last backup.
   s.add(server(0, 1), root, 10ms);
   FakeServerConfig l = leaf("leaf", turn(10));
-  l.services.push_back("turns:192.0.2.11:5349");
+  l.services.push_back("turns:192.0.2.11:5349?transport=udp");
   s.add(server(1, 1), l, 10ms);
   FakeServerConfig dead = turn_server();
   dead.silent = true;
@@ -70,13 +70,14 @@ TEST_CASE("verify: a silent TURN server gives way to the next candidate, which i
   const DiscoveryResult r = s.discover(o);
   REQUIRE(r.ok());
   CHECK(r.verification.state == VerifyState::kVerified);
-  CHECK(service_texts(r.services) == Names{turn(99), turn(10), "turns:192.0.2.11:5349"});
+  CHECK(service_texts(r.services) ==
+        Names{turn(99), turn(10), "turns:192.0.2.11:5349?transport=udp"});
   CHECK(r.backups.empty());
   REQUIRE(r.verification.tried.size() == 3);
   CHECK(r.verification.tried[0].service == turn(10));
   CHECK(r.verification.tried[0].outcome == "3 attempts, no reply");
   CHECK(r.verification.tried[1].outcome ==
-        "not checked: needs TLS, the check is a STUN Binding over UDP or TCP");
+        "not checked: needs DTLS, the check is a STUN Binding over UDP, TCP or TLS");
   CHECK(r.verification.tried[1].address.empty());
   CHECK(r.verification.tried[2].outcome == "answered");
   CHECK(turn10.bindings.size() == 3);
@@ -194,16 +195,16 @@ TEST_CASE("verify: the Binding budget ends the checks, and the discovery, when i
 
 TEST_CASE("verify: a budget spent to the last Binding by a normal give-up still ends the walk") {
   // leaf-a's one TURN server is silent: its 3 attempts spend the whole budget of 3. The walk
-  // must not go on to leaf-b, whose TLS-only service could not be checked anyway: that
+  // must not go on to leaf-b, whose DTLS-only service could not be checked anyway: that
   // would report an unchecked success after the budget said no.
   Scenario s;
   s.add(server(0, 1), branch("root", {server(1, 1), server(1, 2)}), 10ms);
   s.add(server(1, 1), leaf("leaf-a", turn(10)), 5ms);
-  s.add(server(1, 2), leaf("leaf-b", "turns:192.0.2.12:5349?transport=tcp"), 8ms);
+  s.add(server(1, 2), leaf("leaf-b", "turns:192.0.2.12:5349?transport=udp"), 8ms);
   const DiscoveryResult r = discover_over_budget(s);
   // leaf-b's service came along as a backup.
   CHECK(r.verification.tried[1].outcome ==
-        "not checked: needs TLS, the check is a STUN Binding over UDP or TCP");
+        "not checked: needs DTLS, the check is a STUN Binding over UDP, TCP or TLS");
   CHECK(hop_names(r) == Names{"root", "leaf-a"});
 }
 
@@ -348,17 +349,44 @@ TEST_CASE("verify: a TCP service is checked by a Binding over TCP") {
   CHECK(r.total_time == 20ms + 20ms);
 }
 
-TEST_CASE("verify: a leaf with TLS services only is answered, unchecked") {
+TEST_CASE("verify: turns: is checked by a Binding over TLS, the certificate by its address") {
   Scenario s;
-  FakeServerConfig l = leaf("leaf", "turns:192.0.2.11:5349?transport=tcp");
-  l.services.push_back("stuns:192.0.2.11:5349");
+  s.add(server(0, 1), leaf("leaf", "turns:192.0.2.10:3478?transport=tcp"), 10ms);
+  FakeServer& turn10 = s.add(kTurn10, turn_server(), 5ms);
+  std::vector<std::pair<Transport, std::string>> bindings;
+  s.net.set_tap([&](const sim::TapEvent& e) {
+    if (e.from_node == s.client && e.to == kTurn10) {
+      bindings.emplace_back(e.transport, e.datagram->tls_ca_file);
+      CHECK(e.datagram->tls_name.empty());  // An address: checked as one.
+    }
+    return sim::TapAction::kPass;
+  });
+  DiscoverOptions o = s.options({server(0, 1)});
+  o.verify = true;
+  o.tls_ca_file = "ca.pem";
+  const DiscoveryResult r = s.discover(o);
+  REQUIRE_MESSAGE(r.ok(), (r.errors.empty() ? r.failure : r.errors[0].detail));
+  CHECK(r.verification.state == VerifyState::kVerified);
+  REQUIRE(r.verification.tried.size() == 1);
+  CHECK(r.verification.tried[0].outcome == "answered over TLS (connection included)");
+  REQUIRE(bindings.size() == 1);
+  CHECK(bindings[0] == std::pair{Transport::kTls, std::string("ca.pem")});
+  CHECK(turn10.stream_requests == 1);
+  // TCP's handshake, TLS's and the Binding: three round trips of 10 ms after the leaf's 20.
+  CHECK(r.total_time == 20ms + 30ms);
+}
+
+TEST_CASE("verify: a leaf with DTLS services only is answered, unchecked") {
+  Scenario s;
+  FakeServerConfig l = leaf("leaf", "turns:192.0.2.11:5349?transport=udp");
+  l.services.push_back("turns:192.0.2.12:5349?transport=udp");
   s.add(server(0, 1), l, 10ms);
   DiscoverOptions o = s.options({server(0, 1)});
   o.verify = true;
   const DiscoveryResult r = s.discover(o);
   REQUIRE(r.ok());
   CHECK(r.verification.state == VerifyState::kUnchecked);
-  CHECK(r.errors.empty());  // Not rejected, not walked away from.
+  CHECK_MESSAGE(r.errors.empty(), (r.errors.empty() ? "" : r.errors[0].detail));
   CHECK(r.verification.tried.size() == 2);
 }
 

@@ -265,7 +265,9 @@ static void check_errors(turnscout_client* client) {
   EXPECT(turnscout_options_add_root(options, "") == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_timeout_ms(options, 0) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_selection(options, 7) == TURNSCOUT_ERR_INVALID_ARGUMENT);
-  EXPECT(turnscout_options_set_transport(options, 3) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_options_set_transport(options, 4) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_options_set_tls_ca_file(NULL, "ca.pem") == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_options_set_tls_insecure(NULL, 1) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_transport(NULL, TURNSCOUT_TRANSPORT_TCP) ==
          TURNSCOUT_ERR_INVALID_ARGUMENT);
   /* No roots: the discovery refuses the options and says why. */
@@ -281,6 +283,15 @@ static void check_errors(turnscout_client* client) {
   EXPECT(turnscout_discover(client, options, &result) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(strstr(turnscout_result_failure(result), "capacity token") != NULL);
   turnscout_result_destroy(result);
+  /* TLS with a CA file that cannot be read: refused at once, naming the file. */
+  EXPECT(turnscout_options_set_capacity_token(options, NULL) == TURNSCOUT_OK);
+  EXPECT(turnscout_options_set_transport(options, TURNSCOUT_TRANSPORT_TLS) == TURNSCOUT_OK);
+  EXPECT(turnscout_options_set_tls_ca_file(options, "/nonexistent/ca.pem") == TURNSCOUT_OK);
+  EXPECT(turnscout_discover(client, options, &result) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(strstr(turnscout_result_failure(result), "/nonexistent/ca.pem") != NULL);
+  turnscout_result_destroy(result);
+  EXPECT(turnscout_options_set_tls_ca_file(options, NULL) == TURNSCOUT_OK);
+  EXPECT(turnscout_options_set_tls_insecure(options, 1) == TURNSCOUT_OK);
   turnscout_options_destroy(options);
   EXPECT(strcmp(turnscout_status_string(TURNSCOUT_ERR_NOT_FOUND), "no TURN server found") == 0);
   EXPECT(turnscout_status_string(99) != NULL);

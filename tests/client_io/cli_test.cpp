@@ -17,6 +17,7 @@
 #include "proto/base64url.hpp"
 #include "proto/capacity_token.hpp"
 #include "tests/client_io/tree.hpp"
+#include "tests/support/certificate.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/udp_client.hpp"
 #include "tests/support/wait.hpp"
@@ -241,6 +242,50 @@ TEST_CASE("cli: probe --json prints the whole result") {
     CHECK(k.at("ok") == true);
     CHECK(k.at("verification").at("state") == "not-requested");
   }
+}
+
+TEST_CASE("cli: probe --transport tls walks the tree over TLS and checks every certificate") {
+  Tree t;
+  // Every node on 127.0.0.1 shares one self-signed certificate for that address.
+  const auto cert = make_certificate(t.dir.path(), "node", "IP:127.0.0.1");
+  REQUIRE_MESSAGE(cert.ok(), (cert.ok() ? "" : cert.error()));
+  t.common_yaml = fmt::format("tls: {{cert_file: \"{}\", key_file: \"{}\"}}\n", cert->cert_file,
+                              cert->key_file);
+  t.start();
+
+  const nlohmann::json j = probe_json(t, {"--transport", "tls", "--tls-ca", cert->cert_file});
+  CHECK_MESSAGE(j.at("ok") == true, j.dump());
+  CHECK(j.at("transport") == "tls");
+  REQUIRE(j.at("path").size() == 3);
+  for (const auto& hop : j.at("path"))
+    CHECK(hop.at("transport") == "tls");
+  CHECK(j.at("services")[0].at("likely_blocked") == true);  // UDP was not used.
+
+  // Without the CA: the root's certificate is refused, at once, and the error says so.
+  const CommandResult refused =
+      turnscout(t.dir, {"probe", "--json", "--transport", "tls", t.root_address()});
+  CHECK(refused.status == ExitStatus{true, 1});
+  INFO("output:\n" << refused.output);
+  // The JSON document, then the one-line reason on stderr.
+  const size_t end = refused.output.find("\n}\n");
+  REQUIRE(end != std::string::npos);
+  const nlohmann::json r = nlohmann::json::parse(refused.output.substr(0, end + 2));
+  REQUIRE(r.at("errors").size() == 1);
+  CHECK(r.at("errors")[0].at("kind") == "unreachable");
+  const std::string detail = r.at("errors")[0].at("detail");
+  CHECK_MESSAGE(detail.find("certificate refused") != std::string::npos, detail);
+  CHECK(r.at("total_time_us").get<int64_t>() < 1'000'000);
+
+  // Told to accept any certificate: found.
+  const nlohmann::json insecure = probe_json(t, {"--transport", "tls", "--tls-insecure"});
+  CHECK(insecure.at("ok") == true);
+  CHECK(insecure.at("transport") == "tls");
+
+  // A CA file that is not there is a usage error naming it.
+  const CommandResult missing = turnscout(t.dir, {"probe", "--transport", "tls", "--tls-ca",
+                                                  t.dir.path() + "/none.pem", t.root_address()});
+  CHECK(missing.status == ExitStatus{true, 2});
+  CHECK(missing.output.find("none.pem") != std::string::npos);
 }
 
 TEST_CASE("cli: a killed leaf is avoided") {

@@ -10,6 +10,8 @@
 #include <uv.h>
 
 #include <chrono>
+#include <csignal>
+#include <thread>
 #include <vector>
 
 #include "common/sockaddr.hpp"
@@ -61,7 +63,7 @@ TEST_CASE("TcpLinks: a server that accepts and never answers loses the connectio
     int failed = 0;
     TcpLinks links(
         &loop, [&](const Endpoint&, std::span<const uint8_t>) { ++messages; },
-        [&](const Endpoint&) { ++failed; }, 200);
+        [&](const Endpoint&, std::string_view) { ++failed; }, 200);
     links.set_ref(true);
     const std::vector<uint8_t> request(28, 0);
     REQUIRE(links.send(server.address, request) == 0);
@@ -89,13 +91,49 @@ TEST_CASE("TcpLinks: a refused connection is reported") {
     std::vector<Endpoint> failed;
     TcpLinks links(
         &loop, [](const Endpoint&, std::span<const uint8_t>) {},
-        [&](const Endpoint& remote) { failed.push_back(remote); });
+        [&](const Endpoint& remote, std::string_view) { failed.push_back(remote); });
     links.set_ref(true);
     REQUIRE(links.send(closed, std::vector<uint8_t>(28, 0)) == 0);
     CHECK(run_until(loop, 2000, [&] { return !failed.empty(); }));
     REQUIRE(failed.size() == 1);
     CHECK(failed[0] == closed);
     CHECK(links.size() == 0);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+// A library must not kill its program: writing to a connection the server has closed raises
+// SIGPIPE with write(), which libuv's uv_write uses. The signal keeps its default action
+// here (the test process would die of it).
+TEST_CASE("TcpLinks: a request on a connection the server closed raises no SIGPIPE") {
+  const bool defaulted = ::signal(SIGPIPE, SIG_DFL) != SIG_ERR;
+  REQUIRE(defaulted);
+  uv_loop_t loop{};
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    SilentServer server;
+    TcpLinks links(
+        &loop, [](const Endpoint&, std::span<const uint8_t>) {},
+        [](const Endpoint&, std::string_view) {});
+    links.set_ref(true);
+    const std::vector<uint8_t> request(28, 0);
+    REQUIRE(links.send(server.address, request) == 0);
+    // Connected and the request written: the server's side then accepts and closes.
+    const int accepted = ::accept(server.fd, nullptr, nullptr);
+    REQUIRE(accepted >= 0);
+    run_until(loop, 200, [] { return false; });
+    uint8_t got[28];
+    REQUIRE(::recv(accepted, got, sizeof(got), MSG_WAITALL) == 28);
+    ::close(accepted);  // Read first: a FIN, not a reset.
+    // Without the loop running the link has not seen the close: the next request goes on
+    // the same connection (and is answered by a reset), the one after it into the reset.
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    CHECK(links.send(server.address, request) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    (void)links.send(server.address, request);
+    // Still alive: the write failed, and the connection is closed.
+    CHECK(run_until(loop, 2000, [&] { return links.size() == 0; }));
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);

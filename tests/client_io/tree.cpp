@@ -18,8 +18,9 @@ constexpr auto kConverge = std::chrono::seconds{10};
 constexpr auto kPoll = std::chrono::milliseconds{20};
 constexpr auto kProbeTimeout = std::chrono::milliseconds{300};
 
-NodeOptions node(std::string name, std::vector<Endpoint> parents) {
+NodeOptions node(std::string name, std::vector<Endpoint> parents, const std::string& yaml) {
   NodeOptions o;
+  o.extra_yaml = yaml;
   o.name = std::move(name);
   o.parents = std::move(parents);
   o.interval = kTreeInterval;
@@ -38,7 +39,7 @@ std::unique_ptr<ServerProcess> start_node(const TempDir& dir, const NodeOptions&
 void announce_own_service(const TempDir& dir, ServerProcess& leaf, NodeOptions options,
                           UdpClient& client) {
   options.listen = fmt::format("{}", leaf.udp());
-  options.extra_yaml = fmt::format("services: [\"{}\"]\n", Tree::service_of(leaf));
+  options.extra_yaml += fmt::format("services: [\"{}\"]\n", Tree::service_of(leaf));
   dir.write(options.name + ".yaml", node_yaml(options));
   REQUIRE(leaf.process().send_signal(SIGHUP));
   const bool announced = wait_until(kConverge, kPoll, [&] {
@@ -54,10 +55,10 @@ void announce_own_service(const TempDir& dir, ServerProcess& leaf, NodeOptions o
 }  // namespace
 
 void Tree::start() {
-  root = start_node(dir, node("root", {}));
-  region = start_node(dir, node("region", {root->udp()}));
-  const NodeOptions leaf1_options = node("leaf-1", {region->udp()});
-  const NodeOptions leaf2_options = node("leaf-2", {region->udp()});
+  root = start_node(dir, node("root", {}, common_yaml));
+  region = start_node(dir, node("region", {root->udp()}, common_yaml));
+  const NodeOptions leaf1_options = node("leaf-1", {region->udp()}, common_yaml);
+  const NodeOptions leaf2_options = node("leaf-2", {region->udp()}, common_yaml);
   leaf1 = start_node(dir, leaf1_options);
   leaf2 = start_node(dir, leaf2_options);
   auto client = UdpClient::open(Endpoint::v4(127, 0, 0, 1, 0));

@@ -20,6 +20,8 @@ inline constexpr uint32_t kTreeMissed = 3;
 struct Tree {
   TempDir dir{"turnscout-sdk-tree"};
   std::unique_ptr<ServerProcess> root, region, leaf1, leaf2;
+  // Top-level YAML every node's config gets (a tls: section), set before start().
+  std::string common_yaml;
 
   // Starts the four servers and waits (bounded) until the tree has converged; REQUIREs it.
   void start();

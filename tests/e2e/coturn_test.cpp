@@ -22,6 +22,7 @@
 #include "common/format.hpp"
 #include "proto/binding.hpp"
 #include "tests/cluster/world.hpp"
+#include "tests/support/certificate.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/udp_client.hpp"
@@ -60,15 +61,18 @@ Result<test::ReceivedDatagram, std::string> raw_binding(const Endpoint& to) {
   return client->exchange(to, bytes, 200ms);
 }
 
-// One coturn on its own loopback address: UDP (and with `tcp`, TCP on the same port),
-// long-term credentials (as a real deployment would have; a Binding needs none), its
-// database, pid and log in `dir`.
+// One coturn on its own loopback address: UDP (and with `tcp`, TCP on the same port; with
+// `tls`, TLS two ports up, with that certificate), long-term credentials (as a real
+// deployment would have; a Binding needs none), its database, pid and log in `dir`.
 class Coturn {
  public:
-  Coturn(const test::TempDir& dir, std::string name, const Endpoint& ip, bool tcp = false)
+  Coturn(const test::TempDir& dir, std::string name, const Endpoint& ip, bool tcp = false,
+         const std::optional<test::Certificate>& tls = std::nullopt)
       : name_(std::move(name)) {
     address_ = ip;
     address_.port = free_udp_port(ip);
+    // The address is this coturn's alone, so a port near its UDP one is free for TLS.
+    tls_port_ = address_.port > 65000 ? address_.port - 2 : address_.port + 2;
     const std::string host = ip_to_string(ip);
     std::vector<std::string> args{"-n",
                                   "--listening-ip=" + host,
@@ -76,7 +80,6 @@ class Coturn {
                                   "--relay-ip=" + host,
                                   "--min-port=49152",
                                   "--max-port=49407",
-                                  "--no-tls",
                                   "--no-dtls",
                                   "--no-cli",
                                   "--no-rfc5780",
@@ -88,6 +91,13 @@ class Coturn {
                                   "--log-file=stdout",
                                   "--simple-log"};
     if (!tcp) args.push_back("--no-tcp");
+    if (tls) {
+      args.push_back(fmt::format("--tls-listening-port={}", tls_port_));
+      args.push_back("--cert=" + tls->cert_file);
+      args.push_back("--pkey=" + tls->key_file);
+    } else {
+      args.push_back("--no-tls");
+    }
     auto process = test::ChildProcess::spawn(turnserver_path(), args, dir.file(name_ + ".log"));
     REQUIRE_MESSAGE(process.ok(), (process ? "" : process.error()));
     process_ = std::make_unique<test::ChildProcess>(std::move(*process));
@@ -102,6 +112,9 @@ class Coturn {
   const Endpoint& address() const { return address_; }
   std::string uri() const { return fmt::format("turn:{}?transport=udp", to_string(address_)); }
   std::string tcp_uri() const { return fmt::format("turn:{}?transport=tcp", to_string(address_)); }
+  std::string tls_uri() const {
+    return fmt::format("turns:{}:{}?transport=tcp", ip_to_string(address_), tls_port_);
+  }
   void kill() {
     REQUIRE(process_->send_signal(SIGKILL));
     REQUIRE(process_->wait(5s).has_value());
@@ -110,6 +123,7 @@ class Coturn {
  private:
   std::string name_;
   Endpoint address_;
+  uint16_t tls_port_ = 0;
   std::unique_ptr<test::ChildProcess> process_;  // Killed and reaped when the test ends.
 };
 
@@ -200,6 +214,53 @@ TEST_CASE("coturn over TCP: with UDP blocked, the verify step is a Binding over 
     REQUIRE(!r.services.empty());
     CHECK(r.services[0].uri == a.tcp_uri());
   }
+}
+
+TEST_CASE("coturn over TLS: turns: is verified by a Binding over TLS, its certificate checked") {
+  test::TempDir dir("turnscout-coturn");
+  const auto cert = test::make_certificate(dir.path(), "coturn", "IP:127.3.0.1,IP:127.3.0.2");
+  REQUIRE_MESSAGE(cert.ok(), (cert.ok() ? "" : cert.error()));
+  Coturn a(dir, "coturn-a", Endpoint::v4(127, 3, 0, 1, 0), false, *cert);
+  Coturn b(dir, "coturn-b", Endpoint::v4(127, 3, 0, 2, 0), false, *cert);
+  std::string yaml = topology_yaml(a, b);
+  for (const Coturn* c : {&a, &b}) {
+    const std::string udp = "[\"" + c->uri() + "\"]";
+    yaml.replace(yaml.find(udp), udp.size(), "[\"" + c->tls_uri() + "\"]");
+  }
+  World w(parse_world(yaml));
+  w.converge();
+  DiscoverOptions options;
+  options.roots = w.roots();
+  options.verify = true;
+  options.use_last_path = false;
+  options.tls_ca_file = cert->cert_file;
+  // coturn's TLS listener may come up a little after its UDP one answers.
+  const bool listening = test::wait_until(5s, 50ms, [&] {
+    Client client(&w.loop);
+    return w.discover(client, options).verification.state == VerifyState::kVerified;
+  });
+  REQUIRE(listening);
+  for (int i = 0; i < 3; ++i) {
+    INFO("discovery " << i);
+    Client client(&w.loop);
+    const DiscoveryResult r = w.discover(client, options);
+    REQUIRE_MESSAGE(r.ok(), r.failure);
+    CHECK(r.transport == "udp");
+    CHECK(r.verification.state == VerifyState::kVerified);
+    CHECK(r.verification.service == a.tls_uri());
+    CHECK(r.verification.mapped.ip == "127.0.0.1");
+    REQUIRE(!r.verification.tried.empty());
+    CHECK(r.verification.tried.back().outcome == "answered over TLS (connection included)");
+  }
+  // Checked against the system's CAs instead, coturn's self-signed certificate is refused:
+  // both leaves' services fail, and the discovery with them.
+  options.tls_ca_file.clear();
+  Client client(&w.loop);
+  const DiscoveryResult refused = w.discover(client, options);
+  CHECK_FALSE(refused.ok());
+  REQUIRE(!refused.verification.tried.empty());
+  const std::string outcome = refused.verification.tried[0].outcome;
+  CHECK_MESSAGE(outcome.find("certificate refused") != std::string::npos, outcome);
 }
 
 TEST_CASE("coturn at the leaves: a killed coturn makes the verify step fall to the backup") {

@@ -5,6 +5,7 @@
 # Child processes, temp folders and a blocking UDP/Probe client, for any test that drives
 # real binaries (HTTP requests go through tools/http, as the product's own do).
 add_library(turnscout_test_support STATIC
+  ${PROJECT_SOURCE_DIR}/tests/support/certificate.cpp
   ${PROJECT_SOURCE_DIR}/tests/support/child_process.cpp
   ${PROJECT_SOURCE_DIR}/tests/support/temp_dir.cpp
   ${PROJECT_SOURCE_DIR}/tests/support/udp_client.cpp

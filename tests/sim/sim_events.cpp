@@ -46,7 +46,7 @@ void SimNetwork::route(NodeId from_node, Datagram& datagram) {
   const NodeId to_node = node_of(pair.to);
   const bool tap_drop =
       tap_ && tap_(TapEvent{now_, from_node, to_node, pair.from, pair.to, datagram.bytes,
-                            datagram.transport}) == TapAction::kDrop;
+                            datagram.transport, &datagram}) == TapAction::kDrop;
   if (to_node == kNoNode) {
     ++unknown_destination_;
     return;
@@ -64,11 +64,13 @@ void SimNetwork::route(NodeId from_node, Datagram& datagram) {
   }
   const LinkParams params = params_for(pair, from_node, to_node);
   const Fate fate = l.transmit(now_, params, random_);
-  // A client's stream message waits for its connection's handshake: one round trip more.
-  const Duration handshake =
-      datagram.transport != Transport::kUdp && datagram.local.family == Family::kNone
-          ? 2 * params.delay
-          : Duration::zero();
+  // A client's stream message waits for its connection's handshake: one round trip more,
+  // and one more for TLS (1.3).
+  const bool client_stream =
+      datagram.transport != Transport::kUdp && datagram.local.family == Family::kNone;
+  const Duration handshake = !client_stream                          ? Duration::zero()
+                             : datagram.transport == Transport::kTls ? 4 * params.delay
+                                                                     : 2 * params.delay;
   for (int i = 0; i < fate.copies; ++i) {
     const bool last = i + 1 == fate.copies;
     schedule(fate.arrival[i] + handshake,

@@ -23,9 +23,9 @@
 // A next_timeout() at or before now() fires at now(). Events at the same instant run in the
 // order they were scheduled, so a seed and a scenario give one trace on every machine.
 //
-// Stream messages (Datagram::transport kTcp) model one request on a new TCP connection: a
+// Stream messages (Datagram::transport kTcp, kTls) model one request on a new connection: a
 // message whose sender left `local` unset (a client) arrives one round trip of its link
-// later than a datagram would (the handshake), and the receiver gets it through
+// later than a datagram would (the handshake; two for TLS), and the receiver gets it through
 // on_stream_message. Loss, jitter and duplication apply as to datagrams; a test that wants
 // TCP's reliability gives the link none.
 //
@@ -84,6 +84,7 @@ struct TapEvent {
   Endpoint to;
   std::span<const uint8_t> bytes;  // Valid only during the call.
   Transport transport = Transport::kUdp;
+  const Datagram* datagram = nullptr;  // All of it (TLS fields too), during the call.
 };
 
 enum class TapAction { kPass, kDrop };

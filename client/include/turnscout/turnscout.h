@@ -66,7 +66,8 @@ typedef enum turnscout_selection {
 typedef enum turnscout_transport {
   TURNSCOUT_TRANSPORT_AUTO = 0, /* UDP; TCP joins when no root answered in time (default). */
   TURNSCOUT_TRANSPORT_UDP = 1,  /* UDP only. */
-  TURNSCOUT_TRANSPORT_TCP = 2   /* TCP only, for networks that block UDP. */
+  TURNSCOUT_TRANSPORT_TCP = 2,  /* TCP only, for networks that block UDP. */
+  TURNSCOUT_TRANSPORT_TLS = 3   /* TLS only, certificates checked (see below). */
 } turnscout_transport;
 
 /* "ok", "invalid argument", ...; never NULL. Takes an int so that any value is safe. */
@@ -100,6 +101,15 @@ TURNSCOUT_API turnscout_status turnscout_options_set_selection(turnscout_options
  * TURNSCOUT_ERR_INVALID_ARGUMENT. */
 TURNSCOUT_API turnscout_status turnscout_options_set_transport(turnscout_options* options,
                                                                int transport);
+/* TLS (TURNSCOUT_TRANSPORT_TLS, and verifying turns: services): the PEM file of the CAs a
+ * server's certificate must chain to; NULL or "" = the system's. A root given by host name
+ * must be named in its certificate, any other server by its IP address. A file that cannot
+ * be read fails the discovery with TURNSCOUT_ERR_INVALID_ARGUMENT's status. */
+TURNSCOUT_API turnscout_status turnscout_options_set_tls_ca_file(turnscout_options* options,
+                                                                 const char* path);
+/* Non-zero: accept any certificate (testing only). */
+TURNSCOUT_API turnscout_status turnscout_options_set_tls_insecure(turnscout_options* options,
+                                                                  int insecure);
 /* A capacity token as printed by `turnscout token issue` (base64url); NULL or "" = none. */
 TURNSCOUT_API turnscout_status turnscout_options_set_capacity_token(turnscout_options* options,
                                                                     const char* token);

@@ -48,6 +48,9 @@ enum class TransportMode : uint8_t {
           // as well, and the first transport that answers carries the rest of the walk.
   kUdp,   // UDP only.
   kTcp,   // TCP only (a network known to block UDP).
+  kTls,   // TLS only, on the servers' TCP ports (or the root's TLS port), each server's
+          // certificate checked (tls_ca_file, tls_insecure): a network that lets only TLS out,
+          // or a caller who wants the walk private.
 };
 
 struct DiscoverOptions {
@@ -69,8 +72,9 @@ struct DiscoverOptions {
   // is left, and `verification.tried` lists every attempt. On by default, as in the CLI: a
   // discovery then names a TURN server that answered, at the cost of one more round trip
   // (to it). Off, the result is the leaf's word only. The Binding goes over the URI's
-  // transport (UDP or TCP; turns: and stuns: are not checked); where the walk went over TCP
-  // because UDP got no answer, UDP services are not checked either.
+  // transport (UDP, TCP, or TLS for turns: and stuns:; DTLS is not checked); where the walk
+  // went over TCP or TLS because UDP got no answer or was not to be used, UDP services are
+  // not checked either.
   bool verify = true;
   // A capacity token in its text form (base64url, as `turnscout token issue` prints it);
   // empty = the free tier.
@@ -109,6 +113,13 @@ struct DiscoverOptions {
   // kAuto: how long UDP has, cold, before TCP races in (RFC 8305's spirit). With the roots'
   // RTTs known, twice the best of them plus 50 ms, if that is sooner (at least 100 ms).
   std::chrono::milliseconds transport_fallback{250};
+  // TLS (TransportMode::kTls, and the check of turns: and stuns: services): a server's
+  // certificate must chain to the system's CAs, or to the PEM file named here, and name the
+  // server: a root given by host name, that name; any other server (a root given by address,
+  // a server a parent lists), its IP address (an IP subjectAltName). `tls_insecure` accepts
+  // any certificate (testing only: anyone on the path can then read and change the walk).
+  std::string tls_ca_file;
+  bool tls_insecure = false;
 };
 
 // One balance server on the chosen path, root first.
@@ -125,7 +136,7 @@ struct Hop {
   // A capacity_token it did not honour (expired, bound to another address, signed with
   // another key, or for a tier it does not have) shows here as 0.
   uint8_t tier = 0;
-  std::string transport = "udp";  // How its reply came: "udp" or "tcp".
+  std::string transport = "udp";  // How its reply came: "udp", "tcp" or "tls".
 };
 
 // A TURN or STUN server announced by a leaf.
@@ -226,7 +237,7 @@ struct DiscoveryResult {
   uint32_t probes_sent = 0;
   uint32_t bindings_sent = 0;  // Verification Bindings, retransmissions included.
   // What carried the walk: "udp", or "tcp" when UDP got no answer from any root in time
-  // (TransportMode::kAuto) or was not used (kTcp).
+  // (TransportMode::kAuto) or was not used (kTcp); "tls" with kTls.
   std::string transport = "udp";
 
   bool ok() const { return status == Status::kOk; }
@@ -238,7 +249,7 @@ struct DiscoveryResult {
 // "not-requested", "verified", "failed"; "ok", "invalid-options", "not-found",
 // "internal-error".
 TURNSCOUT_API const char* to_string(Selection selection);
-TURNSCOUT_API const char* to_string(TransportMode mode);  // "auto", "udp", "tcp".
+TURNSCOUT_API const char* to_string(TransportMode mode);  // "auto", "udp", "tcp", "tls".
 TURNSCOUT_API const char* to_string(PeerErrorKind kind);
 TURNSCOUT_API const char* to_string(VerifyState state);
 TURNSCOUT_API const char* to_string(Status status);
