@@ -5,7 +5,10 @@
 //                 [--server-cpu N]
 //
 // Phases: cold (every hop probed), tcp (cold, every Probe on a TCP connection, as where UDP
-// is blocked: DiscoverOptions::transport = kTcp) and warm (the last good leaf first).
+// is blocked: DiscoverOptions::transport = kTcp), tls (the same inside TLS, every server's
+// certificate checked against a CA file: kTls) and warm (the last good leaf first). For tls
+// the bench makes a certificate for the proxies' addresses with `openssl req` in a
+// temporary folder, which it removes.
 //
 // A 3-level tree (a root, 3 regions, 9 leaves) runs as in-process virtual nodes
 // (cluster/) with zero link delay, on its own loop and thread. The client, the SDK's
@@ -32,9 +35,14 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -42,6 +50,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <turnscout/client.hpp>
 
@@ -118,10 +127,12 @@ class ServerThread {
  public:
   ~ServerThread() { stop(); }
 
-  Result<void, std::string> start(cluster::Topology topology, int cpu) {
+  Result<void, std::string> start(cluster::Topology topology, int cpu,
+                                  cluster::ClusterOptions options) {
     std::future<std::string> ready = ready_.get_future();
-    thread_ =
-        std::thread([this, t = std::move(topology), cpu]() mutable { run(std::move(t), cpu); });
+    thread_ = std::thread([this, t = std::move(topology), cpu, o = std::move(options)]() mutable {
+      run(std::move(t), cpu, std::move(o));
+    });
     const std::string error = ready.get();
     if (!error.empty()) {
       stop();
@@ -152,14 +163,14 @@ class ServerThread {
   std::vector<std::string> roots;
 
  private:
-  void run(cluster::Topology topology, int cpu) {
+  void run(cluster::Topology topology, int cpu, cluster::ClusterOptions options) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &stop_, &ServerThread::on_stop);
     stop_.data = this;
     uv_async_init(&loop_, &count_, &ServerThread::on_count);
     count_.data = this;
     if (!pin_thread(cpu)) std::fprintf(stderr, "cannot pin the servers to CPU %d\n", cpu);
-    cluster_ = std::make_unique<cluster::Cluster>(&loop_, std::move(topology));
+    cluster_ = std::make_unique<cluster::Cluster>(&loop_, std::move(topology), std::move(options));
     auto started = cluster_->start([this] { converged(); });
     if (!started) {
       ready_.set_value(started.error());
@@ -222,6 +233,45 @@ class ServerThread {
   std::promise<std::string> ready_;
   bool answered_ = false;
   std::thread thread_;
+};
+
+// A self-signed certificate for every proxy's address (what clients dial), made by
+// `openssl req` in a temporary folder that goes with the object.
+class TempCertificate {
+ public:
+  static Result<std::unique_ptr<TempCertificate>, std::string> make(
+      const cluster::Topology& topology) {
+    std::string folder = (std::filesystem::temp_directory_path() / "discovery-cpu-XXXXXX");
+    if (mkdtemp(folder.data()) == nullptr) return unexpected(std::string("mkdtemp failed"));
+    auto out = std::unique_ptr<TempCertificate>(new TempCertificate(folder));
+    std::string names;
+    for (size_t i = 0; i < topology.nodes.size(); ++i) {
+      const auto at = cluster::nth_address(topology.proxy_base, i);
+      if (!at) return unexpected(std::string("out of loopback addresses"));
+      names += (names.empty() ? "IP:" : ",IP:") + ip_to_string(*at);
+    }
+    const std::string command = fmt::format(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+        "-subj /CN=discovery-cpu -addext subjectAltName={} -keyout '{}' -out '{}' "
+        ">'{}/openssl.log' 2>&1",
+        names, out->key_file(), out->cert_file(), folder);
+    if (std::system(command.c_str()) != 0) {
+      std::ifstream log(folder + "/openssl.log");
+      const std::string said((std::istreambuf_iterator<char>(log)), {});
+      return unexpected("openssl req failed (is openssl installed?): " + said);
+    }
+    return out;
+  }
+  ~TempCertificate() {
+    std::error_code ignored;
+    std::filesystem::remove_all(folder_, ignored);
+  }
+  std::string cert_file() const { return folder_ + "/cert.pem"; }
+  std::string key_file() const { return folder_ + "/key.pem"; }
+
+ private:
+  explicit TempCertificate(std::string folder) : folder_(std::move(folder)) {}
+  std::string folder_;
 };
 
 // Bare round trips from one blocking socket: per node address, the wall time of each.
@@ -422,10 +472,12 @@ void print_budget(const std::vector<Phase>& phases) {
       "budget (DESIGN.md): own time p50 <= 1000 us; a warm discovery costs one round trip\n");
   for (const Phase& p : phases) {
     const double own = percentile(p.own_us, 0.5);
-    if (p.name == "tcp") {
-      // Each hop opens a connection (a round trip of its own): the UDP budget does not apply.
-      std::printf("  %-5s own p50 %7.1f us  (each hop a TCP connect and a request; %.2f x cold)\n",
+    if (p.name == "tcp" || p.name == "tls") {
+      // Each hop opens a connection (a round trip of its own, and TLS's handshake): the UDP
+      // budget does not apply.
+      std::printf("  %-5s own p50 %7.1f us  (each hop a %s and a request; %.2f x cold)\n",
                   p.name.c_str(), own,
+                  p.name == "tcp" ? "TCP connect" : "TCP connect, a TLS handshake",
                   percentile(p.wall_us, 0.5) / percentile(phases.front().wall_us, 0.5));
       continue;
     }
@@ -448,8 +500,17 @@ int run(const Options& options) {
     std::fprintf(stderr, "%s\n", topology.error().front().c_str());
     return 2;
   }
+  auto certificate = TempCertificate::make(*topology);
+  if (!certificate) {
+    std::fprintf(stderr, "%s\n", certificate.error().c_str());
+    return 1;
+  }
+  cluster::ClusterOptions cluster_options;
+  cluster_options.tls_cert_file = (*certificate)->cert_file();
+  cluster_options.tls_key_file = (*certificate)->key_file();
   ServerThread servers;
-  if (auto started = servers.start(std::move(*topology), options.server_cpu); !started) {
+  if (auto started = servers.start(std::move(*topology), options.server_cpu, cluster_options);
+      !started) {
     std::fprintf(stderr, "%s\n", started.error().c_str());
     return 1;
   }
@@ -481,6 +542,11 @@ int run(const Options& options) {
     phases.push_back(
         PhaseRunner(&loop, gap, servers, client, discover, raw, options.discoveries, options.gap_ms)
             .run("tcp"));
+    discover.transport = TransportMode::kTls;
+    discover.tls_ca_file = (*certificate)->cert_file();
+    phases.push_back(
+        PhaseRunner(&loop, gap, servers, client, discover, raw, options.discoveries, options.gap_ms)
+            .run("tls"));
     discover.transport = TransportMode::kUdp;
     discover.use_last_path = true;
     phases.push_back(
@@ -501,9 +567,11 @@ int run(const Options& options) {
 }  // namespace turnscout::bench
 
 int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // The tree's TCP and TLS listeners run in this process.
   turnscout::bench::Options options;
   CLI::App app("discovery_cpu: client wall and CPU time per discovery on a loopback tree");
-  app.add_option("--discoveries", options.discoveries, "Discoveries per phase (cold, tcp, warm)")
+  app.add_option("--discoveries", options.discoveries,
+                 "Discoveries per phase (cold, tcp, tls, warm)")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
       ->capture_default_str();
   app.add_option("--gap-ms", options.gap_ms, "Idle milliseconds between discoveries")

@@ -4,13 +4,14 @@
 #   bash scripts/demo.sh              the tree as it is
 #   bash scripts/demo.sh --block-udp  every UDP datagram to the tree dropped, as on a network
 #                                     that blocks UDP: the probe gets through over TCP
+#   bash scripts/demo.sh --tls        UDP blocked too, and the walk goes over TLS, every
+#                                     node's certificate (made here) checked
 set -euo pipefail
-cluster_flags=()
-case "${1:-}" in
-  "") ;;
-  --block-udp) cluster_flags=(--block-udp) ;;
+mode=${1:-}
+case "$mode" in
+  "" | --block-udp | --tls) ;;
   *)
-    echo "usage: bash scripts/demo.sh [--block-udp]" >&2
+    echo "usage: bash scripts/demo.sh [--block-udp | --tls]" >&2
     exit 2
     ;;
 esac
@@ -40,6 +41,25 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+cluster_flags=()
+probe_flags=()
+case "$mode" in
+  --block-udp) cluster_flags=(--block-udp) ;;
+  --tls)
+    # One self-signed certificate for the addresses the proxies take (configs/demo.yaml:
+    # 127.2.0.1 on), which the probe is told to trust.
+    names=IP:127.2.0.1
+    for i in $(seq 2 32); do names="$names,IP:127.2.0.$i"; done
+    log "make: a certificate for the tree's addresses (openssl req -x509)"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+      -subj /CN=turnscout-demo -addext "subjectAltName=$names" \
+      -keyout "$work/key.pem" -out "$work/cert.pem" 2>"$work/openssl.log" ||
+      { cat "$work/openssl.log" >&2; exit 1; }
+    cluster_flags=(--block-udp --tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+    probe_flags=(--transport tls --tls-ca "$work/cert.pem")
+    ;;
+esac
+
 log "start: turnscout cluster configs/demo.yaml ${cluster_flags[*]}"
 "$cli" cluster configs/demo.yaml "${cluster_flags[@]}" --state-file "$state" >"$work/cluster.log" 2>&1 &
 cluster_pid=$!
@@ -64,8 +84,8 @@ cat "$work/cluster.log"
 # The first root address: "roots": ["127.2.0.1:PORT", ...] in the state file.
 root=$(tr -d ' \n' <"$state" | grep -o '"roots":\["[^"]*"' | sed 's/.*\["//; s/"$//')
 
-log "probe: turnscout probe $root"
-"$cli" probe "$root"
+log "probe: turnscout probe $root ${probe_flags[*]}"
+"$cli" probe "$root" "${probe_flags[@]}"
 
 log "stop: SIGTERM to the cluster (pid $cluster_pid)"
 kill -TERM "$cluster_pid"

@@ -15,7 +15,10 @@
 
 #include <turnscout/client.hpp>
 
+#include "base/endpoint.hpp"
 #include "tests/cluster/world.hpp"
+#include "tests/support/certificate.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace turnscout::cluster::testing {
 namespace {
@@ -245,6 +248,66 @@ TEST_CASE("UDP blocked: cold discoveries get through over TCP, TURN over TCP fir
           << " ms (250 ms fallback + 3 TCP levels + a Binding over TCP)");
   CHECK(med >= expected);
   CHECK(med <= expected + 50.0);
+}
+
+TEST_CASE("TLS: a walk over TLS costs three round trips a level, every certificate checked") {
+  std::string yaml = world_yaml("");
+  for (size_t at = 0; (at = yaml.find("?transport=udp\"]", at)) != std::string::npos;) {
+    yaml.replace(at, 16, "?transport=udp\", \"turn:${proxy}?transport=tcp\"]");
+    at += 16;
+  }
+  Topology topology = parse_world(yaml);
+  // One certificate for every proxy's address: what the client dials, and what parents list.
+  test::TempDir dir("turnscout-e2e-tls");
+  std::string names;
+  for (size_t i = 0; i < topology.nodes.size(); ++i)
+    names += (i == 0 ? "IP:" : ",IP:") + ip_to_string(*nth_address(topology.proxy_base, i));
+  const auto cert = test::make_certificate(dir.path(), "tree", names);
+  REQUIRE_MESSAGE(cert.ok(), (cert.ok() ? "" : cert.error()));
+  ClusterOptions cluster_options = World::udp_blocked();
+  cluster_options.tls_cert_file = cert->cert_file;
+  cluster_options.tls_key_file = cert->key_file;
+  World w(std::move(topology), cluster_options);
+  w.converge();
+
+  DiscoverOptions options;
+  options.roots = w.roots();
+  options.timeout = 2000ms;
+  options.use_last_path = false;
+  options.transport = TransportMode::kTls;
+  options.tls_ca_file = cert->cert_file;
+  std::vector<double> totals;
+  for (int i = 0; i < 10; ++i) {
+    Client client(&w.loop);
+    const DiscoveryResult r = w.discover(client, options);
+    INFO("discovery " << i);
+    REQUIRE_MESSAGE(r.ok(), r.failure);
+    CHECK(r.transport == "tls");
+    REQUIRE(r.path.size() == 3);
+    CHECK(r.path[1].name == "eu-west");
+    for (const Hop& hop : r.path)
+      CHECK(hop.transport == "tls");
+    CHECK(r.services[0].transport == "tcp");
+    CHECK(r.verification.state == VerifyState::kVerified);
+    totals.push_back(ms_of(r.total_time));
+  }
+  // Per level a TCP handshake, a TLS 1.3 handshake and the request, 3 x (20 + 30 + 30) ms,
+  // then the Binding over a TCP connection of its own to the leaf's TURN server, 2 x 30 ms.
+  const double expected = 240.0 + 60.0;
+  const double med = median(totals);
+  MESSAGE("TLS: median discovery " << med << " ms, expected about " << expected
+                                   << " ms (3 TLS levels + a Binding over TCP)");
+  CHECK(med >= expected);
+  CHECK(med <= expected + 50.0);
+
+  // A client that does not trust the tree's certificate gets nowhere, and says why.
+  options.tls_ca_file.clear();
+  Client client(&w.loop);
+  const DiscoveryResult refused = w.discover(client, options);
+  CHECK_FALSE(refused.ok());
+  REQUIRE(!refused.errors.empty());
+  CHECK_MESSAGE(refused.errors[0].detail.find("certificate refused") != std::string::npos,
+                refused.errors[0].detail);
 }
 
 }  // namespace

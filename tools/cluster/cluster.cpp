@@ -146,6 +146,8 @@ server::ServerConfig Cluster::node_config(size_t index) const {
   for (const std::string& s : t.services)
     c.services.push_back(expand_service(s, r.proxy->local(), r.address));
   c.weight = t.weight;
+  c.streams.tls_cert_file = options_.tls_cert_file;
+  c.streams.tls_key_file = options_.tls_key_file;
   return c;
 }
 

@@ -47,6 +47,11 @@ struct ClusterOptions {
   // Every proxy drops every UDP datagram (clients reach the nodes over TCP only), as on a
   // network that blocks UDP. Heartbeats go between nodes directly and are not affected.
   bool block_udp = false;
+  // Every node serves TLS on its TCP port with this certificate and key (PEM), as
+  // tls.cert_file and tls.key_file: a client can then walk the tree over TLS. Clients reach
+  // the proxies, so the certificate must name the proxies' addresses.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // One node as the table and the state file show it.

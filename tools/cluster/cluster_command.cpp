@@ -138,6 +138,11 @@ int run_loop(Runner& runner, Topology topology, Duration timeout, std::string se
   ClusterOptions options;
   options.seed = runner.args->seed;
   options.block_udp = runner.args->block_udp;
+  // Absolute: process mode writes the nodes' configs into another folder.
+  if (!runner.args->tls_cert.empty()) {
+    options.tls_cert_file = std::filesystem::absolute(runner.args->tls_cert).string();
+    options.tls_key_file = std::filesystem::absolute(runner.args->tls_key).string();
+  }
   options.server_binary = std::move(server_binary);
   options.work_dir = runner.args->work_dir;
   runner.cluster = std::make_unique<Cluster>(&runner.loop, std::move(topology), options);
@@ -270,6 +275,17 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
   cmd->add_flag("--block-udp", args.block_udp,
                 "Every proxy drops every UDP datagram, as a network that blocks UDP: clients "
                 "reach the nodes over TCP only (heartbeats are not affected)");
+  CLI::Option* tls_cert =
+      cmd->add_option("--tls-cert", args.tls_cert,
+                      "Every node serves TLS on its TCP port with this PEM certificate (for the "
+                      "proxies' addresses), so `turnscout probe --transport tls` walks the tree")
+          ->type_name("FILE")
+          ->check(CLI::Validator(CLI::ExistingFile).description(""));
+  cmd->add_option("--tls-key", args.tls_key, "The private key of --tls-cert (PEM)")
+      ->type_name("FILE")
+      ->check(CLI::Validator(CLI::ExistingFile).description(""))
+      ->needs(tls_cert);
+  tls_cert->needs("--tls-key");
   CLI::Option* processes =
       cmd->add_flag("--processes", args.processes,
                     "Run every node as a turnscout-server process instead of a virtual node");

@@ -71,6 +71,10 @@ Result<std::string, std::string> server_config_yaml(const server::ServerConfig& 
   if (c.metrics_listen) {
     fmt::format_to(out, "metrics: {{listen: {}}}\n", yaml_string(to_string(*c.metrics_listen)));
   }
+  if (!c.streams.tls_cert_file.empty()) {
+    fmt::format_to(out, "tls: {{cert_file: {}, key_file: {}}}\n",
+                   yaml_string(c.streams.tls_cert_file), yaml_string(c.streams.tls_key_file));
+  }
   fmt::format_to(out, "log: {{level: {}}}\nworkers: {}\n", c.log_level, c.workers);
 
   auto check = server::parse_server_config(y, display_name, "");
