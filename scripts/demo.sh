@@ -6,12 +6,13 @@
 #                                     that blocks UDP: the probe gets through over TCP
 #   bash scripts/demo.sh --tls        UDP blocked too, and the walk goes over TLS, every
 #                                     node's certificate (made here) checked
+#   bash scripts/demo.sh --ipv6       the same tree on [::1], probed over IPv6
 set -euo pipefail
 mode=${1:-}
 case "$mode" in
-  "" | --block-udp | --tls) ;;
+  "" | --block-udp | --tls | --ipv6) ;;
   *)
-    echo "usage: bash scripts/demo.sh [--block-udp | --tls]" >&2
+    echo "usage: bash scripts/demo.sh [--block-udp | --tls | --ipv6]" >&2
     exit 2
     ;;
 esac
@@ -45,6 +46,7 @@ cluster_flags=()
 probe_flags=()
 case "$mode" in
   --block-udp) cluster_flags=(--block-udp) ;;
+  --ipv6) cluster_flags=(--ipv6) ;;
   --tls)
     # One self-signed certificate for the addresses the proxies take (configs/demo.yaml:
     # 127.2.0.1 on), which the probe is told to trust.
@@ -81,7 +83,7 @@ if [ ! -s "$state" ]; then
 fi
 cat "$work/cluster.log"
 
-# The first root address: "roots": ["127.2.0.1:PORT", ...] in the state file.
+# The first root address: "roots": ["127.2.0.1:PORT", ...] (or "[::1]:PORT") in the state file.
 root=$(tr -d ' \n' <"$state" | grep -o '"roots":\["[^"]*"' | sed 's/.*\["//; s/"$//')
 
 log "probe: turnscout probe $root ${probe_flags[*]}"

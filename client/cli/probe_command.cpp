@@ -289,9 +289,13 @@ std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& show
   append_attempts(out, r.verification);
   if (r.ok() || !r.errors.empty() || r.errors_dropped > 0) append_errors(out, r, style);
   if (r.ok()) {
+    // How it got there, when not the plain UDP over IPv4 most walks take.
+    std::string over;
+    if (r.transport != "udp") over = r.transport;
+    if (r.family == "ipv6") over += over.empty() ? "IPv6" : ", IPv6";
     out += fmt::format("{} {} with {} probe{}{}{}\n", style.green("found in"), ms(r.total_time),
                        r.probes_sent, r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "",
-                       r.transport == "udp" ? "" : fmt::format(" over {}", r.transport));
+                       over.empty() ? "" : " over " + over);
   } else if (r.status == Status::kCancelled) {
     out += fmt::format("interrupted after {} with {} probe{}\n", ms(r.total_time), r.probes_sent,
                        r.probes_sent == 1 ? "" : "s");

@@ -103,6 +103,7 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   out["probes_sent"] = r.probes_sent;
   out["bindings_sent"] = r.bindings_sent;
   out["transport"] = r.transport;
+  out["family"] = r.family;
   out["errors"] = std::move(errors);
   out["errors_dropped"] = r.errors_dropped;
   return out;

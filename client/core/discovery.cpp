@@ -337,6 +337,9 @@ void Discovery::deliver_failure(TimePoint now, std::string reason) {
 void Discovery::fill(DiscoveryResult& result, const Answer& answer) const {
   result.warm = answer.warm;
   result.path = answer.path;
+  if (!answer.path.empty()) {
+    result.family = answer.path.front().address.ip.find(':') == std::string::npos ? "ipv4" : "ipv6";
+  }
   result.reflexive = answer.reflexive;
   result.services = answer.services;
   result.backups = answer.backups;

@@ -79,17 +79,40 @@ std::optional<std::string> RootResolution::take_request() {
   return host;
 }
 
+// RFC 8305 section 4: the resolver's order (RFC 6724's preference), with the families
+// taking turns from the first one's, so that one broken family does not stand in front
+// of every address of the other.
+std::vector<Endpoint> interleave_families(std::vector<Endpoint> addresses) {
+  if (addresses.empty()) return addresses;
+  const Family first = addresses.front().family;
+  std::vector<Endpoint> mine;
+  std::vector<Endpoint> other;
+  for (const Endpoint& a : addresses)
+    (a.family == first ? mine : other).push_back(a);
+  std::vector<Endpoint> out;
+  out.reserve(addresses.size());
+  for (size_t i = 0; i < mine.size() || i < other.size(); ++i) {
+    if (i < mine.size()) out.push_back(mine[i]);
+    if (i < other.size()) out.push_back(other[i]);
+  }
+  return out;
+}
+
 void RootResolution::on_resolved(std::string_view host, std::span<const Endpoint> addresses,
                                  std::string_view failure) {
   bool reported = false;
   for (Entry& e : entries_) {
     if (e.answered || e.address || e.host != host) continue;
     e.answered = true;
+    std::vector<Endpoint> usable;
     for (Endpoint address : addresses) {
       if (!address.valid() || is_any(address)) continue;
       address.port = e.port;
-      e.resolved.push_back(address);
+      if (std::find(usable.begin(), usable.end(), address) == usable.end()) {
+        usable.push_back(address);
+      }
     }
+    e.resolved = interleave_families(std::move(usable));
     if (e.resolved.empty() && !reported) {
       PeerError error;
       error.name = e.host;

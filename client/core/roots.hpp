@@ -18,6 +18,10 @@
 
 namespace turnscout::client {
 
+// `addresses` in RFC 8305's order: the first one's family, then the other, taking turns,
+// each family in the order given.
+std::vector<Endpoint> interleave_families(std::vector<Endpoint> addresses);
+
 class RootResolution {
  public:
   // Parses every root: a numeric address with or without a port, or a host name with an

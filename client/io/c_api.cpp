@@ -407,6 +407,10 @@ const char* turnscout_result_transport(const turnscout_result* result) {
   return result == nullptr ? nullptr : result->result.transport.c_str();
 }
 
+const char* turnscout_result_family(const turnscout_result* result) {
+  return result == nullptr ? nullptr : result->result.family.c_str();
+}
+
 const char* turnscout_result_reflexive(const turnscout_result* result) {
   return result == nullptr ? nullptr : result->reflexive.c_str();
 }

@@ -80,6 +80,42 @@ TEST_CASE("roots: each host name is asked for once and probing waits for every a
   CHECK(s.sends_to(server(0, 2)).front() == 25ms);
 }
 
+TEST_CASE("roots: a name with A and AAAA records is probed on both, families taking turns") {
+  // The resolver's order, families interleaved from the first one's (RFC 8305 section 4).
+  CHECK(interleave_families({v6(1), v6(2), v6(3), server(0, 1), server(0, 2)}) ==
+        std::vector<Endpoint>{v6(1), server(0, 1), v6(2), server(0, 2), v6(3)});
+  CHECK(interleave_families({server(0, 1), server(0, 2), v6(1)}) ==
+        std::vector<Endpoint>{server(0, 1), v6(1), server(0, 2)});
+  CHECK(interleave_families({}).empty());
+
+  // The same server on both families; IPv6 is the nearer path here, then IPv4.
+  for (const bool v6_nearer : {true, false}) {
+    INFO("IPv6 nearer: " << v6_nearer);
+    Scenario s;
+    s.add(v6(1), leaf("leaf", turn(1)), v6_nearer ? 5ms : 20ms);
+    s.add(server(0, 1), leaf("leaf", turn(1)), v6_nearer ? 20ms : 5ms);
+    s.record_sends();
+    DiscoverOptions o;
+    o.verify = false;
+    o.roots = {"scout.example.org:3478"};
+    auto id = s.prober.start(s.net.now(), o);
+    REQUIRE(id.ok());
+    CHECK(take_requests(s.prober, *id) == std::vector<std::string>{"scout.example.org"});
+    // Duplicates from the resolver are probed once.
+    const std::vector<Endpoint> answer{v6(1, 0), v6(1, 0), server(0, 1, 0)};
+    s.prober.on_resolved(s.net.now(), *id, "scout.example.org", answer);
+    s.net.kick(s.client);
+    auto r = run_to_result(s, 1s);
+    REQUIRE(r);
+    REQUIRE(r->ok());
+    CHECK(s.sends_to(v6(1)).size() == 1);
+    CHECK(s.sends_to(server(0, 1)).size() == 1);
+    CHECK(r->family == (v6_nearer ? "ipv6" : "ipv4"));
+    CHECK(r->path[0].address == to_address(v6_nearer ? v6(1) : server(0, 1)));
+    CHECK(r->total_time == 10ms);
+  }
+}
+
 TEST_CASE("roots: a name that does not resolve is a root error; the others still run") {
   Scenario s;
   s.add(server(0, 1), leaf("eu", turn(1)), 10ms);

@@ -342,6 +342,8 @@ int main(int argc, char** argv) {
   EXPECT(turnscout_result_bindings_sent(result) >= 1);
   EXPECT(turnscout_result_warm(result) == 0);
   EXPECT(strcmp(turnscout_result_transport(result), "udp") == 0);
+  EXPECT(strcmp(turnscout_result_family(result), "ipv4") == 0);
+  EXPECT(turnscout_result_family(NULL) == NULL);
   EXPECT(strcmp(turnscout_result_hop_transport(result, 0), "udp") == 0);
   EXPECT(turnscout_result_hop_transport(result, turnscout_result_hop_count(result)) == NULL);
   turnscout_result_destroy(result);

@@ -221,6 +221,7 @@ TEST_CASE("cli: probe --json prints the whole result") {
   CHECK(j.at("backups").is_array());
 
   CHECK(j.at("transport") == "udp");
+  CHECK(j.at("family") == "ipv4");
   CHECK(path[0].at("transport") == "udp");
   CHECK(j.at("services")[0].at("likely_blocked") == false);
 

@@ -135,11 +135,23 @@ TEST_CASE("broken topologies: every error with its position") {
                 "t.yaml:1:38: defaults.strategy: unknown value \"fastest\" (expected one of: "
                 "all, round-robin, weighted, least-load, random, two-choice, ip-hash)",
                 "t.yaml:1:55: defaults.missed: expected an integer from 2 to 100, got \"1\"",
-                "t.yaml:2:20: addresses.nodes: expected an IPv4 loopback address with a port "
-                "(0: any), e.g. \"127.1.0.1:0\"",
+                "t.yaml:2:20: addresses.nodes: expected a loopback address with a port: "
+                "\"127.1.0.1:0\" (one address per node, counting up; port 0: any) or "
+                "\"[::1]:0\" (every node on it, each on a port of its own)",
                 "t.yaml:2:43: addresses.proxies: expected a port, like 192.0.2.1:3478, got "
                 "\"127.0.0.1\"",
                 "t.yaml:3:8: roots: expected at least one node"});
+    const auto v6 = parse_topology(
+        "addresses: {nodes: \"[::1]:0\", proxies: \"[::1]:0\"}\n"
+        "roots: [{name: r, services: [\"turn:${proxy}\"]}]\n",
+        "t.yaml");
+    REQUIRE(v6.ok());
+    CHECK(v6->node_base == *parse_endpoint("[::1]:0"));
+    CHECK(v6->proxy_base == v6->node_base);
+    // Every node shares ::1, so a fixed port would be taken twice.
+    CHECK(errors_of("addresses: {nodes: \"[::1]:5000\"}\nroots: [{name: r, services: "
+                    "[\"turn:${proxy}\"]}]\n")
+              .size() == 1);
   }
   SUBCASE("not YAML, and no roots") {
     CHECK(errors_of("roots:\n  - name: r\n    children: [\n") ==
@@ -187,6 +199,12 @@ TEST_CASE("addresses are handed out in order, skipping .0 and .255") {
   CHECK(nth_address(base, 254) == Endpoint::v4(127, 1, 1, 1, 0));
   CHECK(nth_address(base, 1020) == Endpoint::v4(127, 1, 4, 5, 0));
   CHECK_FALSE(nth_address(Endpoint::v4(255, 255, 255, 254, 0), 1).has_value());
+  // IPv6 has one loopback address: every node on it, each on a port of its own.
+  const Endpoint v6_loopback = *parse_endpoint("[::1]:0");
+  CHECK(nth_address(v6_loopback, 7) == v6_loopback);
+  CHECK_FALSE(nth_address(*parse_endpoint("[2001:db8::1]:0"), 0).has_value());
+  CHECK(expand_service("turn:${proxy}?transport=udp", *parse_endpoint("[::1]:5"), v6_loopback) ==
+        "turn:[::1]:5?transport=udp");
   CHECK(expand_service("turn:${proxy}?transport=udp", Endpoint::v4(127, 2, 0, 1, 5),
                        Endpoint::v4(127, 1, 0, 1, 6)) == "turn:127.2.0.1:5?transport=udp");
   CHECK(expand_service("stun:${node}", Endpoint::v4(127, 2, 0, 1, 5),

@@ -44,6 +44,7 @@ Examples:
   kill -TERM %1
   turnscout cluster configs/demo.yaml --processes --work-dir /tmp/demo-nodes
   turnscout cluster configs/demo.yaml --block-udp    # then probe: it finds its way over TCP
+  turnscout cluster configs/demo.yaml --ipv6         # the same tree on [::1]
 
 The topology format is described in configs/README.md, section "Topology files".)";
 
@@ -214,6 +215,10 @@ int run_cluster(const ClusterArgs& args) {
       std::fprintf(stderr, "%s\n", line.c_str());
     return kClusterUsage;
   }
+  if (args.ipv6) {
+    topology->node_base = *parse_endpoint("[::1]:0");
+    topology->proxy_base = topology->node_base;
+  }
   if (args.check) {
     size_t roots = 0;
     for (const TopologyNode& n : topology->nodes)
@@ -275,6 +280,9 @@ CLI::App* add_cluster_command(CLI::App& app, ClusterArgs& args) {
   cmd->add_flag("--block-udp", args.block_udp,
                 "Every proxy drops every UDP datagram, as a network that blocks UDP: clients "
                 "reach the nodes over TCP only (heartbeats are not affected)");
+  cmd->add_flag("--ipv6", args.ipv6,
+                "Every node and proxy on [::1] (each on a port of its own) instead of the "
+                "topology's IPv4 addresses");
   CLI::Option* tls_cert =
       cmd->add_option("--tls-cert", args.tls_cert,
                       "Every node serves TLS on its TCP port with this PEM certificate (for the "

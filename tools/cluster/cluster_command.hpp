@@ -29,6 +29,7 @@ struct ClusterArgs {
   std::string server_binary;  // Process mode; empty: default_server_binary().
   std::string work_dir;       // Process mode; empty: a temporary one.
   bool block_udp = false;     // ClusterOptions::block_udp.
+  bool ipv6 = false;          // Every node and proxy on [::1].
   std::string tls_cert;       // ClusterOptions::tls_cert_file.
   std::string tls_key;        // ClusterOptions::tls_key_file.
 };

@@ -81,8 +81,11 @@ void Loader::read_addresses(ConfigMap map, Topology& out) {
     if (!node) continue;
     Endpoint base;
     if (!node->read(base)) continue;
-    if (base.family != Family::kV4 || !is_loopback(base)) {
-      node->error("expected an IPv4 loopback address with a port (0: any), e.g. \"127.1.0.1:0\"");
+    if (!is_loopback(base) || (base.family == Family::kV6 && base.port != 0)) {
+      node->error(
+          "expected a loopback address with a port: \"127.1.0.1:0\" (one address per node, "
+          "counting up; port 0: any) or \"[::1]:0\" (every node on it, each on a port of its "
+          "own)");
       continue;
     }
     *target = base;
@@ -253,6 +256,8 @@ Result<Topology, TopologyErrors> load_topology_file(const std::string& path) {
 }
 
 std::optional<Endpoint> nth_address(const Endpoint& base, size_t index) {
+  // IPv6 has one loopback address: every node shares it, each on a port of its own.
+  if (base.family == Family::kV6) return is_loopback(base) ? std::optional(base) : std::nullopt;
   if (base.family != Family::kV4) return std::nullopt;
   uint64_t value = (uint64_t{base.ip[0]} << 24) | (uint64_t{base.ip[1]} << 16) |
                    (uint64_t{base.ip[2]} << 8) | uint64_t{base.ip[3]};

@@ -81,7 +81,8 @@ Result<Topology, TopologyErrors> parse_topology(std::string_view yaml_text,
                                                 std::string display_name);
 
 // The `index`-th address after `base` (index 0 is `base`), skipping last bytes 0 and 255;
-// nullopt past the end of the IPv4 space or for IPv6 bases.
+// nullopt past the end of the IPv4 space. IPv6 has one loopback address: `base` itself for
+// ::1 (the nodes differ by port), nullopt for any other IPv6 base.
 std::optional<Endpoint> nth_address(const Endpoint& base, size_t index);
 
 // What each node reports as its live leaves once the tree has converged (the subtree

@@ -200,8 +200,12 @@ TURNSCOUT_API int32_t turnscout_result_hop_tier(const turnscout_result* result, 
 /* How the hop's reply came: "udp" or "tcp"; NULL for an index out of range. */
 TURNSCOUT_API const char* turnscout_result_hop_transport(const turnscout_result* result,
                                                          size_t index);
-/* What carried the walk: "udp", or "tcp" where UDP got no answer (or was not used). */
+/* What carried the walk: "udp", or "tcp" where UDP got no answer (or was not used), or
+ * "tls" (TURNSCOUT_TRANSPORT_TLS). */
 TURNSCOUT_API const char* turnscout_result_transport(const turnscout_result* result);
+/* The address family of the root the walk went through: "ipv4" or "ipv6"; "" when none
+ * answered. */
+TURNSCOUT_API const char* turnscout_result_family(const turnscout_result* result);
 
 /* Our address as the leaf saw it ("IP:PORT"); "" when unknown. */
 TURNSCOUT_API const char* turnscout_result_reflexive(const turnscout_result* result);

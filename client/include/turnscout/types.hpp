@@ -239,6 +239,10 @@ struct DiscoveryResult {
   // What carried the walk: "udp", or "tcp" when UDP got no answer from any root in time
   // (TransportMode::kAuto) or was not used (kTcp); "tls" with kTls.
   std::string transport = "udp";
+  // The address family of the root the walk went through, "ipv4" or "ipv6" (a root given by
+  // a host name with A and AAAA records is probed on both, and either may answer first);
+  // empty when no root answered.
+  std::string family;
 
   bool ok() const { return status == Status::kOk; }
 };
