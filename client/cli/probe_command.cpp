@@ -226,9 +226,10 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
             1, 1024);
   probe
       ->add_option("--transport", args.transport,
-                   "How probes travel: auto (UDP; TCP joins after 250ms without an answer, and "
-                   "the first that answers carries the walk), udp, tcp (where UDP is blocked), "
-                   "or tls (on the servers' TCP ports, each certificate checked: see --tls-ca)")
+                   "How probes travel: auto (UDP; TCP joins after 250ms without an answer, TLS "
+                   "after 250ms more, and the first that answers carries the walk), udp, tcp "
+                   "(where UDP is blocked), or tls (on the servers' TCP ports, each certificate "
+                   "checked: see --tls-ca)")
       ->type_name("MODE")
       ->check(CLI::IsMember({"auto", "udp", "tcp", "tls"}).description(""))
       ->capture_default_str();

@@ -91,6 +91,7 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
                                       2 * record->rtt.srtt() + std::chrono::milliseconds{50}));
       }
     }
+    race_step_ = delay;
     race_at_ = now + delay;
   }
   open_level(now, 0, std::move(roots));
@@ -98,31 +99,42 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
   pump(now);
 }
 
-// Before the race, UDP; once a transport has answered, that one. In between, while both
-// race, a retransmission (or a send the gate deferred) takes the other transport than the
-// last attempt: neither a TCP connection the server refused or dropped nor a UDP datagram
-// held back or lost ends the race, and it costs no more Probes than UDP alone would. A
-// server the kernel refused UDP for gets TCP only.
+// Before the race, UDP; once a transport has answered, that one. In between, while they
+// race, a retransmission (or a send the gate deferred) takes the next transport in the
+// race after the last attempt's (UDP, TCP, then TLS once it has joined), skipping those
+// the server refused: neither a TCP connection the server refused or dropped nor a UDP
+// datagram held back or lost ends the race, and it costs no more Probes than UDP alone
+// would. A server the kernel refused UDP for gets TCP at once.
 Transport Descent::next_transport(const Peer& peer) const {
   if (carrier_fixed_) return carrier_;
-  if (peer.udp_refused) return Transport::kTcp;
-  if (!raced_) return Transport::kUdp;
-  if (peer.stream_refused) return Transport::kUdp;
-  return peer.last_via == Transport::kUdp ? Transport::kTcp : Transport::kUdp;
+  size_t joined = 1 + raced_;
+  if (peer.refused[slot(Transport::kUdp)]) joined = std::max<size_t>(joined, 2);
+  const size_t last = slot(peer.last_via);
+  for (size_t step = 1; step <= joined; ++step) {
+    const size_t next = (last + step) % joined;
+    if (!peer.refused[next]) return kRace[next];
+  }
+  return peer.last_via;  // All refused: on_unreachable has failed it already.
 }
 
-void Descent::race_tcp(TimePoint now) {
-  raced_ = true;
-  race_at_ = kNever;
+// Joins the next transport to the race (TCP, then TLS): every root still waiting gets a
+// Probe over it now.
+void Descent::race(TimePoint now) {
+  if (raced_ >= kRace.size() - 1) return;
+  const Transport joining = kRace[++raced_];
+  race_at_ = raced_ + 1 < kRace.size() ? now + race_step_ : kNever;
   std::vector<size_t> pending;
   if (!levels_.empty() && levels_.front().winner == SIZE_MAX) pending = levels_.front().peers;
   if (shortcut_pending()) pending.push_back(shortcut_);
   for (size_t index : pending) {
     Peer& peer = peers_[index];
-    if (peer.phase != Phase::kPending || peer.stream_sent) continue;
-    // A root that spent every attempt on UDP (a small max_attempts) still gets its TCP try.
-    if (peer.exchange.exhausted() && !peer.exchange.extend()) continue;
-    transmit(index, now, Transport::kTcp);
+    if (peer.phase != Phase::kPending || peer.sent[slot(joining)] || peer.refused[slot(joining)]) {
+      continue;
+    }
+    // The joining transport brings an attempt of its own: it spends none of the others'
+    // retransmissions, and a root that spent every attempt before still gets its try.
+    if (!peer.exchange.extend() && peer.exchange.exhausted()) continue;
+    transmit(index, now, joining);
   }
 }
 
@@ -276,8 +288,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   // An extra send (the race, or TCP after a refused datagram) is skipped, not a failure,
   // when the gate or the budget says no: the peer's own schedule goes on.
   const bool extra = via.has_value();
-  if (!extra && carrier_fixed_ &&
-      (transport == Transport::kUdp ? peer.udp_refused : peer.stream_refused)) {
+  if (!extra && carrier_fixed_ && peer.refused[slot(transport)]) {
     // It refused the transport that now carries the walk: nothing more can reach it.
     fail_peer(index, now, PeerErrorKind::kUnreachable,
               fmt::format("destination unreachable over {}", to_string(transport)));
@@ -330,7 +341,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   }
   const uint32_t attempt = peer.exchange.sent(now, shared_.random);
   tids_[request.transaction_id] = SentProbe{index, attempt, transport};
-  if (transport != Transport::kUdp) peer.stream_sent = true;
+  peer.sent[slot(transport)] = true;
   peer.last_via = transport;
   ++probes_sent_;
   ++shared_.counters.probes_sent;
@@ -573,25 +584,40 @@ void Descent::check_failed() {
 // on the server: a host firewall that rejects UDP is one of the networks TCP is for.
 void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport via,
                              std::string_view why) {
-  // Which transports may still carry the walk to a server, whatever it refused.
-  const bool udp_may_carry = !carrier_fixed_ || carrier_ == Transport::kUdp;
-  const bool stream_may_carry = !carrier_fixed_ || carrier_ != Transport::kUdp;
   for (size_t i = 0; i < peers_.size(); ++i) {
     Peer& peer = peers_[i];
     if (peer.phase != Phase::kPending || peer.exchange.attempts() == 0 ||
         !same_server(peer.candidate.address, remote)) {
       continue;
     }
-    (via == Transport::kUdp ? peer.udp_refused : peer.stream_refused) = true;
-    const bool udp_left = udp_may_carry && !peer.udp_refused;
-    const bool stream_left = stream_may_carry && !peer.stream_refused;
-    if (!udp_left && !stream_left) {
-      std::string text = peer.udp_refused && peer.stream_refused
-                             ? "destination unreachable over UDP and TCP"
-                             : fmt::format("destination unreachable over {}", to_string(via));
+    peer.refused[slot(via)] = true;
+    peer.reported[slot(via)] = true;
+    // TLS runs on the TCP port: a refused connection refuses both.
+    if (via == Transport::kTcp) peer.refused[slot(Transport::kTls)] = true;
+    // Which transports may still carry the walk to the server.
+    bool left = false;
+    for (size_t t = 0; t < kRace.size(); ++t)
+      left |= (!carrier_fixed_ || kRace[t] == carrier_) && !peer.refused[t];
+    if (!left) {
+      // "over UDP and TCP", "over UDP, TCP and TLS": what the driver reported.
+      static constexpr std::array<const char*, 3> kNames{"UDP", "TCP", "TLS"};
+      std::string over;
+      size_t named = 0;
+      const auto count =
+          static_cast<size_t>(std::count(peer.reported.begin(), peer.reported.end(), true));
+      for (size_t t = 0; t < kRace.size(); ++t) {
+        if (!peer.reported[t]) continue;
+        over += named == 0 ? "" : (named + 1 == count ? " and " : ", ");
+        over += kNames[t];
+        ++named;
+      }
+      std::string text = carrier_fixed_
+                             ? fmt::format("destination unreachable over {}", to_string(via))
+                             : "destination unreachable over " + over;
       if (!why.empty()) text += fmt::format(" ({})", why);
       fail_peer(i, now, PeerErrorKind::kUnreachable, text);
-    } else if (via == Transport::kUdp && !peer.stream_sent && !peer.exchange.exhausted()) {
+    } else if (via == Transport::kUdp && !peer.sent[slot(Transport::kTcp)] &&
+               !peer.refused[slot(Transport::kTcp)] && !peer.exchange.exhausted()) {
       transmit(i, now, Transport::kTcp);  // TCP now, for this server alone.
     }
     // Otherwise the transport left carries its retransmissions (next_transport).
@@ -600,7 +626,7 @@ void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport vi
 }
 
 void Descent::on_timeout(TimePoint now) {
-  if (state_ == State::kRunning && race_at_ <= now) race_tcp(now);
+  if (state_ == State::kRunning && race_at_ <= now) race(now);
   pump(now);
 }
 

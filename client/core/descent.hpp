@@ -18,6 +18,7 @@
 // Per reply: one hash lookup, one decode, and work linear in the current level's size.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -132,9 +133,12 @@ class Descent {
     uint64_t level_id = 0;  // kShortcutLevel for the shortcut.
     Phase phase = Phase::kPending;
     Exchange exchange;
-    bool stream_sent = false;              // A Probe went to it over TCP or TLS.
-    bool udp_refused = false;              // The local kernel refused a datagram to it.
-    bool stream_refused = false;           // A TCP connection (or TLS session) to it failed.
+    // By slot(transport): a Probe went to it that way; that way is closed (the kernel
+    // refused a datagram, a TCP connection failed, a TLS handshake failed); the driver
+    // said so for that transport itself.
+    std::array<bool, 3> sent{};
+    std::array<bool, 3> refused{};
+    std::array<bool, 3> reported{};
     Transport last_via = Transport::kUdp;  // Of the last Probe sent to it.
   };
   struct Level {
@@ -155,8 +159,13 @@ class Descent {
   void pump(TimePoint now);
   size_t next_due_peer(TimePoint now) const;
   void transmit(size_t index, TimePoint now, std::optional<Transport> via = std::nullopt);
-  // TransportMode::kAuto: no root answered UDP in time, so each pending one gets TCP too.
-  void race_tcp(TimePoint now);
+  // TransportMode::kAuto: no root answered in time, so each pending one gets the next
+  // transport too: TCP after transport_fallback, TLS after as long again.
+  void race(TimePoint now);
+  // The transports of a race in the order they join; slot() is a transport's place.
+  static constexpr std::array<Transport, 3> kRace{Transport::kUdp, Transport::kTcp,
+                                                  Transport::kTls};
+  static constexpr size_t slot(Transport t) { return static_cast<size_t>(t); }
   Transport next_transport(const Peer& peer) const;
   void fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::string detail,
                  uint16_t code = 0);
@@ -194,11 +203,12 @@ class Descent {
   };
   std::unordered_map<proto::TransactionId, SentProbe, TransactionIdHash> tids_;
   // Transport racing (DiscoverOptions::transport): the carrier, whether a reply fixed it,
-  // and when TCP joins (kAuto, until then).
+  // and when the next transport joins (kAuto, until then).
   Transport carrier_ = Transport::kUdp;
   bool carrier_fixed_ = false;
-  TimePoint race_at_ = kNever;
-  bool raced_ = false;
+  TimePoint race_at_ = kNever;    // When the next transport joins.
+  Duration race_step_{};          // The fallback delay, between one joining and the next.
+  size_t raced_ = 0;              // Transports joined after UDP: 1 = TCP, 2 = TCP and TLS.
   bool udp_heard_ = false;        // Some reply of ours came over UDP.
   std::vector<Endpoint> failed_;  // Failed in this discovery: not probed again.
   size_t shortcut_ = SIZE_MAX;

@@ -123,7 +123,7 @@ RequestId Driver::discover(DiscoverOptions options, Callback callback, HopCallba
   const RequestId id = next_id_++;
   const TimePoint now = this->now();
   options.report_hops = on_hop != nullptr;
-  if (options.transport == TransportMode::kTls) {
+  if (options.transport == TransportMode::kTls || !options.tls_ca_file.empty()) {
     // A CA file that cannot be read fails the discovery at once, naming it.
     if (auto context = tls_context(!options.tls_insecure, options.tls_ca_file); !context) {
       refuse(id, std::move(callback), StartError{StartErrc::kBadOption, context.error()});

@@ -177,6 +177,61 @@ TEST_CASE("transport tls: a server whose certificate is refused is unreachable, 
   CHECK(r.total_time < 100ms);  // At once, not after the timeout.
 }
 
+TEST_CASE("only TLS gets out: TLS joins the race after TCP had its turn, and carries the walk") {
+  Tree s;
+  uint32_t udp = 0, tcp = 0, tls = 0;
+  s.net.set_tap([&](const sim::TapEvent& e) {
+    if (e.from_node == s.client) {
+      ++(e.transport == Transport::kUdp ? udp : e.transport == Transport::kTcp ? tcp : tls);
+    }
+    // A middlebox that passes TLS and nothing else.
+    return e.transport == Transport::kTls ? sim::TapAction::kPass : sim::TapAction::kDrop;
+  });
+  const DiscoveryResult r = s.discover(s.auto_options());
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "tls");
+  for (const Hop& hop : r.path)
+    CHECK(hop.transport == "tls");
+  // UDP alone for 250 ms, TCP joins, TLS 250 ms later; then three round trips a level.
+  CHECK(r.total_time == 500ms + 3 * (20ms + 30ms + 40ms));
+  CHECK(tcp == 1);  // The root's TCP Probe at 250 ms: TLS answered before it was retried.
+  // One a level, and a retransmission to the leaf: its first timeout (100 ms) is shorter
+  // than three round trips (120 ms), and it goes on the same connection.
+  CHECK(tls == 4);
+  CHECK(r.services[0].uri == "turns:turn.example.org:5349?transport=tcp");
+  CHECK(r.services[2].likely_blocked);
+}
+
+TEST_CASE("a refused certificate in the race closes TLS to that server, not the server") {
+  Tree s;
+  uint32_t tls = 0;
+  s.net.set_tap([&](const sim::TapEvent& e) {
+    if (e.from_node == s.client && e.transport == Transport::kTls) ++tls;
+    // No UDP gets through; TLS is refused (the driver reports it below), so none arrives.
+    return e.transport == Transport::kTcp ? sim::TapAction::kPass : sim::TapAction::kDrop;
+  });
+  DiscoverOptions o = s.auto_options();
+  o.transport_fallback = std::chrono::milliseconds{10};  // TCP at 10 ms, TLS at 20 ms.
+  s.servers.front().config.drop_first = 1;               // The root ignores the first TCP Probe.
+  auto id = s.prober.start(s.net.now(), o);
+  REQUIRE(id.ok());
+  s.net.kick(s.client);
+  s.net.run_for(25ms);  // TCP and TLS have both joined.
+  s.prober.on_unreachable(s.net.now(), server(0, 1), Transport::kTls, "certificate refused");
+  std::optional<Finished> result;
+  REQUIRE(s.net.run_until(
+      [&] {
+        if (!result) result = s.prober.poll_result();
+        return result.has_value();
+      },
+      s.net.now() + 5s));
+  const DiscoveryResult& r = result->result;
+  REQUIRE_MESSAGE(r.ok(), r.failure);
+  CHECK(r.transport == "tcp");  // The TCP retransmission answered.
+  CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
+  CHECK(tls == 1);  // None after the refusal.
+}
+
 TEST_CASE("a slow UDP root still wins the race it is in, and the walk stays on UDP") {
   Tree s;
   s.set_delay(server(0, 1), 200ms);  // RTT 400 ms: TCP joins at 250 ms, would answer at 1050.
@@ -259,7 +314,11 @@ TEST_CASE("one root's refused datagram does not send the other roots to TCP earl
 TEST_CASE("after the race, retransmissions take turns: a refused TCP Probe is tried again") {
   Tree s;
   s.servers.front().config.drop_first = 1;  // The root ignores the first TCP Probe.
-  s.block_udp();
+  // UDP blocked, and TLS too (it would otherwise join at 500 ms and win).
+  s.net.set_tap([&s](const sim::TapEvent& e) {
+    if (e.from_node == s.client) ++(e.transport == Transport::kUdp ? s.udp_sent : s.tcp_sent);
+    return e.transport == Transport::kTcp ? sim::TapAction::kPass : sim::TapAction::kDrop;
+  });
   const DiscoveryResult r = s.discover(s.auto_options());
   REQUIRE_MESSAGE(r.ok(), r.failure);
   CHECK(r.transport == "tcp");
@@ -280,10 +339,11 @@ TEST_CASE("a root that spent its attempts on UDP before the race still gets one 
 
 TEST_CASE("after the race a server without TCP is still reached by UDP retransmissions") {
   Tree s;
-  // The root's first two datagrams are lost; TCP gets no answer at all.
+  // The root's first two datagrams are lost; TCP (and so TLS, on the same port) gets no
+  // answer at all.
   s.servers.front().config.drop_first = 2;
   s.net.set_tap([](const sim::TapEvent& e) {
-    return e.transport == Transport::kTcp ? sim::TapAction::kDrop : sim::TapAction::kPass;
+    return e.transport == Transport::kUdp ? sim::TapAction::kPass : sim::TapAction::kDrop;
   });
   const DiscoveryResult r = s.discover(s.auto_options());
   REQUIRE_MESSAGE(r.ok(), r.failure);

@@ -64,7 +64,7 @@ typedef enum turnscout_selection {
 } turnscout_selection;
 
 typedef enum turnscout_transport {
-  TURNSCOUT_TRANSPORT_AUTO = 0, /* UDP; TCP joins when no root answered in time (default). */
+  TURNSCOUT_TRANSPORT_AUTO = 0, /* UDP; TCP, then TLS, join when no root answered in time. */
   TURNSCOUT_TRANSPORT_UDP = 1,  /* UDP only. */
   TURNSCOUT_TRANSPORT_TCP = 2,  /* TCP only, for networks that block UDP. */
   TURNSCOUT_TRANSPORT_TLS = 3   /* TLS only, certificates checked (see below). */

@@ -45,7 +45,8 @@ enum class Selection : uint8_t {
 // a TCP reply may list every child (no padding needed: the connection proves our address).
 enum class TransportMode : uint8_t {
   kAuto,  // UDP; when no root has answered after `transport_fallback`, TCP to the same roots
-          // as well, and the first transport that answers carries the rest of the walk.
+          // as well, and after as long again TLS too (certificates checked as for kTls);
+          // the first transport that answers carries the rest of the walk.
   kUdp,   // UDP only.
   kTcp,   // TCP only (a network known to block UDP).
   kTls,   // TLS only, on the servers' TCP ports (or the root's TLS port), each server's
@@ -110,8 +111,9 @@ struct DiscoverOptions {
   // loopback addresses, a private one not to loopback. This lifts the second rule.
   bool allow_any_scope = false;
   TransportMode transport = TransportMode::kAuto;
-  // kAuto: how long UDP has, cold, before TCP races in (RFC 8305's spirit). With the roots'
-  // RTTs known, twice the best of them plus 50 ms, if that is sooner (at least 100 ms).
+  // kAuto: how long UDP has, cold, before TCP races in (RFC 8305's spirit), and TCP before
+  // TLS does. With the roots' RTTs known, twice the best of them plus 50 ms, if that is
+  // sooner (at least 100 ms).
   std::chrono::milliseconds transport_fallback{250};
   // TLS (TransportMode::kTls, and the check of turns: and stuns: services): a server's
   // certificate must chain to the system's CAs, or to the PEM file named here, and name the
