@@ -46,8 +46,12 @@ struct Tree : Scenario {
     auto id = prober.start(net.now(), o);
     REQUIRE(id.ok());
     prober.on_unreachable(net.now(), refused);
-    std::optional<Finished> result;
     net.kick(client);
+    return run_to_result();
+  }
+  // Runs the discovery already started to its result (within 5 s of simulated time).
+  DiscoveryResult run_to_result() {
+    std::optional<Finished> result;
     REQUIRE(net.run_until(
         [&] {
           if (!result) result = prober.poll_result();
@@ -161,14 +165,7 @@ TEST_CASE("transport tls: a server whose certificate is refused is unreachable, 
   // The driver reports the refused certificate of the root before its reply could come.
   s.prober.on_unreachable(s.net.now(), server(0, 1), Transport::kTls,
                           "certificate refused: self-signed certificate");
-  std::optional<Finished> result;
-  REQUIRE(s.net.run_until(
-      [&] {
-        if (!result) result = s.prober.poll_result();
-        return result.has_value();
-      },
-      s.net.now() + 5s));
-  const DiscoveryResult& r = result->result;
+  const DiscoveryResult r = s.run_to_result();
   CHECK_FALSE(r.ok());
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].kind == PeerErrorKind::kUnreachable);
@@ -218,14 +215,7 @@ TEST_CASE("a refused certificate in the race closes TLS to that server, not the 
   s.net.kick(s.client);
   s.net.run_for(25ms);  // TCP and TLS have both joined.
   s.prober.on_unreachable(s.net.now(), server(0, 1), Transport::kTls, "certificate refused");
-  std::optional<Finished> result;
-  REQUIRE(s.net.run_until(
-      [&] {
-        if (!result) result = s.prober.poll_result();
-        return result.has_value();
-      },
-      s.net.now() + 5s));
-  const DiscoveryResult& r = result->result;
+  const DiscoveryResult r = s.run_to_result();
   REQUIRE_MESSAGE(r.ok(), r.failure);
   CHECK(r.transport == "tcp");  // The TCP retransmission answered.
   CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
