@@ -83,12 +83,22 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, const std::string& h
     return;
   }
   SSL_set_connect_state(ssl_);
-  if (host.empty()) return;
-  if (parse_ip(host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+  // A client that checks certificates checks them against a name: without one, or when
+  // OpenSSL cannot take it, there is no session (fail closed, not open).
+  const bool verifies = (SSL_CTX_get_verify_mode(context_->get()) & SSL_VERIFY_PEER) != 0;
+  bool named = false;
+  if (host.empty()) {
+    error_ = "no name to check the server's certificate against";
+  } else if (parse_ip(host)) {
+    named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str()) == 1;
   } else {
-    SSL_set_tlsext_host_name(ssl_, host.c_str());
-    SSL_set1_host(ssl_, host.c_str());
+    named =
+        SSL_set_tlsext_host_name(ssl_, host.c_str()) == 1 && SSL_set1_host(ssl_, host.c_str()) == 1;
+  }
+  if (!named && error_.empty()) error_ = fmt::format("cannot check a certificate for {}", host);
+  if (verifies && !named) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
   }
 }
 
@@ -106,7 +116,7 @@ Result<void, std::string> TlsSession::start() {
 
 Result<void, std::string> TlsSession::feed(std::span<const uint8_t> cipher,
                                            std::vector<uint8_t>& plain) {
-  if (ssl_ == nullptr) return unexpected(std::string("no TLS session"));
+  if (ssl_ == nullptr) return unexpected(no_session());
   if (!cipher.empty() &&
       BIO_write(SSL_get_rbio(ssl_), cipher.data(), static_cast<int>(cipher.size())) <= 0) {
     return unexpected(openssl_errors());
@@ -114,16 +124,21 @@ Result<void, std::string> TlsSession::feed(std::span<const uint8_t> cipher,
   return advance(&plain);
 }
 
+std::string TlsSession::no_session() const {
+  return error_.empty() ? std::string("no TLS session") : error_;
+}
+
 Result<void, std::string> TlsSession::advance(std::vector<uint8_t>* plain) {
-  if (ssl_ == nullptr) return unexpected(std::string("no TLS session"));
+  if (ssl_ == nullptr) return unexpected(no_session());
   ERR_clear_error();
   if (SSL_is_init_finished(ssl_) != 1) {
     const int rc = SSL_do_handshake(ssl_);
     if (rc != 1) {
       const int err = SSL_get_error(ssl_, rc);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
+      // A certificate the client did not check (SSL_VERIFY_NONE) is no reason.
       const long verify = SSL_get_verify_result(ssl_);
-      if (verify != X509_V_OK) {
+      if (verify != X509_V_OK && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) != 0) {
         return unexpected(
             fmt::format("certificate refused: {}", X509_verify_cert_error_string(verify)));
       }
@@ -153,7 +168,7 @@ Result<void, std::string> TlsSession::advance(std::vector<uint8_t>* plain) {
 }
 
 Result<void, std::string> TlsSession::write(std::span<const uint8_t> plain) {
-  if (ssl_ == nullptr) return unexpected(std::string("no TLS session"));
+  if (ssl_ == nullptr) return unexpected(no_session());
   if (!handshake_done()) {
     unsent_.insert(unsent_.end(), plain.begin(), plain.end());
     return {};

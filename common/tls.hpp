@@ -43,7 +43,9 @@ class TlsContext {
 class TlsSession {
  public:
   // `host`: for a client, the name to send (SNI) and to check the certificate against (an
-  // IP address is checked as one); ignored by a server.
+  // IP address is checked as one); ignored by a server. A client whose context checks
+  // certificates needs one: without it (or one OpenSSL refuses) the session fails at
+  // start(), saying why.
   explicit TlsSession(std::shared_ptr<TlsContext> context, const std::string& host = "");
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
@@ -70,10 +72,12 @@ class TlsSession {
 
  private:
   Result<void, std::string> advance(std::vector<uint8_t>* plain);
+  std::string no_session() const;
 
   std::shared_ptr<TlsContext> context_;
   SSL* ssl_ = nullptr;
   std::vector<uint8_t> unsent_;  // Plaintext written before the handshake finished.
+  std::string error_;            // Why there is no session, when there is none.
   bool peer_closed_ = false;
 };
 

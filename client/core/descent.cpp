@@ -28,6 +28,9 @@ bool same_server(const Endpoint& a, const Endpoint& b) {
   return unmap_v4(a) == unmap_v4(b);
 }
 
+// For errors, by Descent::slot().
+constexpr std::array<const char*, 3> kTransportNames{"UDP", "TCP", "TLS"};
+
 }  // namespace
 
 Descent::Descent(const DiscoverOptions& options, const std::vector<Root>& roots,
@@ -104,7 +107,8 @@ void Descent::start(TimePoint now, const std::optional<Candidate>& shortcut,
 // race after the last attempt's (UDP, TCP, then TLS once it has joined), skipping those
 // the server refused: neither a TCP connection the server refused or dropped nor a UDP
 // datagram held back or lost ends the race, and it costs no more Probes than UDP alone
-// would. A server the kernel refused UDP for gets TCP at once.
+// would, but for the one each transport sends as it joins. A server the kernel refused
+// UDP for gets TCP at once.
 Transport Descent::next_transport(const Peer& peer) const {
   if (carrier_fixed_) return carrier_;
   size_t joined = 1 + raced_;
@@ -132,9 +136,15 @@ void Descent::race(TimePoint now) {
       continue;
     }
     // The joining transport brings an attempt of its own: it spends none of the others'
-    // retransmissions, and a root that spent every attempt before still gets its try.
-    if (!peer.exchange.extend() && peer.exchange.exhausted()) continue;
+    // retransmissions, and a root that spent every attempt before still gets its try. Only
+    // a Probe that went out counts.
+    const bool exhausted = peer.exchange.exhausted();
+    if (exhausted && !peer.exchange.extend()) continue;
+    const uint32_t before = peer.exchange.attempts();
     transmit(index, now, joining);
+    const bool went = peer.exchange.attempts() > before;
+    if (went && !exhausted) peer.exchange.extend();
+    if (!went && exhausted) peer.exchange.retract();
   }
 }
 
@@ -291,7 +301,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   if (!extra && carrier_fixed_ && peer.refused[slot(transport)]) {
     // It refused the transport that now carries the walk: nothing more can reach it.
     fail_peer(index, now, PeerErrorKind::kUnreachable,
-              fmt::format("destination unreachable over {}", to_string(transport)));
+              fmt::format("destination unreachable over {}", kTransportNames[slot(transport)]));
     return;
   }
   PeerRecord& record = shared_.peers.touch(peer.candidate.address, now);
@@ -600,7 +610,6 @@ void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport vi
       left |= (!carrier_fixed_ || kRace[t] == carrier_) && !peer.refused[t];
     if (!left) {
       // "over UDP and TCP", "over UDP, TCP and TLS": what the driver reported.
-      static constexpr std::array<const char*, 3> kNames{"UDP", "TCP", "TLS"};
       std::string over;
       size_t named = 0;
       const auto count =
@@ -608,12 +617,12 @@ void Descent::on_unreachable(TimePoint now, const Endpoint& remote, Transport vi
       for (size_t t = 0; t < kRace.size(); ++t) {
         if (!peer.reported[t]) continue;
         over += named == 0 ? "" : (named + 1 == count ? " and " : ", ");
-        over += kNames[t];
+        over += kTransportNames[t];
         ++named;
       }
-      std::string text = carrier_fixed_
-                             ? fmt::format("destination unreachable over {}", to_string(via))
-                             : "destination unreachable over " + over;
+      std::string text = carrier_fixed_ ? fmt::format("destination unreachable over {}",
+                                                      kTransportNames[slot(via)])
+                                        : "destination unreachable over " + over;
       if (!why.empty()) text += fmt::format(" ({})", why);
       fail_peer(i, now, PeerErrorKind::kUnreachable, text);
     } else if (via == Transport::kUdp && !peer.sent[slot(Transport::kTcp)] &&

@@ -281,8 +281,9 @@ void Discovery::rank_by_transport(std::vector<Service>& services,
     std::stable_partition(list->begin(), list->end(),
                           [](const Service& s) { return !s.likely_blocked; });
     if (tls_first) {
+      // TLS over TCP, that is: DTLS (turns: over UDP) was just marked unlikely.
       std::stable_partition(list->begin(), list->end(), [](const Service& s) {
-        return s.scheme == "turns" || s.scheme == "stuns";
+        return (s.scheme == "turns" || s.scheme == "stuns") && !s.likely_blocked;
       });
     }
   }

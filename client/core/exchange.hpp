@@ -36,6 +36,10 @@ class Exchange {
     ++max_attempts_;
     return true;
   }
+  // Takes back an extend() whose attempt was not sent.
+  void retract() {
+    if (max_attempts_ > attempts_ && max_attempts_ > 1) --max_attempts_;
+  }
   TimePoint sent_at(uint32_t attempt) const { return sent_at_[attempt]; }
   TimePoint first_sent() const { return sent_at_[0]; }
 

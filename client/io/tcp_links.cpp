@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "base/endpoint.hpp"
+#include "common/format.hpp"
 #include "common/sockaddr.hpp"
 #include "common/uv_cast.hpp"
 #include "proto/constants.hpp"
@@ -21,6 +24,7 @@ struct TcpLinks::Link {
   uv_connect_t connect{};
   TcpLinks* owner = nullptr;
   Endpoint remote;
+  std::string key;  // Where links_ holds it.
   bool connected = false;
   bool closing = false;
   std::vector<std::vector<uint8_t>> waiting;  // Requests queued before the connection is up.
@@ -57,7 +61,14 @@ void TcpLinks::set_ref(bool ref) {
 int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes,
                    std::shared_ptr<TlsContext> tls, const std::string& tls_name) {
   std::vector<uint8_t> copy(bytes.begin(), bytes.end());
-  if (auto it = links_.find(remote); it != links_.end()) {
+  // A TLS link carries only what asked for the same check of the same certificate: a
+  // discovery that accepts any certificate must not lend its connection to one that
+  // checks.
+  const std::string name = tls ? (tls_name.empty() ? ip_to_string(remote) : tls_name) : "";
+  const std::string key =
+      tls ? fmt::format("{}|{}|{}", remote, static_cast<const void*>(tls.get()), name)
+          : to_string(remote);
+  if (auto it = links_.find(key); it != links_.end()) {
     Link& link = *it->second;
     ++link.outstanding;
     if (!link.connected) {
@@ -72,6 +83,7 @@ int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes,
   auto* link = new Link;
   link->owner = this;
   link->remote = remote;
+  link->key = key;
   link->tcp.data = link;
   link->connect.data = link;
   link->quiet.data = link;
@@ -82,11 +94,8 @@ int TcpLinks::send(const Endpoint& remote, std::span<const uint8_t> bytes,
     uv_unref(as_handle(&link->tcp));
     uv_unref(as_handle(&link->quiet));
   }
-  if (tls) {
-    link->tls = std::make_unique<TlsSession>(std::move(tls),
-                                             tls_name.empty() ? ip_to_string(remote) : tls_name);
-  }
-  links_.emplace(remote, link);
+  if (tls) link->tls = std::make_unique<TlsSession>(std::move(tls), name);
+  links_.emplace(key, link);
   link->outstanding = 1;
   link->waiting.push_back(std::move(copy));
   if (const int rc =
@@ -179,6 +188,12 @@ void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf
   TcpLinks& self = *link->owner;
   if (link->closing || nread == 0) return;
   if (nread < 0) {
+    if (link->tls && !link->tls->handshake_done()) {
+      // A server that does not speak TLS there closes at its first byte: say so at once.
+      self.fail(*link, fmt::format("TLS handshake failed: the server closed the connection ({})",
+                                   uv_strerror(static_cast<int>(nread))));
+      return;
+    }
     self.close(*link);
     return;
   }
@@ -213,11 +228,12 @@ void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf
     used += f.size;
     if (link->outstanding > 0) --link->outstanding;
     const Endpoint remote = link->remote;
+    const std::string key = link->key;
     const bool done = link->outstanding == 0;
     // The core may send more to this server from inside the call (the next level is
     // elsewhere, but a retransmission may come back here): close only if nothing is out.
     self.on_message_(remote, message);
-    auto it = self.links_.find(remote);
+    auto it = self.links_.find(key);
     if (it == self.links_.end() || it->second != link) return;
     if (done && link->outstanding == 0) {
       self.close(*link);
@@ -234,7 +250,7 @@ void TcpLinks::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf
 void TcpLinks::close(Link& link) {
   if (link.closing) return;
   link.closing = true;
-  if (auto it = links_.find(link.remote); it != links_.end() && it->second == &link) {
+  if (auto it = links_.find(link.key); it != links_.end() && it->second == &link) {
     links_.erase(it);
   }
   uv_close(as_handle(&link.tcp), &TcpLinks::on_closed);

@@ -47,8 +47,9 @@ class TcpLinks {
   // Queues one request for `remote`: 0, or the libuv error that dropped it at once (a
   // connect the kernel refused, such as to a broadcast address; UV_ENOBUFS with kMaxLinks
   // open). A connection that fails later is reported through OnFailed.
-  // With `tls`, a new connection speaks TLS and checks the server's certificate against
-  // `tls_name` (empty: `remote`'s address); an open one is reused as it is.
+  // With `tls`, the connection speaks TLS and checks the server's certificate against
+  // `tls_name` (empty: `remote`'s address); an open one is reused only for the same
+  // remote, context and name.
   int send(const Endpoint& remote, std::span<const uint8_t> bytes,
            std::shared_ptr<TlsContext> tls = nullptr, const std::string& tls_name = "");
   void close_all();
@@ -74,7 +75,8 @@ class TcpLinks {
   OnMessage on_message_;
   OnFailed on_failed_;
   uint64_t quiet_ms_;
-  std::unordered_map<Endpoint, Link*> links_;
+  // By remote address; a TLS link by remote, context and certificate name as well.
+  std::unordered_map<std::string, Link*> links_;
   bool ref_ = false;
 };
 

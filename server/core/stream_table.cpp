@@ -144,13 +144,14 @@ void StreamTable::handshake_done(TimePoint now, StreamId id) {
   it->second.deadline_reason = StreamEnd::kFirstRequestTimeout;
 }
 
-bool StreamTable::start_tls(TimePoint now, StreamId id) {
+bool StreamTable::start_tls(StreamId id) {
   const auto it = connections_.find(id);
   if (it == connections_.end()) return false;
   Connection& c = it->second;
   if (c.tls || c.heard || !c.buffer.empty()) return false;
   c.tls = true;
-  c.deadline = now + config_.handshake_timeout;
+  // From the accept, as on a TLS port: waiting to send the first byte buys no time.
+  c.deadline = c.active + config_.handshake_timeout;
   c.deadline_reason = StreamEnd::kHandshakeTimeout;
   return true;
 }

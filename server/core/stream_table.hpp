@@ -11,7 +11,7 @@
 //     trip or two and is never cut short
 //   more than max_per_source from one client network     refused kPerSource
 //   TLS handshake not done within handshake_timeout      closed kHandshakeTimeout
-//     (of accept, or of a first byte that starts TLS on a port that serves both)
+//     of accept (a TLS port, or a first byte that starts TLS on a port that serves both)
 //   no complete request within first_request_timeout     closed kFirstRequestTimeout
 //     of accept (or of the handshake): a slow drip
 //   no complete request for idle_timeout since the last  closed kIdleTimeout
@@ -93,9 +93,10 @@ class StreamTable {
   // first_request_timeout from now.
   void handshake_done(TimePoint now, StreamId id);
   // A connection opened as TCP turned out to be TLS (its first byte, proto::starts_tls, on a
-  // port that serves both): its handshake is due within handshake_timeout from now. Only
-  // before anything else was received; false (and nothing changes) otherwise.
-  bool start_tls(TimePoint now, StreamId id);
+  // port that serves both): its handshake is due within handshake_timeout of the accept,
+  // as on a TLS port. Only before anything else was received; false (and nothing changes)
+  // otherwise.
+  bool start_tls(StreamId id);
 
   // Takes bytes read from `id` (after TLS, plaintext) and calls `on_request(bytes)` for
   // each complete request, in order (the span is valid during the call); `on_request` may

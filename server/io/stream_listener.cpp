@@ -209,7 +209,7 @@ void StreamListener::received(Connection& c, std::span<const uint8_t> bytes) {
   bool tls_closed = false;
   if (c.tls_if_asked && !bytes.empty()) {
     // The first byte says whether this TCP connection speaks STUN or starts TLS.
-    if (proto::starts_tls(bytes[0]) && table_.start_tls(now, c.id)) {
+    if (proto::starts_tls(bytes[0]) && table_.start_tls(c.id)) {
       c.tls = std::make_unique<TlsSession>(c.tls_if_asked);
     }
     c.tls_if_asked.reset();

@@ -13,10 +13,12 @@ namespace {
 
 // root (RTT 20) ── eu (30) ── eu-1 (40), whose services are over UDP, TCP and TLS.
 struct Tree : Scenario {
-  Tree() {
+  // `with_dtls`: eu-1 also names a TURN server over DTLS (turns: over UDP), second.
+  explicit Tree(bool with_dtls = false) {
     add(server(0, 1), branch("root", {server(1, 1)}), 10ms);
     add(server(1, 1), branch("eu", {server(2, 1)}), 15ms);
     FakeServerConfig eu1 = leaf("eu-1", turn(21));
+    if (with_dtls) eu1.services.push_back("turns:192.0.2.21:5349?transport=udp");
     eu1.services.push_back("turn:192.0.2.21:3478?transport=tcp");
     eu1.services.push_back("turns:turn.example.org:5349?transport=tcp");
     leaf_server = &add(server(2, 1), std::move(eu1), 20ms);
@@ -143,6 +145,39 @@ TEST_CASE("transport tls: every Probe over TLS, its certificate checked as the o
   CHECK(r.services[1].uri == "turn:192.0.2.21:3478?transport=tcp");
   CHECK(r.services[2].likely_blocked);
 
+  // DTLS is TLS over UDP: marked with UDP, and not ahead of TURN over TCP.
+  Tree d(true);
+  const DiscoveryResult dr = d.discover(o);
+  REQUIRE(dr.ok());
+  REQUIRE(dr.services.size() == 4);
+  CHECK(dr.services[0].uri == "turns:turn.example.org:5349?transport=tcp");
+  CHECK(dr.services[1].uri == "turn:192.0.2.21:3478?transport=tcp");
+  CHECK(dr.services[2].uri == turn(21));
+  CHECK(dr.services[3].uri == "turns:192.0.2.21:5349?transport=udp");
+  CHECK(dr.services[3].likely_blocked);
+
+  // A root given by host name: its certificate must carry that name; the servers it lists,
+  // their addresses.
+  Tree n;
+  std::vector<std::string> names;
+  n.net.set_tap([&](const sim::TapEvent& e) {
+    if (e.from_node == n.client) names.push_back(e.datagram->tls_name);
+    return sim::TapAction::kPass;
+  });
+  DiscoverOptions named = o;
+  named.roots = {"scout.example.org:3478"};
+  auto id = n.prober.start(n.net.now(), named);
+  REQUIRE(id.ok());
+  REQUIRE(n.prober.poll_resolve().has_value());
+  const Endpoint resolved = server(0, 1, 0);
+  n.prober.on_resolved(n.net.now(), *id, "scout.example.org", std::span(&resolved, 1));
+  n.net.kick(n.client);
+  REQUIRE(n.run_to_result().ok());
+  REQUIRE(names.size() >= 3);
+  CHECK(names[0] == "scout.example.org");
+  for (size_t i = 1; i < names.size(); ++i)
+    CHECK(names[i].empty());
+
   // Told to accept any certificate: the Probes say so.
   Tree t;
   bool insecure = false;
@@ -170,7 +205,7 @@ TEST_CASE("transport tls: a server whose certificate is refused is unreachable, 
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].kind == PeerErrorKind::kUnreachable);
   CHECK(r.errors[0].detail ==
-        "destination unreachable over tls (certificate refused: self-signed certificate)");
+        "destination unreachable over TLS (certificate refused: self-signed certificate)");
   CHECK(r.total_time < 100ms);  // At once, not after the timeout.
 }
 
@@ -200,26 +235,37 @@ TEST_CASE("only TLS gets out: TLS joins the race after TCP had its turn, and car
 }
 
 TEST_CASE("a refused certificate in the race closes TLS to that server, not the server") {
-  Tree s;
-  uint32_t tls = 0;
-  s.net.set_tap([&](const sim::TapEvent& e) {
-    if (e.from_node == s.client && e.transport == Transport::kTls) ++tls;
-    // No UDP gets through; TLS is refused (the driver reports it below), so none arrives.
-    return e.transport == Transport::kTcp ? sim::TapAction::kPass : sim::TapAction::kDrop;
-  });
-  DiscoverOptions o = s.auto_options();
-  o.transport_fallback = std::chrono::milliseconds{10};  // TCP at 10 ms, TLS at 20 ms.
-  s.servers.front().config.drop_first = 1;               // The root ignores the first TCP Probe.
-  auto id = s.prober.start(s.net.now(), o);
-  REQUIRE(id.ok());
-  s.net.kick(s.client);
-  s.net.run_for(25ms);  // TCP and TLS have both joined.
-  s.prober.on_unreachable(s.net.now(), server(0, 1), Transport::kTls, "certificate refused");
-  const DiscoveryResult r = s.run_to_result();
-  REQUIRE_MESSAGE(r.ok(), r.failure);
-  CHECK(r.transport == "tcp");  // The TCP retransmission answered.
-  CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
-  CHECK(tls == 1);  // None after the refusal.
+  // The root answers its third TCP Probe; without the refusal, TLS would take its turn
+  // among the retransmissions before that.
+  for (const bool refused : {true, false}) {
+    INFO("certificate refused: " << refused);
+    Tree s;
+    uint32_t tls = 0;
+    s.net.set_tap([&](const sim::TapEvent& e) {
+      if (e.from_node == s.client && e.transport == Transport::kTls) ++tls;
+      // No UDP gets through; nor does TLS (refused, or not served there).
+      return e.transport == Transport::kTcp ? sim::TapAction::kPass : sim::TapAction::kDrop;
+    });
+    DiscoverOptions o = s.auto_options();
+    o.transport_fallback = std::chrono::milliseconds{10};  // TCP at 10 ms, TLS at 20 ms.
+    s.servers.front().config.drop_first = 2;
+    auto id = s.prober.start(s.net.now(), o);
+    REQUIRE(id.ok());
+    s.net.kick(s.client);
+    s.net.run_for(25ms);  // TCP and TLS have both joined.
+    if (refused) {
+      s.prober.on_unreachable(s.net.now(), server(0, 1), Transport::kTls, "certificate refused");
+    }
+    const DiscoveryResult r = s.run_to_result();
+    if (!refused) {
+      CHECK(tls >= 2);  // TLS took its turns, for nothing.
+      continue;
+    }
+    REQUIRE_MESSAGE(r.ok(), r.failure);
+    CHECK(r.transport == "tcp");  // The TCP retransmission answered.
+    CHECK(count_errors(r, PeerErrorKind::kUnreachable) == 0);
+    CHECK(tls == 1);  // None after the refusal.
+  }
 }
 
 TEST_CASE("a slow UDP root still wins the race it is in, and the walk stays on UDP") {

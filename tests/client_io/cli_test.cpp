@@ -277,6 +277,15 @@ TEST_CASE("cli: probe --transport tls walks the tree over TLS and checks every c
   CHECK_MESSAGE(detail.find("certificate refused") != std::string::npos, detail);
   CHECK(r.at("total_time_us").get<int64_t>() < 1'000'000);
 
+  // A root given by host name must be named so in its certificate: this one names only
+  // 127.0.0.1, so "localhost" is refused although the CA is trusted.
+  const std::string by_name = "localhost:" + std::to_string(t.root->udp().port);
+  const CommandResult unnamed =
+      turnscout(t.dir, {"probe", "--transport", "tls", "--tls-ca", cert->cert_file, by_name});
+  CHECK(unnamed.status == ExitStatus{true, 1});
+  CHECK_MESSAGE(unnamed.output.find("certificate refused: hostname mismatch") != std::string::npos,
+                unnamed.output);
+
   // Told to accept any certificate: found.
   const nlohmann::json insecure = probe_json(t, {"--transport", "tls", "--tls-insecure"});
   CHECK(insecure.at("ok") == true);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -97,6 +98,67 @@ TEST_CASE("TcpLinks: a refused connection is reported") {
     CHECK(run_until(loop, 2000, [&] { return !failed.empty(); }));
     REQUIRE(failed.size() == 1);
     CHECK(failed[0] == closed);
+    CHECK(links.size() == 0);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+// A server without TLS on that port closes the connection at the first byte of a
+// ClientHello (it is not STUN): that is a failed handshake, reported at once.
+TEST_CASE("TcpLinks: a TLS link the server closes before its handshake is reported") {
+  uv_loop_t loop{};
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    SilentServer server;
+    auto context = TlsContext::client(false, "");
+    REQUIRE(context.ok());
+    std::vector<std::string> failed;
+    TcpLinks links(
+        &loop, [](const Endpoint&, std::span<const uint8_t>) {},
+        [&](const Endpoint&, std::string_view why) { failed.emplace_back(why); });
+    links.set_ref(true);
+    REQUIRE(links.send(server.address, std::vector<uint8_t>(28, 0), *context) == 0);
+    run_until(loop, 200, [] { return false; });  // Connected, and the ClientHello sent.
+    const int accepted = ::accept(server.fd, nullptr, nullptr);
+    REQUIRE(accepted >= 0);
+    uint8_t first = 0;
+    REQUIRE(::recv(accepted, &first, 1, 0) == 1);
+    CHECK(first == 22);  // A TLS handshake record.
+    ::close(accepted);
+    CHECK(run_until(loop, 2000, [&] { return !failed.empty(); }));
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].starts_with("TLS handshake failed: the server closed the connection"));
+    CHECK(links.size() == 0);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+// Two discoveries may check certificates differently: one that accepts any must not lend
+// its connection to one that checks.
+TEST_CASE("TcpLinks: a TLS link is shared only by requests that check the same way") {
+  uv_loop_t loop{};
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    SilentServer server;
+    auto accepting = TlsContext::client(false, "");
+    auto checking = TlsContext::client(true, "");
+    REQUIRE((accepting.ok() && checking.ok()));
+    TcpLinks links(
+        &loop, [](const Endpoint&, std::span<const uint8_t>) {},
+        [](const Endpoint&, std::string_view) {});
+    const std::vector<uint8_t> request(28, 0);
+    REQUIRE(links.send(server.address, request, *accepting) == 0);
+    REQUIRE(links.send(server.address, request, *accepting) == 0);
+    CHECK(links.size() == 1);
+    REQUIRE(links.send(server.address, request, *checking) == 0);
+    CHECK(links.size() == 2);
+    REQUIRE(links.send(server.address, request, *checking, "scout.example.org") == 0);
+    CHECK(links.size() == 3);
+    REQUIRE(links.send(server.address, request) == 0);  // Plain TCP: a link of its own.
+    CHECK(links.size() == 4);
+    links.close_all();
     CHECK(links.size() == 0);
   }
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -245,29 +245,29 @@ TEST_CASE("StreamTable: a TCP connection may start TLS with its first bytes, and
   CHECK(proto::starts_tls(0x16));
   CHECK_FALSE(proto::starts_tls(p[0]));
 
-  // Started at once: the handshake deadline replaces the first request's, and a request
-  // before the handshake is done is not one.
+  // Started: the handshake's deadline, counted from the accept, replaces the first
+  // request's.
   const StreamId tls = *t.open(kStart, client(1), false);
   CHECK(t.next_timeout() == kStart + 2s);
-  CHECK(t.start_tls(kStart + 1s, tls));
-  CHECK(t.next_timeout() == kStart + 4s);
-  CHECK_FALSE(t.start_tls(kStart + 2s, tls));  // Once: a drip cannot push the deadline on.
-  CHECK(t.next_timeout() == kStart + 4s);
+  CHECK(t.start_tls(tls));
+  CHECK(t.next_timeout() == kStart + 3s);  // Of the accept: the wait bought no time.
+  CHECK_FALSE(t.start_tls(tls));           // Once.
+  CHECK(t.next_timeout() == kStart + 3s);
   std::vector<std::pair<StreamId, StreamEnd>> expired;
-  t.expire(kStart + 4s, expired);
+  t.expire(kStart + 3s, expired);
   REQUIRE(expired.size() == 1);
   CHECK(expired[0] == std::pair{tls, StreamEnd::kHandshakeTimeout});
 
   // After a request, or part of one, it is a STUN stream for good.
   const StreamId answered = *t.open(kStart, client(2), false);
   CHECK(feed(t, answered, p, p.size()).ids.size() == 1);
-  CHECK_FALSE(t.start_tls(kStart, answered));
+  CHECK_FALSE(t.start_tls(answered));
   const StreamId partial = *t.open(kStart, client(3), false);
   CHECK_FALSE(feed(t, partial, std::vector<uint8_t>(p.begin(), p.begin() + 10), 10).end);
-  CHECK_FALSE(t.start_tls(kStart, partial));
+  CHECK_FALSE(t.start_tls(partial));
   // Opened as TLS: nothing to start.
-  CHECK_FALSE(t.start_tls(kStart, *t.open(kStart, client(4), true)));
-  CHECK_FALSE(t.start_tls(kStart, 999));
+  CHECK_FALSE(t.start_tls(*t.open(kStart, client(4), true)));
+  CHECK_FALSE(t.start_tls(999));
 }
 
 TEST_CASE("StreamTable bounds the replies waiting for a client that does not read") {
