@@ -132,6 +132,7 @@ struct Request {
   proto::Method method;
   proto::TransactionId id;
   size_t size;
+  Transport via;
 };
 
 bool special(const Endpoint& e) {
@@ -173,6 +174,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.verify = in.ConsumeBool();
   o.selection = in.ConsumeBool() ? Selection::kLoadAware : Selection::kFirst;
   o.max_attempts = in.ConsumeIntegralInRange<uint32_t>(1, 10);
+  // Any transport mode; a short fallback so that TCP and TLS join within the deadline.
+  o.transport = static_cast<TransportMode>(in.ConsumeIntegralInRange<int>(0, 3));
+  o.transport_fallback = std::chrono::milliseconds{in.ConsumeIntegralInRange<int>(1, 600)};
   auto id = prober.start(now, o);
   REQUIRE(id.ok());
   const TimePoint deadline = now + o.timeout;
@@ -194,8 +198,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (view->method() == proto::Method::kProbe) {
         ++probes;
         probe_bytes += d.bytes.size();
+        // A fixed transport is the only one Probes take.
+        if (o.transport == TransportMode::kUdp) REQUIRE(d.transport == Transport::kUdp);
+        if (o.transport == TransportMode::kTcp) REQUIRE(d.transport == Transport::kTcp);
+        if (o.transport == TransportMode::kTls) REQUIRE(d.transport == Transport::kTls);
       }
-      pending.push_back({d.remote, view->method(), view->transaction_id(), d.bytes.size()});
+      // TLS is always checked: the options did not say otherwise.
+      if (d.transport == Transport::kTls) REQUIRE(d.tls_verify);
+      pending.push_back(
+          {d.remote, view->method(), view->transaction_id(), d.bytes.size(), d.transport});
     }
     REQUIRE(probes <= o.max_probes);
     REQUIRE(probe_bytes <= o.max_probe_bytes);
@@ -239,7 +250,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A driver never lets a timer pass unserved: time moves on to the next one at most.
     now = std::min(now + std::chrono::microseconds{in.ConsumeIntegralInRange<int>(0, 200'000)},
                    std::max(now, prober.next_timeout()));
-    prober.on_datagram(now, kLocal, from, reply);
+    // Mostly the way the request went; sometimes another way, or the driver reports the
+    // destination unreachable over some transport instead (a refused connection, a
+    // refused certificate).
+    const int how = in.ConsumeIntegralInRange<int>(0, 9);
+    const Transport via =
+        how == 0 ? static_cast<Transport>(in.ConsumeIntegralInRange<int>(0, 2)) : request.via;
+    if (how == 1) {
+      prober.on_unreachable(now, request.to, via, in.ConsumeRandomLengthString(40));
+    } else if (via == Transport::kUdp) {
+      prober.on_datagram(now, kLocal, from, reply);
+    } else {
+      prober.on_stream_message(now, via, kLocal, from, reply);
+    }
   }
   // Whatever was left undecided, the deadline decides.
   while (results == 0) {

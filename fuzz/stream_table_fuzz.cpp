@@ -28,6 +28,7 @@ struct Open {
   Endpoint from;
   std::vector<uint8_t> sent;       // Every byte the client sent.
   std::vector<uint8_t> requested;  // Every byte handed on as requests, in order.
+  bool tls = false;                // Opened as TLS, or started it.
 };
 
 }  // namespace
@@ -72,8 +73,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         if (id) {
           REQUIRE(open.count(*id) == 0);
-          open[*id] = Open{from, {}, {}};
+          open[*id] = Open{from, {}, {}, tls};
           if (tls && in.ConsumeBool()) table.handshake_done(now, *id);
+          // A TCP connection whose first byte starts TLS, on a port that serves both.
+          if (!tls && in.ConsumeBool()) {
+            REQUIRE(table.start_tls(*id));
+            open[*id].tls = true;
+            if (in.ConsumeBool()) table.handshake_done(now, *id);
+          }
         }
         break;
       }
@@ -110,6 +117,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (open.empty()) break;
         auto it = open.begin();
         std::advance(it, in.ConsumeIntegralInRange<size_t>(0, open.size() - 1));
+        if (in.ConsumeBool()) {
+          // TLS may start only on a TCP connection that has sent nothing: never twice, so a
+          // slow drip cannot push its handshake deadline on.
+          const bool fresh = !it->second.tls && it->second.sent.empty();
+          REQUIRE(table.start_tls(it->first) == fresh);
+          if (fresh) it->second.tls = true;
+          break;
+        }
         end(it->first, StreamEnd::kPeerClosed);
         break;
       }
