@@ -20,6 +20,9 @@
 # (3), WARMUP seconds before measuring (0.5), SIZE request bytes for every row (256: the
 # leaf's reply, with three TURN URIs, takes 212 bytes and a Probe reply is never larger than
 # its request), WINDOW requests outstanding (128, or 64 when SIZE is over 512).
+# RATES (empty: none), e.g. "10000 50000 100000": then every row is also loaded open loop at
+# each of these rates for LATENCY_DURATION seconds (1) and the reply latency's p50, p99 and
+# p99.9 are tabled, counted from the time each request was due (udp_load --rate).
 # Every process started here is stopped by its PID on exit.
 set -euo pipefail
 
@@ -31,6 +34,8 @@ DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-0.5}
 ROUNDS=${ROUNDS:-3}
 SIZE=${SIZE:-256}
+RATES=${RATES:-}
+LATENCY_DURATION=${LATENCY_DURATION:-1}
 # Large requests fill the server's default receive buffer sooner: fewer in flight.
 WINDOW=${WINDOW:-$((SIZE > 512 ? 64 : 128))}
 
@@ -306,4 +311,21 @@ for i in "${!row_names[@]}"; do
 done
 for line in "${skipped[@]}"; do
   echo "$line"
+done
+
+# Latency under load: each row at each rate, open loop, once.
+[[ -z $RATES ]] && exit 0
+echo
+echo "latency under load: open loop at a fixed rate for $LATENCY_DURATION s (after 0.2 s), request $SIZE B;"
+echo "latency in us from the time each request was due to leave, so queueing shows"
+format='%-64s %9s %9s %9s %9s %9s %7s\n'
+printf "$format" server "rate/s" "answered/s" "p50" "p99" "p99.9" "lost"
+for i in "${!row_names[@]}"; do
+  for r in $RATES; do
+    out=$("$load" "${row_addresses[i]}" --request "${row_requests[i]}" --size "$SIZE" \
+      --cpu "$LOAD_CPU" --rate "$r" --duration "$LATENCY_DURATION" --warmup 0.2 2>&1) || true
+    printf "$format" "${row_names[i]}" "$r" "$(result_field "$out" achieved_per_s)" \
+      "$(result_field "$out" p50_us)" "$(result_field "$out" p99_us)" \
+      "$(result_field "$out" p999_us)" "$(result_field "$out" lost)"
+  done
 done

@@ -1,11 +1,15 @@
-// udp_load: a closed-loop UDP load generator for whole-server throughput. One thread keeps
-// a window of requests outstanding to one server: every reply frees its slot and the slot's
-// next request leaves in the same sendmmsg batch; a request unanswered for --timeout is
-// counted lost and its slot re-sent. It counts valid replies per second over a fixed time.
+// udp_load: a UDP load generator for whole-server throughput and latency. Closed loop (the
+// default): one thread keeps a window of requests outstanding to one server: every reply
+// frees its slot and the slot's next request leaves in the same sendmmsg batch; a request
+// unanswered for --timeout is counted lost and its slot re-sent. It counts valid replies per
+// second over a fixed time. Open loop (--rate N): requests leave at N per second whatever
+// comes back, and each reply's latency is counted from the time its request was due to
+// leave (so a stall of the generator or the server shows, rather than hides, as a queue:
+// no coordinated omission); it reports p50, p99 and p99.9 and the requests lost.
 //
 //   udp_load TARGET [--request probe|binding] [--size BYTES] [--window N] [--sockets N]
 //            [--cpu N] [--duration SECONDS] [--warmup SECONDS] [--timeout MS]
-//            [--server-pid PID] [--inspect]
+//            [--rate N] [--server-pid PID] [--inspect]
 //
 // Requests are real STUN messages with a valid FINGERPRINT: a turnscout Probe padded with
 // PADDING, or a STUN Binding padded with SOFTWARE (comprehension-optional, so any STUN
@@ -63,6 +67,7 @@ struct Options {
   double duration_s = 3.0;
   double warmup_s = 0.5;
   double timeout_ms = 50.0;
+  double rate = 0;  // Open loop: requests per second; 0 = closed loop.
   bool inspect = false;
 };
 
@@ -168,6 +173,7 @@ struct Counters {
   uint64_t lost = 0;         // Timed out and re-sent.
   uint64_t unexpected = 0;   // Not a success reply to an outstanding request.
   uint64_t send_failures = 0;
+  uint64_t sent = 0;  // Open loop: requests due in the measured interval.
   size_t min_reply = SIZE_MAX;
   size_t max_reply = 0;
 };
@@ -204,10 +210,12 @@ class LoadGenerator {
 
   bool open_sockets();
   int run();
+  int run_paced();
   int inspect();
 
  private:
   void queue(size_t slot, double now);
+  void report_latency(const CpuSample& first, const CpuSample& last);
   void flush(Channel& c);
   size_t receive(Channel& c, double now, bool measuring);
   void expire(double now);
@@ -224,6 +232,11 @@ class LoadGenerator {
   uint16_t reply_type_;
   uint32_t nonce_ = 0;
   Counters counters_;
+  // Open loop: whether replies requeue their slot, when measuring began, and the latency
+  // of every reply to a request due after that, in seconds.
+  bool paced_ = false;
+  double measure_from_ = 0;
+  std::vector<double> latencies_;
 };
 
 bool LoadGenerator::open_sockets() {
@@ -309,9 +322,16 @@ size_t LoadGenerator::receive(Channel& c, double now, bool measuring) {
     }
     slots_[slot].outstanding = false;
     ++counters_.all_replies;
-    if (measuring) ++counters_.replies;
     counters_.min_reply = std::min(counters_.min_reply, size);
     counters_.max_reply = std::max(counters_.max_reply, size);
+    if (paced_) {
+      if (slots_[slot].sent_at >= measure_from_) {
+        ++counters_.replies;
+        latencies_.push_back(now - slots_[slot].sent_at);
+      }
+      continue;
+    }
+    if (measuring) ++counters_.replies;
     queue(slot, now);
   }
   return static_cast<size_t>(n);
@@ -362,6 +382,75 @@ int LoadGenerator::run() {
   const CpuSample last = sample_cpu(now, options_.server_pid);
   report(*first, last);
   return counters_.replies > 0 ? 0 : 1;
+}
+
+// Open loop: request i is due at start + i / rate, and leaves as soon as the loop sees it
+// due (in the same batch as any others due); its slot is i modulo the window, which is
+// several timeouts' worth of requests, so a slot still outstanding when it comes round
+// again has timed out: lost.
+int LoadGenerator::run_paced() {
+  paced_ = true;
+  const double start = now_s();
+  measure_from_ = start + options_.warmup_s;
+  const double end = measure_from_ + options_.duration_s;
+  const double timeout = options_.timeout_ms * 1e-3;
+  latencies_.reserve(static_cast<size_t>(options_.rate * options_.duration_s * 1.1) + 16);
+  std::optional<CpuSample> first;
+  uint64_t next = 0;  // The next request's number.
+  double now = start;
+  auto lose = [&](size_t slot) {
+    if (!slots_[slot].outstanding) return;
+    slots_[slot].outstanding = false;
+    if (slots_[slot].sent_at >= measure_from_) ++counters_.lost;
+  };
+  // Sends until `end`, then only listens for a timeout's worth of late replies.
+  for (; now < end + timeout; now = now_s()) {
+    if (now >= measure_from_ && !first) first = sample_cpu(now, options_.server_pid);
+    for (double due = start + static_cast<double>(next) / options_.rate; due <= now && due < end;
+         due = start + static_cast<double>(next) / options_.rate) {
+      const size_t slot = next % slots_.size();
+      lose(slot);
+      queue(slot, due);
+      if (due >= measure_from_) ++counters_.sent;
+      ++next;
+    }
+    for (Channel& c : channels_) {
+      flush(c);
+      receive(c, now, true);
+    }
+  }
+  for (size_t i = 0; i < slots_.size(); ++i)
+    lose(i);
+  if (!first) return 1;
+  report_latency(*first, sample_cpu(now, options_.server_pid));
+  return counters_.replies > 0 ? 0 : 1;
+}
+
+void LoadGenerator::report_latency(const CpuSample& first, const CpuSample& last) {
+  std::sort(latencies_.begin(), latencies_.end());
+  auto at = [&](double p) {
+    if (latencies_.empty()) return -1.0;
+    const auto i = static_cast<size_t>(p * static_cast<double>(latencies_.size() - 1) + 0.5);
+    return latencies_[std::min(i, latencies_.size() - 1)] * 1e6;
+  };
+  const double achieved = static_cast<double>(counters_.replies) / options_.duration_s;
+  const double own_share = (last.own_cpu_s - first.own_cpu_s) / (last.wall_s - first.wall_s);
+  std::printf(
+      "open loop at %.0f requests/s for %.2f s after %.2f s of warm-up: %llu due, %llu "
+      "answered, %llu lost\n",
+      options_.rate, options_.duration_s, options_.warmup_s,
+      static_cast<unsigned long long>(counters_.sent),
+      static_cast<unsigned long long>(counters_.replies),
+      static_cast<unsigned long long>(counters_.lost));
+  std::printf(
+      "latency from the time each request was due: p50 %.1f us, p99 %.1f us, p99.9 %.1f "
+      "us, max %.1f us\n",
+      at(0.5), at(0.99), at(0.999), at(1.0));
+  std::printf(
+      "result rate=%.0f achieved_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f lost=%llu "
+      "load_cpu_pct=%.0f\n",
+      options_.rate, achieved, at(0.5), at(0.99), at(0.999),
+      static_cast<unsigned long long>(counters_.lost), own_share * 100);
 }
 
 void LoadGenerator::report(const CpuSample& first, const CpuSample& last) const {
@@ -468,6 +557,10 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", options.timeout_ms, "Milliseconds before a request counts as lost")
       ->check(CLI::Range(1.0, 10000.0))
       ->capture_default_str();
+  app.add_option("--rate", options.rate,
+                 "Open loop: send this many requests per second and report latency percentiles "
+                 "(default: closed loop, replies per second)")
+      ->check(CLI::Range(1.0, 10'000'000.0));
   app.add_option("--server-pid", options.server_pid,
                  "Also report this process's CPU time per reply (read from /proc)");
   app.add_flag("--inspect", options.inspect, "Send one request, describe the reply, exit");
@@ -494,7 +587,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot build a %s request of %zu bytes\n", request.c_str(), options.size);
     return 2;
   }
+  if (options.rate > 0) {
+    // Slots for several timeouts' worth of requests: one comes round again only after its
+    // request has timed out.
+    options.window =
+        std::max(options.window, static_cast<size_t>(options.rate * options.timeout_ms * 4e-3) + 1);
+  }
   LoadGenerator generator(options, std::move(message));
   if (!generator.open_sockets()) return 2;
-  return options.inspect ? generator.inspect() : generator.run();
+  if (options.inspect) return generator.inspect();
+  return options.rate > 0 ? generator.run_paced() : generator.run();
 }
