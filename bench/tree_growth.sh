@@ -8,8 +8,10 @@
 # For each size: the parent's RSS once every child is alive; its Probe replies per second
 # (udp_load, closed loop, 1200-byte Probes as the SDK sends, the heartbeats paused for the
 # measurement so that only the listing's cost differs); and its CPU per heartbeat absorbed
-# (the whole process's CPU over a few seconds of heartbeats alone, divided by the
-# heartbeats), from which the fan-in one core could take at one heartbeat a second.
+# (the whole process's CPU over 3 s of heartbeats alone, from schedstat, divided by the
+# heartbeats due in that time), from which the fan-in one core could take at one heartbeat
+# a second. A parent that cannot keep its children alive gets "-" there: its CPU then says
+# nothing per heartbeat.
 #
 # Environment: SERVER_CPU (0), LOAD_CPU (1), SIZES ("10 1000 10000 100000"), DURATION (2 s
 # of Probes per size). Every process started here is stopped by its PID on exit.
@@ -42,10 +44,12 @@ cleanup() {
 trap cleanup EXIT
 (umask 077 && openssl rand -hex 32 >"$tmp/cluster.key")
 
-# cpu_s PID: utime + stime of a process, in seconds.
+# cpu_s PID: the CPU time of every thread of a process, in seconds, from schedstat (kept in
+# nanoseconds, where /proc/PID/stat counts 10 ms ticks).
 cpu_s() {
-  awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+  cat /proc/"$1"/task/*/schedstat | awk '{ ns += $1 } END { printf "%.6f", ns / 1e9 }'
 }
+now_s() { date +%s.%N; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 
 # alive METRICS_ADDR: children the parent lists as alive.
@@ -87,6 +91,14 @@ EOF
   udp=$(awk '$1 == "udp" { print $2 }' "$tmp/parent.ready")
   metrics=$(awk '$1 == "metrics" { print $2 }' "$tmp/parent.ready")
   [[ -n $udp && -n $metrics ]] || { cat "$tmp/parent.log" >&2; exit 1; }
+  # What the parent spends with no children (its timers, the metrics endpoint), per second:
+  # subtracted below, so that a few heartbeats are not charged for it.
+  i0=$(now_s)
+  ic0=$(cpu_s "$parent")
+  sleep 1
+  ic1=$(cpu_s "$parent")
+  i1=$(now_s)
+  idle=$(awk -v a="$ic0" -v b="$ic1" -v t0="$i0" -v t1="$i1" 'BEGIN { print (b - a) / (t1 - t0) }')
   "$children" "$udp" --children "$n" --key-file "$tmp/cluster.key" --cpu "$LOAD_CPU" \
     >"$tmp/children.log" 2>&1 &
   gen=$!
@@ -105,15 +117,16 @@ EOF
   ((up < n)) && note="  only $up of $n alive: the parent cannot keep up with the heartbeats"
   notes+=("$n children:$note")
   rss=$(rss_kib "$parent")
-  # Heartbeats alone for 3 s: the parent's CPU per heartbeat.
+  # Heartbeats alone for 3 s: the parent's CPU per heartbeat. heartbeat_load paces them at
+  # n a second, so the window holds n x its length.
+  t0=$(now_s)
   c0=$(cpu_s "$parent")
-  s0=$(awk '/heartbeats sent/ { v = $3 } END { print v + 0 }' "$tmp/children.log")
   sleep 3
   c1=$(cpu_s "$parent")
-  s1=$(awk '/heartbeats sent/ { v = $3 } END { print v + 0 }' "$tmp/children.log")
-  # CPU time ticks are 10 ms: below a few ticks the figure means nothing.
-  us=$(awk -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" -v h=$((s1 - s0)) \
-    'BEGIN { if (h > 0 && c >= 0.05) printf "%.2f", c * 1e6 / h; else print "-" }')
+  t1=$(now_s)
+  us=$(awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v n="$n" -v idle="$idle" \
+    'BEGIN { h = n * (t1 - t0); c = (c1 - c0) - idle * (t1 - t0)
+             if (h > 0) printf "%.2f", (c > 0 ? c : 0) * 1e6 / h; else print "-" }')
   # Probes with the heartbeats paused (children stay alive for missed x interval = 5 s).
   kill -STOP "$gen"
   out=$("$load" "$udp" --request probe --size 1200 --window 64 --cpu "$LOAD_CPU" \
@@ -134,6 +147,8 @@ EOF
 done
 echo
 echo "RSS: the parent's once every child is alive. Probes/s: udp_load, 1200-byte Probes, the"
-echo "heartbeats paused. us/heartbeat: the parent process's CPU over 3 s of heartbeats alone,"
-echo "divided by the heartbeats sent; fan-in/core: heartbeats one core absorbs per second at"
-echo "that cost, so the children one parent can take at one heartbeat a second."
+echo "heartbeats paused. us/heartbeat: the parent process's CPU (every thread, schedstat) over"
+echo "3 s of heartbeats alone, less what it spent idle before its children came, divided by"
+echo "the heartbeats due then (n a second); fan-in/core:"
+echo "heartbeats one core absorbs per second at that cost, so the children one parent can take"
+echo "at one heartbeat a second."

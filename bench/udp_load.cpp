@@ -40,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "base/endpoint.hpp"
@@ -304,6 +305,9 @@ void LoadGenerator::flush(Channel& c) {
 size_t LoadGenerator::receive(Channel& c, double now, bool measuring) {
   const int n = recvmmsg(c.fd, c.receive_headers.data(), kBatch, MSG_DONTWAIT, nullptr);
   if (n <= 0) return 0;
+  // Open loop: the time the replies were read, not the top of the loop (its sends would
+  // count against the latency otherwise).
+  if (paced_) now = now_s();
   for (int i = 0; i < n; ++i) {
     const uint8_t* m = c.receive_storage.data() + static_cast<size_t>(i) * kMaxReply;
     const size_t size = c.receive_headers[static_cast<size_t>(i)].msg_len;
@@ -325,9 +329,15 @@ size_t LoadGenerator::receive(Channel& c, double now, bool measuring) {
     counters_.min_reply = std::min(counters_.min_reply, size);
     counters_.max_reply = std::max(counters_.max_reply, size);
     if (paced_) {
+      // A reply later than --timeout is a lost request, as in the closed loop.
+      const double latency = now - slots_[slot].sent_at;
       if (slots_[slot].sent_at >= measure_from_) {
-        ++counters_.replies;
-        latencies_.push_back(now - slots_[slot].sent_at);
+        if (latency > options_.timeout_ms * 1e-3) {
+          ++counters_.lost;
+        } else {
+          ++counters_.replies;
+          latencies_.push_back(latency);
+        }
       }
       continue;
     }
@@ -426,31 +436,41 @@ int LoadGenerator::run_paced() {
   return counters_.replies > 0 ? 0 : 1;
 }
 
+// Percentiles over every request due in the measured interval: a lost one (unanswered
+// within --timeout) counts as slower than any answer, so losses push the tail up instead of
+// vanishing from it; such a percentile prints as -1 in the result line and "> TIMEOUT" here.
 void LoadGenerator::report_latency(const CpuSample& first, const CpuSample& last) {
   std::sort(latencies_.begin(), latencies_.end());
+  const size_t total = latencies_.size() + counters_.lost;
   auto at = [&](double p) {
-    if (latencies_.empty()) return -1.0;
-    const auto i = static_cast<size_t>(p * static_cast<double>(latencies_.size() - 1) + 0.5);
-    return latencies_[std::min(i, latencies_.size() - 1)] * 1e6;
+    if (total == 0) return -1.0;
+    const auto i = static_cast<size_t>(p * static_cast<double>(total - 1) + 0.5);
+    return i < latencies_.size() ? latencies_[i] * 1e6 : -1.0;
+  };
+  auto text = [&](double us) {
+    return us < 0 ? fmt::format("> {:.0f} ms (lost)", options_.timeout_ms)
+                  : fmt::format("{:.1f} us", us);
   };
   const double achieved = static_cast<double>(counters_.replies) / options_.duration_s;
   const double own_share = (last.own_cpu_s - first.own_cpu_s) / (last.wall_s - first.wall_s);
   std::printf(
       "open loop at %.0f requests/s for %.2f s after %.2f s of warm-up: %llu due, %llu "
-      "answered, %llu lost\n",
+      "answered within %.0f ms, %llu lost, %llu not sent (kernel refused)\n",
       options_.rate, options_.duration_s, options_.warmup_s,
       static_cast<unsigned long long>(counters_.sent),
-      static_cast<unsigned long long>(counters_.replies),
-      static_cast<unsigned long long>(counters_.lost));
+      static_cast<unsigned long long>(counters_.replies), options_.timeout_ms,
+      static_cast<unsigned long long>(counters_.lost),
+      static_cast<unsigned long long>(counters_.send_failures));
   std::printf(
-      "latency from the time each request was due: p50 %.1f us, p99 %.1f us, p99.9 %.1f "
-      "us, max %.1f us\n",
-      at(0.5), at(0.99), at(0.999), at(1.0));
+      "latency from the time each request was due, lost ones counted as slowest: p50 %s, "
+      "p99 %s, p99.9 %s\n",
+      text(at(0.5)).c_str(), text(at(0.99)).c_str(), text(at(0.999)).c_str());
   std::printf(
       "result rate=%.0f achieved_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f lost=%llu "
-      "load_cpu_pct=%.0f\n",
+      "not_sent=%llu load_cpu_pct=%.0f\n",
       options_.rate, achieved, at(0.5), at(0.99), at(0.999),
-      static_cast<unsigned long long>(counters_.lost), own_share * 100);
+      static_cast<unsigned long long>(counters_.lost),
+      static_cast<unsigned long long>(counters_.send_failures), own_share * 100);
 }
 
 void LoadGenerator::report(const CpuSample& first, const CpuSample& last) const {
