@@ -169,8 +169,14 @@ TEST_CASE("TcpLinks: a TLS link is shared only by requests that check the same w
 // SIGPIPE with write(), which libuv's uv_write uses. The signal keeps its default action
 // here (the test process would die of it).
 TEST_CASE("TcpLinks: a request on a connection the server closed raises no SIGPIPE") {
-  const bool defaulted = ::signal(SIGPIPE, SIG_DFL) != SIG_ERR;
+  // The default action for this test only (the test main ignores SIGPIPE).
+  const auto previous = ::signal(SIGPIPE, SIG_DFL);
+  const bool defaulted = previous != SIG_ERR;
   REQUIRE(defaulted);
+  struct Restore {
+    decltype(previous) handler;
+    ~Restore() { ::signal(SIGPIPE, handler); }
+  } restore{previous};
   uv_loop_t loop{};
   REQUIRE(uv_loop_init(&loop) == 0);
   {

@@ -9,7 +9,9 @@
 // or unwritten to a side that does not read (then the connection is closed). Either side
 // closing or failing closes both at once, with whatever was still on its way: the client
 // closes once answered, so nothing it waits for is lost. The server sees every client as
-// the proxy's address, so per-address limits count all of them together.
+// the proxy's address, so per-address limits count all of them together. The process must
+// ignore SIGPIPE: a side that resets its connection while bytes are written to it would kill
+// it.
 #pragma once
 
 #include <cstddef>
