@@ -71,6 +71,9 @@ std::optional<uint64_t> acceptable_timestamp(const proto::MessageView& request,
 }
 
 // Both limits are "0 = no limit".
+// The smallest CHILD attribute on the wire: 4 bytes of header and 12 of an IPv4 entry.
+constexpr size_t kMinChildBytes = 16;
+
 size_t child_limit(uint16_t configured, uint16_t wanted) {
   if (configured == 0) return wanted;
   if (wanted == 0) return configured;
@@ -197,8 +200,11 @@ Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const 
   if (!admission.admitted) return drop(DropReason::kRateLimited);
 
   const Snapshot& s = *snapshot_;
-  order_children(s.listing.strategy, s.children, s.listing.overload_permille, client,
-                 child_limit(s.listing.max_children, probe->children_wanted), strategy_, order_);
+  // No more than fit: each CHILD takes at least 16 bytes of the room.
+  const size_t most = std::max<size_t>(room / kMinChildBytes, 1);
+  const size_t wanted = child_limit(s.listing.max_children, probe->children_wanted);
+  order_children(s.listing.strategy, s.children, s.index, s.listing.overload_permille, client,
+                 wanted == 0 ? most : std::min(wanted, most), strategy_, order_);
   listed_.clear();
   for (const uint32_t i : order_)
     fill_entry(s.children[i], client.family, listed_.emplace_back());

@@ -42,6 +42,19 @@ inline uint64_t child_id_hash(std::string_view name) {
   return h;
 }
 
+// Orders kept with a snapshot so that listing children for a Probe costs O(children
+// listed), not O(children): built once per snapshot by index_listing() (strategy.hpp).
+// A snapshot without one (hand-built) is listed the slow way, with the same results.
+struct ListingIndex {
+  size_t children = 0;             // children.size() it was built for.
+  uint16_t overload_permille = 0;  // The overload limit `listable` was built for.
+  std::vector<uint32_t> listable;  // Indices of the listable children, snapshot order.
+  // Least-load only: `listable` by (load, index).
+  std::vector<uint32_t> by_load;
+  // Weighted only: prefix sums of max(weight, 1) along `listable`.
+  std::vector<uint64_t> weight_sums;
+};
+
 struct Snapshot {
   uint64_t version = 0;
   std::string node_name;
@@ -50,6 +63,7 @@ struct Snapshot {
   std::vector<std::string> services;  // Non-empty: this node is a leaf.
   std::vector<SnapshotChild> children;
   ListingConfig listing;
+  ListingIndex index;  // Of `children`, for `listing`; derived, never compared.
   // Where this node's children send their heartbeats from (every child in the registry,
   // alive or not), IPv4-mapped addresses unmapped, sorted. Their Heartbeat and Leave
   // requests skip the budget for strangers.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/endpoint.hpp"
+#include "server/core/strategy.hpp"
 
 namespace turnscout::server {
 namespace {
@@ -76,6 +77,12 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   for (const ParentConfig& parent : config.parents)
     s.parent_sources.push_back(unmap_v4(parent.address));
   std::sort(s.parent_sources.begin(), s.parent_sources.end());
+  // Sized once: growing by doubling would hold up to twice the children, for every snapshot
+  // a parent keeps (the one published and the one being built).
+  s.children.reserve(registry.size());
+  sources.reserve(registry.size());
+  s.child_sources.reserve(registry.size());
+  s.child_source_names.reserve(registry.size());
   registry.for_each([&](const ChildStatus& c) {
     if (c.source.valid()) sources.emplace_back(unmap_v4(c.source), c.name);
     if (live(c) && (c.subtree.height == 0 || c.subtree.live_leaves > 0)) {
@@ -91,6 +98,7 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
   });
   std::sort(s.children.begin(), s.children.end(),
             [](const SnapshotChild& a, const SnapshotChild& b) { return a.name < b.name; });
+  s.index = index_listing(s.children, s.listing.strategy, s.listing.overload_permille);
   std::sort(sources.begin(), sources.end());
   for (auto& [source, name] : sources) {
     if (!s.child_sources.empty() && s.child_sources.back() == source) {

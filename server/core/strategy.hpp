@@ -56,6 +56,19 @@ void order_children(Strategy strategy, std::span<const SnapshotChild> children,
                     uint16_t overload_permille, const Endpoint& client, size_t max_count,
                     StrategyState& state, std::vector<uint32_t>& order);
 
+// The same choices from an index built for these children and this overload limit (else
+// the call above is made): O(max_count) per call, not O(children), for every strategy but
+// kIpHash, whose rendezvous scores depend on the client (O(children)). kRandom, kTwoChoice
+// and kWeighted draw by rejection among the children not yet listed, which keeps each draw's
+// distribution exactly as above (not its random sequence).
+void order_children(Strategy strategy, std::span<const SnapshotChild> children,
+                    const ListingIndex& index, uint16_t overload_permille, const Endpoint& client,
+                    size_t max_count, StrategyState& state, std::vector<uint32_t>& order);
+
+// Builds the index order_children() needs for `strategy` over `children`.
+ListingIndex index_listing(std::span<const SnapshotChild> children, Strategy strategy,
+                           uint16_t overload_permille);
+
 // The rendezvous score behind kIpHash; exposed for tests and tools.
 uint64_t client_ip_hash(const Endpoint& client);
 uint64_t rendezvous_score(uint64_t client_ip_hash, uint64_t child_id_hash);
