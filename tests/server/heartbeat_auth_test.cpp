@@ -29,14 +29,18 @@ const TimePoint kT0 = TimePoint{} + 10s;
 const uint64_t kWallMs = static_cast<uint64_t>(FakeClock::kDefaultWallStartMs);
 
 struct Parent {
-  explicit Parent(std::string key, bool dynamic = false)
-      : core(make_config(std::move(key), dynamic), kT0, kWallStart, 3, log_events()) {}
+  // `strangers`: heartbeats a second (and at once) from addresses not yet children, and
+  // registrations a source may make.
+  explicit Parent(std::string key, bool dynamic = false, double strangers = 100)
+      : core(make_config(std::move(key), dynamic, strangers), kT0, kWallStart, 3, log_events()) {}
 
-  static ServerConfig make_config(std::string key, bool dynamic) {
+  static ServerConfig make_config(std::string key, bool dynamic, double strangers = 100) {
     ServerConfig c = node_config("parent", kParent, {}, {{"static-1", kStaticChild, 1}});
     c.cluster.key = std::move(key);
     c.cluster.accept_dynamic_children = dynamic;
     c.admission.tiers = {TierConfig{"free", 0, 20, 5}};  // The default free tier.
+    c.admission.unknown_control_rate = strangers;
+    c.cluster.registrations_per_source = static_cast<uint32_t>(std::max(strangers, 8.0));
     return c;
   }
 
@@ -218,6 +222,41 @@ TEST_CASE("with a key and dynamic children: any verified name is admitted, a sta
   auto unknown = p.send(addr(7, 1), leave_bytes("nobody", kWallMs + 2, kKey));
   REQUIRE(unknown.has_value());
   CHECK(reason_of(*unknown) == "unknown child");
+}
+
+// Each snapshot build is charged 5 us per child against a credit of at most 20 ms that grows
+// with the clock: thousands of children joining at once cost a few dozen builds, not one
+// per heartbeat (O(children^2)), and the rest waits for the core's next timeout.
+TEST_CASE("a parent with thousands of children rebuilds its snapshot from a credit") {
+  Parent p(kKey, /*dynamic=*/true, /*strangers=*/10000);
+  const Duration at = 1s;
+  const uint64_t v0 = p.core.snapshot()->version;
+  constexpr int kChildren = 4000;
+  for (int i = 0; i < kChildren; ++i) {
+    const auto from = addr(static_cast<uint8_t>(20 + i / 200), static_cast<uint8_t>(i % 200));
+    auto reply = p.send(from, heartbeat_bytes(spec(fmt::format("dyn-{}", i), kWallMs), kKey), at);
+    REQUIRE(reply.has_value());
+    REQUIRE(is_success(*reply, kKey));
+  }
+  CHECK(p.core.children().size() == kChildren + 1);  // And the static child.
+  // 20 ms pays for the builds at 1 to about 89 children; then one per 5 us x children.
+  const uint64_t builds = p.core.snapshot()->version - v0;
+  MESSAGE(builds, " builds for ", kChildren, " joins");
+  CHECK(builds >= 50);
+  CHECK(builds <= 100);
+  CHECK(p.core.snapshot()->children.size() == builds);
+  const TimePoint due = p.core.next_timeout();
+  CHECK(due > kT0 + at);
+  CHECK(due <= kT0 + at + 20ms);
+  p.core.on_timeout(due);
+  CHECK(p.core.snapshot()->children.size() == kChildren);
+  CHECK(p.core.snapshot()->version == v0 + builds + 1);
+  CHECK(p.core.next_timeout() > due + 1s);  // Nothing waits: the children's deadlines next.
+
+  // A change of the node's own state is published at once, credit or not.
+  p.core.start_drain(due);
+  CHECK(p.core.snapshot()->draining);
+  CHECK(p.core.snapshot()->version == v0 + builds + 2);
 }
 
 TEST_CASE("without a key: static children from their address only") {
