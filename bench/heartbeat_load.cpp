@@ -1,15 +1,17 @@
 // heartbeat_load: N virtual children heartbeating one parent, for the cost of a tree as it
 // grows (bench/tree_growth.sh). Every child sends a signed Heartbeat once per interval,
-// the children spread evenly over it, all from one socket: with a cluster key a dynamic
-// child is known by its name, not its source (server/core/child_registry.hpp). Child i is
-// named "child-i" and advertises 127.(20 + i / 62500).(i / 250 % 250).(i % 250 + 1):3478,
-// a leaf with a load that depends on i.
+// the children spread evenly over it. Child i is named "child-i", sends from its own
+// loopback address 127.(20 + i / 62500).(i / 250 % 250).(i % 250 + 1) (one socket, the
+// source chosen per datagram with IP_PKTINFO, so a parent sees as many sources as children,
+// as it would in a real tree) and advertises that address, port 3478: a leaf with a load
+// that depends on i. An IPv6 parent gets every child from one source.
 //
 //   heartbeat_load PARENT --children N --key-file FILE [--interval-ms 1000] [--cpu N]
 //                  [--duration SECONDS]
 //
 // It runs until --duration (0: until killed) and prints, once a second, the heartbeats
 // sent and the responses that came back; the last line is "result sent=... answered=...".
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -21,8 +23,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -98,14 +102,38 @@ int main(int argc, char** argv) {
   }
   sockaddr_storage to{};
   const socklen_t to_len = to_sockaddr(*parent, to);
+  const bool own_sources = to.ss_family == AF_INET;
   const int fd = socket(to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int buffer = 8 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&to), to_len) != 0) {
+  // IPv4: bound to the wildcard, so the replies to every child's address come back here.
+  const int linked = own_sources ? 0 : connect(fd, reinterpret_cast<const sockaddr*>(&to), to_len);
+  if (fd < 0 || linked != 0) {
     std::perror("socket");
     return 2;
   }
+  // One datagram from `source`: IP_PKTINFO picks the source address of this send only.
+  const auto send_from = [&](const Endpoint& source, std::span<const uint8_t> bytes) {
+    if (!own_sources) return send(fd, bytes.data(), bytes.size(), 0);
+    iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
+    msghdr msg{};
+    msg.msg_name = &to;
+    msg.msg_namelen = to_len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo info{};
+    std::memcpy(&info.ipi_spec_dst, source.ip.data(), 4);
+    std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+    return sendmsg(fd, &msg, 0);
+  };
 
   std::mt19937_64 random(std::random_device{}());
   proto::HeartbeatRequest hb;
@@ -127,9 +155,10 @@ int main(int argc, char** argv) {
     for (int batch = 0; next < due && batch < 256; ++batch, ++next) {
       const size_t i = next % children;
       hb.node_name = "child-" + std::to_string(i);
-      hb.advertised = {Endpoint::v4(127, static_cast<uint8_t>(20 + i / 62500),
-                                    static_cast<uint8_t>(i / 250 % 250),
-                                    static_cast<uint8_t>(i % 250 + 1), 3478)};
+      const Endpoint address = Endpoint::v4(127, static_cast<uint8_t>(20 + i / 62500),
+                                            static_cast<uint8_t>(i / 250 % 250),
+                                            static_cast<uint8_t>(i % 250 + 1), 3478);
+      hb.advertised = {address};
       hb.load = {static_cast<uint16_t>(i * 37 % 900), 900};
       hb.subtree.best_load_permille = hb.load.load_permille;
       hb.timestamp_ms = wall_ms();
@@ -140,7 +169,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "cannot encode a heartbeat\n");
         return 1;
       }
-      if (send(fd, out.data(), *n, 0) == static_cast<ssize_t>(*n)) {
+      if (send_from(address, {out.data(), *n}) == static_cast<ssize_t>(*n)) {
         ++sent;
       } else {
         ++failed;
