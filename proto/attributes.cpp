@@ -121,6 +121,10 @@ const char* attribute_name(uint16_t type) {
       return "REPLY-FLAGS";
     case attr::kChildrenWanted:
       return "CHILDREN-WANTED";
+    case attr::kDepthWanted:
+      return "DEPTH-WANTED";
+    case attr::kGrandchild:
+      return "GRANDCHILD";
     case attr::kCapacityToken:
       return "CAPACITY-TOKEN";
     case attr::kAdvertisedAddress:
@@ -217,6 +221,12 @@ Result<uint16_t, DecodeError> read_children_wanted(const Attribute& a) {
   auto v = read_fixed_u32(a);
   if (!v) return unexpected(v.error());
   return static_cast<uint16_t>(*v >> 16);
+}
+
+Result<uint8_t, DecodeError> read_depth_wanted(const Attribute& a) {
+  auto v = read_fixed_u32(a);
+  if (!v) return unexpected(v.error());
+  return static_cast<uint8_t>(*v >> 24);
 }
 
 Result<std::span<const uint8_t>, DecodeError> read_capacity_token(const Attribute& a) {

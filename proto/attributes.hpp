@@ -33,6 +33,14 @@ struct ChildEntry {
   friend bool operator==(const ChildEntry&, const ChildEntry&) = default;
 };
 
+// GRANDCHILD: a child of the CHILD it follows in a Probe reply (`parent` indexes the
+// reply's children).
+struct Grandchild {
+  uint32_t parent = 0;
+  ChildEntry entry;
+  friend bool operator==(const Grandchild&, const Grandchild&) = default;
+};
+
 // FLOW-CONTROL: the token bucket the server applies to this client.
 struct FlowControl {
   uint32_t burst_tokens = 0;
@@ -92,6 +100,7 @@ Result<std::string_view, DecodeError> read_service(const Attribute& a);
 Result<FlowControl, DecodeError> read_flow_control(const Attribute& a);
 Result<uint32_t, DecodeError> read_u32(const Attribute& a);  // REPLY-FLAGS, CAPACITY.
 Result<uint16_t, DecodeError> read_children_wanted(const Attribute& a);
+Result<uint8_t, DecodeError> read_depth_wanted(const Attribute& a);  // Any value; 0 means 1.
 Result<std::span<const uint8_t>, DecodeError> read_capacity_token(const Attribute& a);
 Result<Subtree, DecodeError> read_subtree(const Attribute& a);
 Result<NodeState, DecodeError> read_node_state(const Attribute& a);

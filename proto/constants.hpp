@@ -86,7 +86,7 @@ inline constexpr uint16_t kFingerprint = 0x8028;
 
 // Ours: a contiguous block in the comprehension-optional Expert Review range, unassigned in
 // the IANA registry and unnamed by Wireshark (IANA has 0xC000-0xC002, 0xC057-0xC05E, 0xC060
-// and 0xC070-0xC071 there). New attributes continue at 0xCA0F.
+// and 0xC070-0xC071 there). New attributes continue at 0xCA11.
 inline constexpr uint16_t kNodeName = 0xCA01;
 inline constexpr uint16_t kLoad = 0xCA02;
 inline constexpr uint16_t kChild = 0xCA03;
@@ -101,6 +101,8 @@ inline constexpr uint16_t kSubtree = 0xCA0B;
 inline constexpr uint16_t kNodeState = 0xCA0C;
 inline constexpr uint16_t kTimestamp = 0xCA0D;
 inline constexpr uint16_t kWeight = 0xCA0E;
+inline constexpr uint16_t kDepthWanted = 0xCA0F;
+inline constexpr uint16_t kGrandchild = 0xCA10;
 
 constexpr bool comprehension_required(uint16_t type) {
   return type < 0x8000;
@@ -131,5 +133,7 @@ inline constexpr size_t kMaxReasonSize = 128;
 inline constexpr size_t kMaxSoftwareSize = 763;  // RFC 8489 §14.14.
 inline constexpr size_t kMaxCapacityTokenSize = 128;
 inline constexpr size_t kMaxAdvertisedAddresses = 4;
+// CHILD attributes a Heartbeat may carry: the sender's own listing (PROTOCOL.md §6).
+inline constexpr size_t kMaxHeartbeatListing = 16;
 
 }  // namespace turnscout::proto

@@ -52,6 +52,11 @@ Result<size_t, EncodeError> encode_heartbeat_request(const HeartbeatRequest& r,
   b.add_subtree(r.subtree);
   b.add_node_state(r.state);
   b.add_weight(r.weight);
+  if (r.listing.size() > kMaxHeartbeatListing) {
+    return unexpected(EncodeError{EncodeErrc::kValueOutOfRange, "CHILD"});
+  }
+  for (const ChildEntry& child : r.listing)
+    b.add_child(child);
   b.add_timestamp(r.timestamp_ms);
   return seal(b, key);
 }
@@ -71,7 +76,12 @@ Result<HeartbeatRequest, DecodeError> decode_heartbeat_request(const MessageView
   f.required(attr::kSubtree, r.subtree, read_subtree);
   f.required(attr::kNodeState, r.state, read_node_state);
   f.required(attr::kWeight, r.weight, read_weight);
+  f.repeated(attr::kChild, r.listing, read_child);
   f.required(attr::kTimestamp, r.timestamp_ms, read_timestamp);
+  if (f.ok() && r.listing.size() > kMaxHeartbeatListing) {
+    f.fail(DecodeError{DecodeErrc::kBadValue,
+                       static_cast<uint32_t>(view.find(attr::kChild)->offset), "CHILD"});
+  }
   if (f.ok() && (r.advertised.empty() || r.advertised.size() > kMaxAdvertisedAddresses)) {
     const auto a = view.find(attr::kAdvertisedAddress);
     f.fail(DecodeError{a ? DecodeErrc::kBadValue : DecodeErrc::kMissingAttribute,

@@ -26,7 +26,10 @@ struct HeartbeatRequest {
   uint32_t capacity = 0;
   Subtree subtree;
   NodeState state = NodeState::kActive;
-  uint16_t weight = 1;         // 1..65535.
+  uint16_t weight = 1;  // 1..65535.
+  // A branch's own listing (CHILD attributes, at most kMaxHeartbeatListing): its best live
+  // children, which its parent may pass on to clients as GRANDCHILD entries.
+  std::vector<ChildEntry> listing;
   uint64_t timestamp_ms = 0;   // Sender's wall clock, Unix epoch.
   bool has_integrity = false;  // Set by decode; encode signs when given a key.
   friend bool operator==(const HeartbeatRequest&, const HeartbeatRequest&) = default;

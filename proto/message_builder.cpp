@@ -158,6 +158,18 @@ bool MessageBuilder::add_children_wanted(uint16_t max_children) {
   return add_u32(attr::kChildrenWanted, uint32_t{max_children} << 16);
 }
 
+bool MessageBuilder::add_depth_wanted(uint8_t depth) {
+  return add_u32(attr::kDepthWanted, uint32_t{depth} << 24);
+}
+
+bool MessageBuilder::add_grandchild(const ChildEntry& grandchild) {
+  if (!grandchild.address.valid()) return fail(EncodeErrc::kInvalidAddress, "GRANDCHILD");
+  auto v = reserve(attr::kGrandchild, child_value_size(grandchild.address));
+  if (!v) return false;
+  write_child(grandchild, *v);
+  return true;
+}
+
 bool MessageBuilder::add_capacity_token(std::span<const uint8_t> token) {
   if (token.empty() || token.size() > kMaxCapacityTokenSize) {
     return fail(EncodeErrc::kValueOutOfRange, "CAPACITY-TOKEN");

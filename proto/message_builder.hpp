@@ -59,6 +59,8 @@ class MessageBuilder {
   bool add_flow_control(const FlowControl& flow);
   bool add_reply_flags(uint32_t flags);
   bool add_children_wanted(uint16_t max_children);
+  bool add_depth_wanted(uint8_t depth);
+  bool add_grandchild(const ChildEntry& grandchild);  // CHILD's layout, type GRANDCHILD.
   bool add_capacity_token(std::span<const uint8_t> token);
   bool add_advertised_address(const Endpoint& address);
   bool add_capacity(uint32_t capacity);

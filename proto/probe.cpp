@@ -1,6 +1,7 @@
 #include "proto/probe.hpp"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "proto/field_reader.hpp"
@@ -12,6 +13,7 @@ namespace {
 size_t probe_request_size(const ProbeRequest& r) {
   size_t size = kHeaderSize + attribute_size(kFingerprintSize);
   if (r.children_wanted != 0) size += attribute_size(kU32ValueSize);
+  if (r.depth >= 2) size += attribute_size(kU32ValueSize);
   if (!r.capacity_token.empty()) size += attribute_size(r.capacity_token.size());
   if (!r.software.empty()) size += attribute_size(r.software.size());
   return size;
@@ -77,7 +79,23 @@ Result<ProbeReplySize, EncodeError> write_probe_reply(const ProbeReply& r, const
   const size_t fixed = probe_reply_fixed_size(r, text);
   if (fixed > budget) return unexpected(EncodeError{EncodeErrc::kBufferTooSmall, "probe reply"});
   const size_t n = children_that_fit(r, text.service_count(), fixed, budget);
-  const bool truncated = n < r.children.size();
+  // Then the grandchildren of the children kept, in the caller's order, while they fit.
+  size_t used = fixed;
+  for (size_t i = 0; i < n; ++i)
+    used += attribute_size(child_value_size(r.children[i].address));
+  std::array<uint16_t, kMaxAttributes> chosen{};
+  size_t m = 0;
+  size_t attributes = 6 + text.service_count() + n;
+  for (size_t g = 0; g < r.grandchildren.size() && attributes < kMaxAttributes; ++g) {
+    const Grandchild& grand = r.grandchildren[g];
+    if (grand.parent >= n) continue;
+    const size_t size = attribute_size(child_value_size(grand.entry.address));
+    if (used + size > budget) continue;  // A smaller (IPv4) one may still fit.
+    used += size;
+    ++attributes;
+    chosen[m++] = static_cast<uint16_t>(g);
+  }
+  const bool truncated = n < r.children.size() || m < r.grandchildren.size();
   if (truncated && !allow_truncation) {
     return unexpected(EncodeError{EncodeErrc::kBufferTooSmall, "CHILD"});
   }
@@ -88,13 +106,18 @@ Result<ProbeReplySize, EncodeError> write_probe_reply(const ProbeReply& r, const
   b.add_load(r.load);
   b.add_flow_control(r.flow_control);
   b.add_reply_flags(r.reply_flags | (truncated ? reply_flag::kTruncated : 0));
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i) {
     b.add_child(r.children[i]);
+    for (size_t k = 0; k < m; ++k) {
+      if (r.grandchildren[chosen[k]].parent == i)
+        b.add_grandchild(r.grandchildren[chosen[k]].entry);
+    }
+  }
   text.add_services(b);
   b.add_fingerprint();
   auto size = b.finish();
   if (!size) return unexpected(size.error());
-  return ProbeReplySize{*size, n, truncated};
+  return ProbeReplySize{*size, n, m, truncated};
 }
 
 // The attributes `add` writes, encoded on their own; `size` is their total encoded size.
@@ -118,6 +141,7 @@ Result<size_t, EncodeError> encode_probe_request(const ProbeRequest& request,
   // PADDING goes first; its 4-byte header is part of the growth.
   if (target > natural) b.add_padding(target - natural - 4);
   if (request.children_wanted != 0) b.add_children_wanted(request.children_wanted);
+  if (request.depth >= 2) b.add_depth_wanted(request.depth);
   if (!request.capacity_token.empty()) b.add_capacity_token(request.capacity_token);
   if (!request.software.empty()) b.add_software(request.software);
   b.add_fingerprint();
@@ -132,6 +156,8 @@ Result<ProbeRequest, DecodeError> decode_probe_request(const MessageView& view) 
   r.transaction_id = view.transaction_id();
   FieldReader f(view);
   f.optional(attr::kChildrenWanted, r.children_wanted, read_children_wanted);
+  f.optional(attr::kDepthWanted, r.depth, read_depth_wanted);
+  r.depth = std::clamp<uint8_t>(r.depth, 1, 2);
   f.optional(attr::kCapacityToken, r.capacity_token, read_capacity_token);
   f.optional(attr::kSoftware, r.software, read_software);
   if (!f.ok()) return unexpected(f.error());
@@ -169,7 +195,7 @@ Result<size_t, EncodeError> encode_probe_response(const ProbeResponse& response,
                                                   std::span<uint8_t> out) {
   const ProbeReply reply{response.transaction_id, response.reflexive,    response.node_name,
                          response.load,           response.flow_control, response.reply_flags,
-                         response.children,       response.services};
+                         response.children,       response.services,     response.grandchildren};
   auto written = write_probe_reply(reply, CheckedText{reply.node_name, reply.services}, out.size(),
                                    false, out);
   if (!written) return unexpected(written.error());
@@ -189,9 +215,19 @@ Result<ProbeResponse, DecodeError> decode_probe_response(const MessageView& view
   f.required(attr::kLoad, r.load, read_load);
   f.required(attr::kFlowControl, r.flow_control, read_flow_control);
   f.required(attr::kReplyFlags, r.reply_flags, read_u32);
-  f.repeated(attr::kChild, r.children, read_child);
   f.repeated(attr::kService, r.services, read_service);
   if (!f.ok()) return unexpected(f.error());
+  // CHILD and GRANDCHILD in their order: a GRANDCHILD belongs to the CHILD before it.
+  for (const Attribute a : view) {
+    if (a.type != attr::kChild && a.type != attr::kGrandchild) continue;
+    auto entry = read_child(a);
+    if (!entry) return unexpected(entry.error());
+    if (a.type == attr::kChild) {
+      r.children.push_back(*entry);
+    } else if (!r.children.empty()) {
+      r.grandchildren.push_back({static_cast<uint32_t>(r.children.size() - 1), *entry});
+    }
+  }
   return r;
 }
 

@@ -22,7 +22,10 @@ namespace turnscout::proto {
 // point into the datagram and live as long as it.
 struct ProbeRequest {
   TransactionId transaction_id{};
-  uint16_t children_wanted = 0;             // 0 = as many as fit (CHILDREN-WANTED omitted).
+  uint16_t children_wanted = 0;  // 0 = as many as fit (CHILDREN-WANTED omitted).
+  // DEPTH-WANTED: 2 = list each child's children too (GRANDCHILD). 0 or 1 = children only
+  // (the attribute is omitted); larger values are read as 2.
+  uint8_t depth = 1;
   std::span<const uint8_t> capacity_token;  // Empty = none.
   std::string_view software;                // Empty = none.
   // Encode only: PADDING grows the message to at least this many bytes (rounded up to a
@@ -39,6 +42,9 @@ struct ProbeResponse {
   uint32_t reply_flags = 0;           // reply_flag::k*.
   std::vector<ChildEntry> children;   // In the server's order of preference.
   std::vector<std::string> services;  // TURN/STUN URIs (turn_uri.hpp parses them).
+  // Each listed child's children, as far as the server knows them (DEPTH-WANTED 2), in
+  // order under each child. A GRANDCHILD before any CHILD is ignored.
+  std::vector<Grandchild> grandchildren;
   friend bool operator==(const ProbeResponse&, const ProbeResponse&) = default;
 };
 
@@ -52,6 +58,9 @@ struct ProbeReply {
   uint32_t reply_flags = 0;  // reply_flag::kTruncated is added by the encoder when needed.
   std::span<const ChildEntry> children;
   std::span<const std::string> services;
+  // In the order they should be kept when not all fit (parent indexes `children`); each is
+  // written after its parent, in this order.
+  std::span<const Grandchild> grandchildren{};
 };
 
 // NODE-NAME and the SERVICE attributes of a node's Probe replies, checked and encoded once:
@@ -76,6 +85,7 @@ class ProbeReplyText {
 struct ProbeReplySize {
   size_t size = 0;              // Bytes written.
   size_t children_written = 0;  // A prefix of ProbeReply::children.
+  size_t grandchildren_written = 0;
   bool truncated = false;
 };
 
@@ -85,8 +95,9 @@ Result<ProbeRequest, DecodeError> decode_probe_request(const MessageView& view);
 
 // Anti-amplification: writes the reply in at most `max_size` bytes (pass the request's
 // size), keeping the longest prefix of the children that fits (in bytes and within
-// kMaxAttributes) and setting the truncated flag if any was left out. Fails with kBufferTooSmall if
-// not even zero children fit.
+// kMaxAttributes), then the grandchildren of those children that still fit, in the order
+// given, and setting the truncated flag if anything was left out. Fails with
+// kBufferTooSmall if not even zero children fit.
 Result<ProbeReplySize, EncodeError> encode_probe_reply(const ProbeReply& reply, size_t max_size,
                                                        std::span<uint8_t> out);
 // The same bytes, with NODE-NAME and SERVICE copied from `text`: reply.node_name and

@@ -68,7 +68,8 @@ std::string describe(const MessageView& m, const Attribute& a) {
                     l.overload_limit_permille);
       return buf;
     }
-    case attr::kChild: {
+    case attr::kChild:
+    case attr::kGrandchild: {
       const auto c = *read_child(a);
       std::snprintf(buf, sizeof buf, "%s, %s, load %u, weight %u", ip_text(c.address).c_str(),
                     c.leaf ? "leaf" : "branch", c.load_permille, c.weight);
@@ -92,6 +93,8 @@ std::string describe(const MessageView& m, const Attribute& a) {
       return std::to_string(*read_u32(a));
     case attr::kChildrenWanted:
       return std::to_string(*read_children_wanted(a));
+    case attr::kDepthWanted:
+      return std::to_string(*read_depth_wanted(a));
     case attr::kNodeState:
       return *read_node_state(a) == NodeState::kActive ? "active" : "draining";
     case attr::kWeight:

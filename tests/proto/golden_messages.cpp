@@ -18,6 +18,8 @@ constexpr TransactionId kLeaveTid{0x88, 0x14, 0xd2, 0x6f, 0x0b, 0xa9,
                                   0x37, 0xe5, 0xc0, 0x72, 0x4d, 0x19};
 constexpr TransactionId kBindingTid{0x21, 0x6a, 0xf3, 0x0d, 0x9c, 0x84,
                                     0x5b, 0xe7, 0x12, 0xc6, 0xa0, 0x3f};
+constexpr TransactionId kDepthTid{0x4a, 0x9e, 0x02, 0xd6, 0x71, 0xbb,
+                                  0x1f, 0x58, 0xe3, 0x0c, 0x96, 0x27};
 constexpr TransactionId kErrorTid{0xd7, 0x40, 0x1e, 0xb5, 0x63, 0xfa,
                                   0x29, 0x8c, 0x04, 0xe1, 0x7b, 0x96};
 
@@ -114,6 +116,29 @@ ProbeResponse branch_response_decoded() {
   return r;
 }
 
+ProbeRequest probe_request_depth() {
+  ProbeRequest r;
+  r.transaction_id = kDepthTid;
+  r.depth = 2;
+  r.pad_to = 168;
+  return r;
+}
+
+ProbeResponse root_response_depth() {
+  ProbeResponse r;
+  r.transaction_id = kDepthTid;
+  r.reflexive = kClientV4;
+  r.node_name = "global";
+  r.load = {200, 900};
+  r.flow_control = flow(0);
+  r.children = {{Endpoint::v4(192, 0, 2, 1, 3478), false, 310, 100},
+                {Endpoint::v4(203, 0, 113, 1, 3478), false, 200, 100}};
+  r.grandchildren = {{0, {Endpoint::v4(192, 0, 2, 10, 3478), true, 310, 100}},
+                     {0, {Endpoint::v4(192, 0, 2, 11, 3478), true, 540, 100}},
+                     {1, {Endpoint::v4(203, 0, 113, 10, 3478), true, 200, 100}}};
+  return r;
+}
+
 ProbeResponse leaf_response() {
   ProbeResponse r;
   r.transaction_id = kLeafTid;
@@ -174,6 +199,8 @@ std::vector<Encoded> encode_all() {
   const size_t request_size = out.back().bytes.size();
   add(out, "probe_response_branch", encode_probe_reply(branch_reply(), request_size, buf), buf);
   add(out, "probe_response_leaf", encode_probe_response(leaf_response(), buf), buf);
+  add(out, "probe_request_depth", encode_probe_request(probe_request_depth(), buf), buf);
+  add(out, "probe_response_depth", encode_probe_response(root_response_depth(), buf), buf);
   add(out, "heartbeat_request", encode_heartbeat_request(heartbeat_request(), key, buf), buf);
   add(out, "heartbeat_response", encode_heartbeat_response(heartbeat_response(), key, buf), buf);
   add(out, "leave_request", encode_leave_request(leave_request(), key, buf), buf);

@@ -25,6 +25,8 @@ ProbeRequest probe_request();  // Refers to a static copy of token_bytes().
 ProbeReply branch_reply();     // Four children; the fourth does not fit the request's size.
 ProbeResponse branch_response_decoded();  // What a client reads from branch_reply().
 ProbeResponse leaf_response();
+ProbeRequest probe_request_depth();   // DEPTH-WANTED 2, padded to 168 bytes.
+ProbeResponse root_response_depth();  // Two regions, each with its leaves (GRANDCHILD).
 HeartbeatRequest heartbeat_request();
 HeartbeatResponse heartbeat_response();
 LeaveRequest leave_request();

@@ -4,6 +4,7 @@
 // the document in step).
 #include <doctest/doctest.h>
 
+#include <array>
 #include <fstream>
 #include <map>
 #include <string>
@@ -62,6 +63,30 @@ const Vector kVectors[] = {
      "70 6f 72 74 3d 74 63 70 ca 04 00 1a 73 74 75 6e "
      "3a 5b 32 30 30 31 3a 64 62 38 3a 31 30 3a 3a 61 "
      "5d 3a 33 34 37 38 00 00 80 28 00 04 1a 1a 63 d0"},
+    {"probe_request_depth",
+     "02 61 00 94 21 12 a4 42 4a 9e 02 d6 71 bb 1f 58 "
+     "e3 0c 96 27 00 26 00 80 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+     "00 00 00 00 00 00 00 00 ca 0f 00 04 02 00 00 00 "
+     "80 28 00 04 3f 91 11 a9"},
+    {"probe_response_depth",
+     "03 61 00 94 21 12 a4 42 4a 9e 02 d6 71 bb 1f 58 "
+     "e3 0c 96 27 00 20 00 08 00 01 e2 d9 e7 21 c0 55 "
+     "ca 01 00 06 67 6c 6f 62 61 6c 00 00 ca 02 00 04 "
+     "00 c8 03 84 ca 05 00 10 00 00 00 14 00 00 13 88 "
+     "00 01 00 01 00 00 00 00 ca 06 00 04 00 00 00 00 "
+     "ca 03 00 0c 01 00 0d 96 01 36 00 64 c0 00 02 01 "
+     "ca 10 00 0c 01 01 0d 96 01 36 00 64 c0 00 02 0a "
+     "ca 10 00 0c 01 01 0d 96 02 1c 00 64 c0 00 02 0b "
+     "ca 03 00 0c 01 00 0d 96 00 c8 00 64 cb 00 71 01 "
+     "ca 10 00 0c 01 01 0d 96 00 c8 00 64 cb 00 71 0a "
+     "80 28 00 04 6b 90 08 10"},
     {"heartbeat_request",
      "02 62 00 98 21 12 a4 42 3e 91 07 c4 58 2b f0 6d "
      "1a 93 c7 5e ca 01 00 0a 65 75 2d 77 65 73 74 2d "
@@ -212,6 +237,37 @@ TEST_CASE("golden: Probe response (leaf with services)") {
   CHECK(*r == golden::leaf_response());
   for (const auto& s : r->services)
     CHECK(parse_turn_uri(s).ok());
+}
+
+TEST_CASE("golden: Probe with DEPTH-WANTED, and a root's reply with GRANDCHILD entries") {
+  const auto request_bytes = vector_bytes("probe_request_depth");
+  const auto request = decode_probe_request(parsed(request_bytes));
+  REQUIRE(request.ok());
+  CHECK(request->depth == 2);
+  CHECK(request->children_wanted == 0);
+  const auto bytes = vector_bytes("probe_response_depth");
+  CHECK(bytes.size() <= request_bytes.size());
+  const auto r = decode_probe_response(parsed(bytes));
+  REQUIRE(r.ok());
+  CHECK(*r == golden::root_response_depth());
+  REQUIRE(r->children.size() == 2);
+  CHECK_FALSE(r->children[0].leaf);
+  REQUIRE(r->grandchildren.size() == 3);
+  CHECK(r->grandchildren[0].parent == 0);
+  CHECK(r->grandchildren[1].parent == 0);
+  CHECK(r->grandchildren[2].parent == 1);
+  CHECK(r->grandchildren[2].entry ==
+        ChildEntry{Endpoint::v4(203, 0, 113, 10, 3478), true, 200, 100});
+  // A server that encodes the same reply into the request's room keeps every entry.
+  const ProbeResponse& full = golden::root_response_depth();
+  const ProbeReply reply{full.transaction_id, full.reflexive,    full.node_name,
+                         full.load,           full.flow_control, 0,
+                         full.children,       full.services,     full.grandchildren};
+  std::array<uint8_t, 2048> out{};
+  const auto written = encode_probe_reply(reply, request_bytes.size(), out);
+  REQUIRE(written.ok());
+  CHECK_FALSE(written->truncated);
+  CHECK(to_hex({out.data(), written->size}) == to_hex(bytes));
 }
 
 TEST_CASE("golden: Heartbeat request decodes and verifies") {

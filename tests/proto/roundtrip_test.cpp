@@ -246,6 +246,121 @@ TEST_CASE("Probe reply: never larger than the budget, children cut from the end"
         EncodeErrc::kBufferTooSmall);
 }
 
+TEST_CASE("Probe reply with grandchildren: children first, then grandchildren while they fit") {
+  const ProbeResponse full = golden::root_response_depth();
+  const ProbeReply reply{full.transaction_id, full.reflexive,    full.node_name,
+                         full.load,           full.flow_control, 0,
+                         full.children,       full.services,     full.grandchildren};
+  std::array<uint8_t, 1024> buf{};
+  const auto all = encode_probe_reply(reply, buf.size(), buf);
+  REQUIRE(all.ok());
+  CHECK(all->children_written == 2);
+  CHECK(all->grandchildren_written == 3);
+  CHECK_FALSE(all->truncated);
+  for (size_t budget = all->size - 3 * 16 - 2 * 16; budget <= all->size; ++budget) {
+    CAPTURE(budget);
+    const auto r = encode_probe_reply(reply, budget, buf);
+    REQUIRE(r.ok());
+    CHECK(r->size <= budget);
+    const auto decoded = decode_probe_response(*parse_message(std::span(buf).first(r->size)));
+    REQUIRE(decoded.ok());
+    CHECK(decoded->children.size() == r->children_written);
+    CHECK(decoded->grandchildren.size() == r->grandchildren_written);
+    CHECK(r->truncated == (r->children_written < 2 || r->grandchildren_written < 3));
+    // A grandchild is kept only once every child fits, and in the order given.
+    if (r->grandchildren_written > 0) CHECK(r->children_written == 2);
+    for (size_t i = 0; i < r->grandchildren_written; ++i)
+      CHECK(decoded->grandchildren[i] == full.grandchildren[i]);
+  }
+  // Written under its own CHILD whatever the order given: the second child's first.
+  ProbeReply reordered = reply;
+  const std::vector<Grandchild> order{full.grandchildren[2], full.grandchildren[0]};
+  reordered.grandchildren = order;
+  const auto two = encode_probe_reply(reordered, buf.size(), buf);
+  REQUIRE(two.ok());
+  const auto decoded = decode_probe_response(*parse_message(std::span(buf).first(two->size)));
+  REQUIRE(decoded.ok());
+  CHECK(decoded->grandchildren ==
+        std::vector<Grandchild>{full.grandchildren[0], full.grandchildren[2]});
+  // A grandchild whose parent is not listed is never written.
+  ProbeReply orphan = reply;
+  const std::vector<Grandchild> stray{{7, full.grandchildren[0].entry}};
+  orphan.grandchildren = stray;
+  const auto none = encode_probe_reply(orphan, buf.size(), buf);
+  REQUIRE(none.ok());
+  CHECK(none->grandchildren_written == 0);
+  CHECK(none->truncated);
+}
+
+TEST_CASE("Probe response: a GRANDCHILD before any CHILD is ignored") {
+  std::array<uint8_t, 512> buf{};
+  MessageBuilder b(buf);
+  b.start(Method::kProbe, MessageClass::kSuccess, kTid);
+  b.add_xor_mapped_address(Endpoint::v4(192, 0, 2, 1, 1000));
+  b.add_node_name("n");
+  b.add_load({1, 0});
+  b.add_flow_control({});
+  b.add_reply_flags(0);
+  b.add_grandchild({Endpoint::v4(192, 0, 2, 9, 3478), true, 1, 1});
+  b.add_child({Endpoint::v4(192, 0, 2, 2, 3478), false, 1, 1});
+  b.add_grandchild({Endpoint::v4(192, 0, 2, 3, 3478), true, 1, 1});
+  b.add_fingerprint();
+  const auto size = b.finish();
+  REQUIRE(size.ok());
+  const auto r = decode_probe_response(*parse_message(std::span(buf).first(*size)));
+  REQUIRE(r.ok());
+  REQUIRE(r->grandchildren.size() == 1);
+  CHECK(r->grandchildren[0].parent == 0);
+  CHECK(r->grandchildren[0].entry.address == Endpoint::v4(192, 0, 2, 3, 3478));
+}
+
+TEST_CASE("Probe request: DEPTH-WANTED round trip, absent is 1, anything above 2 reads as 2") {
+  for (const uint8_t depth : {uint8_t{1}, uint8_t{2}, uint8_t{9}}) {
+    ProbeRequest r;
+    r.transaction_id = kTid;
+    r.depth = depth;
+    std::vector<uint8_t> buf;
+    const auto back = round_trip(
+        buf, [&](std::span<uint8_t> out) { return encode_probe_request(r, out); },
+        decode_probe_request);
+    CHECK(back.depth == std::min<uint8_t>(depth, 2));
+    CHECK(parse_message(buf)->count(attr::kDepthWanted) == (depth >= 2 ? 1u : 0u));
+  }
+}
+
+TEST_CASE("Heartbeat request: a branch's listing round trips; more than 16 entries are refused") {
+  HeartbeatRequest r = golden::heartbeat_request();
+  for (uint8_t i = 0; i < kMaxHeartbeatListing; ++i)
+    r.listing.push_back({Endpoint::v4(192, 0, 2, i, 3478), true, i, 1});
+  std::vector<uint8_t> buf;
+  const auto back = round_trip(
+      buf, [&](std::span<uint8_t> out) { return encode_heartbeat_request(r, {}, out); },
+      decode_heartbeat_request);
+  CHECK(back.listing == r.listing);
+  r.listing.push_back({Endpoint::v4(192, 0, 2, 99, 3478), true, 0, 1});
+  std::array<uint8_t, 1024> out{};
+  CHECK(encode_heartbeat_request(r, {}, out).error().code == EncodeErrc::kValueOutOfRange);
+  // Written by hand, a 17th is a bad value.
+  MessageBuilder b(out);
+  b.start(Method::kHeartbeat, MessageClass::kRequest, kTid);
+  b.add_node_name("n");
+  b.add_advertised_address(Endpoint::v4(192, 0, 2, 1, 3478));
+  b.add_load({1, 0});
+  b.add_capacity(0);
+  b.add_subtree({1, 1, 1});
+  b.add_node_state(NodeState::kActive);
+  b.add_weight(1);
+  for (const ChildEntry& c : r.listing)
+    b.add_child(c);
+  b.add_timestamp(1);
+  b.add_fingerprint();
+  const auto size = b.finish();
+  REQUIRE(size.ok());
+  const auto decoded = decode_heartbeat_request(*parse_message(std::span(out).first(*size)));
+  REQUIRE_FALSE(decoded.ok());
+  CHECK(decoded.error().code == DecodeErrc::kBadValue);
+}
+
 TEST_CASE("Probe reply from pre-encoded text: the same result as the checked encoder") {
   ProbeReply reply = golden::branch_reply();
   const std::vector<std::string> services{"turn:192.0.2.10:3478?transport=udp",
