@@ -131,8 +131,9 @@ std::string describe(const ServerConfig& cfg) {
       "every {}, dead after {} missed, replay window {}", format_duration(cfg.heartbeat.interval),
       cfg.heartbeat.missed, format_duration(cfg.heartbeat.replay_window));
   const std::string listing_text = fmt::format(
-      "{}, up to {} children per reply, overload at {:g}", strategy_name(listing.strategy),
-      listing.max_children, listing.overload_permille / 1000.0);
+      "{}, up to {} children per reply, overload at {:g}{}", strategy_name(listing.strategy),
+      listing.max_children, listing.overload_permille / 1000.0,
+      listing.grandchildren ? ", grandchildren passed on" : ", no grandchildren");
   std::string out;
   out += fmt::format("node {} (weight {}), {} worker{}, log level {}{}\n", cfg.name, cfg.weight,
                      cfg.workers, cfg.workers == 1 ? "" : "s", cfg.log_level,

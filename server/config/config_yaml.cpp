@@ -358,6 +358,7 @@ void read_listing(Loader& ld, ConfigMap root) {
                            {"two-choice", Strategy::kTwoChoice},
                            {"ip-hash", Strategy::kIpHash}});
   listing.optional("max_children", out.max_children, uint16_t{0}, kMaxChildrenPerReply);
+  listing.optional("grandchildren", out.grandchildren);
   double overload = 0;
   if (listing.optional("overload", overload, 0.001, 10.0)) {
     out.overload_permille = permille_of(overload);

@@ -13,7 +13,7 @@ namespace {
 bool same_visible_state(const ChildStatus& a, const ChildStatus& b) {
   return a.liveness == b.liveness && a.draining == b.draining && a.advertised == b.advertised &&
          a.load_permille == b.load_permille && a.weight == b.weight && a.subtree == b.subtree &&
-         a.name == b.name;
+         a.name == b.name && a.listing == b.listing;
 }
 
 // Registrations as admission buckets: a burst per source IP, one more per interval; at most
@@ -251,6 +251,7 @@ Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
   s.draining = hb.state == proto::NodeState::kDraining;
   s.load_permille = hb.load.load_permille;
   s.subtree = hb.subtree;
+  s.listing = hb.listing;
   child.requested_weight = hb.weight;
   s.weight = s.dynamic ? hb.weight : effective_weight(child.configured_weight, hb.weight);
   s.last_heard = now;

@@ -52,6 +52,9 @@ struct ChildStatus {
   std::string name;
   Endpoint source;  // Where its heartbeats come from.
   std::vector<Endpoint> advertised;
+  // Its own listing, from its last heartbeat (at most proto::kMaxHeartbeatListing): what a
+  // client asking for depth 2 is told of its children. Trusted no longer than the child.
+  std::vector<proto::ChildEntry> listing;
   ChildLiveness liveness = ChildLiveness::kAlive;
   bool draining = false;
   bool dynamic = false;

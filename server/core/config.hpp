@@ -48,6 +48,9 @@ struct ListingConfig {
   uint16_t max_children = 8;         // At most this many children per reply (0 = all that fit).
   uint16_t overload_permille = 900;  // Children at or over this load are not listed (0 = off;
                                      // the YAML loader requires 1..10000).
+  // Speculative descent (PROTOCOL.md, DEPTH-WANTED): send this node's listing to its parents
+  // in each heartbeat, and pass each child's listing on to clients that ask for depth 2.
+  bool grandchildren = true;
 };
 
 // One tier of admission control. Tier 0 is "free", the default for every client.

@@ -1,6 +1,7 @@
 #include "server/core/responder.hpp"
 
 #include <algorithm>
+#include <span>
 #include <utility>
 
 #include "base/bytes.hpp"
@@ -26,6 +27,33 @@ void fill_entry(const SnapshotChild& child, Family client_family, proto::ChildEn
   entry.leaf = child.leaf;
   entry.load_permille = child.load_permille;
   entry.weight = child.weight;
+}
+
+// The listed children's own listings, interleaved (the first of each child's, then the
+// second of each, ...) so that when the room runs out every child keeps its best few. Per
+// child, the entries in the client's family when it has any, else the others. At most
+// kMaxAttributes entries: no reply holds more.
+void list_grandchildren(const Snapshot& s, std::span<const uint32_t> order, Family client_family,
+                        std::vector<proto::Grandchild>& out) {
+  if (s.grandchildren.empty()) return;
+  for (size_t round = 0; out.size() < proto::kMaxAttributes; ++round) {
+    const size_t before = out.size();
+    for (size_t position = 0; position < order.size(); ++position) {
+      const SnapshotChild& child = s.children[order[position]];
+      const auto own = std::span(s.grandchildren).subspan(child.grand_first, child.grand_count);
+      const bool same = std::any_of(own.begin(), own.end(), [&](const proto::ChildEntry& e) {
+        return e.address.family == client_family;
+      });
+      size_t seen = 0;
+      for (const proto::ChildEntry& entry : own) {
+        if (same && entry.address.family != client_family) continue;
+        if (seen++ < round) continue;
+        out.push_back({static_cast<uint32_t>(position), entry});
+        break;
+      }
+    }
+    if (out.size() == before) return;
+  }
 }
 
 // One second's worth, and never below one message.
@@ -208,12 +236,21 @@ Outcome ProbeResponder::answer_probe(TimePoint now, uint64_t wall_unix_s, const 
   listed_.clear();
   for (const uint32_t i : order_)
     fill_entry(s.children[i], client.family, listed_.emplace_back());
+  grand_.clear();
+  if (probe->depth >= 2) list_grandchildren(s, order_, client.family, grand_);
 
   // A draining node still answers, so clients learn at once to prefer another (they keep
   // it only as a last resort) instead of waiting for a reply that never comes.
   const uint32_t flags = s.draining ? proto::reply_flag::kDraining : 0;
-  const proto::ProbeReply answer{request.transaction_id(), client, s.node_name, s.load,
-                                 admission.flow,           flags,  listed_,     s.services};
+  const proto::ProbeReply answer{request.transaction_id(),
+                                 client,
+                                 s.node_name,
+                                 s.load,
+                                 admission.flow,
+                                 flags,
+                                 listed_,
+                                 s.services,
+                                 grand_};
   // Text that does not encode (a snapshot not built from a checked config) fails the
   // checked encoder, and the probe is dropped.
   const auto written = reply_text_ ? proto::encode_probe_reply(answer, *reply_text_, room, out)

@@ -146,6 +146,7 @@ class ProbeResponder {
   StrategyState strategy_;
   std::vector<uint32_t> order_;
   std::vector<proto::ChildEntry> listed_;
+  std::vector<proto::Grandchild> grand_;  // Scratch: the listed children's children.
   // The snapshot's NODE-NAME and SERVICE attributes; empty if they do not encode.
   std::optional<proto::ProbeReplyText> reply_text_;
 };

@@ -12,9 +12,14 @@
 #include "proto/message_view.hpp"
 #include "server/core/heartbeat_auth.hpp"
 #include "server/core/snapshot_builder.hpp"
+#include "server/core/strategy.hpp"
 
 namespace turnscout::server {
 namespace {
+
+// Children a branch names in each heartbeat: with an entry per address family, at most
+// proto::kMaxHeartbeatListing entries.
+constexpr size_t kHeartbeatListing = proto::kMaxHeartbeatListing / 2;
 
 // Room for any reply: the responder needs at least 1500 bytes.
 constexpr size_t kBufferSize = 2048;
@@ -104,6 +109,7 @@ struct ServerCore::Impl {
         parents(links_config(config), now, events),
         responder(config.admission, seed ^ 0x9e3779b97f4a7c15ull),
         random(seed),
+        listing_state(seed ^ 0x5bd1e9955bd1e995ull),
         own_load(config.load.source == LoadSourceKind::kStatic ? config.load.static_permille : 0),
         anchor_now(now),
         anchor_wall(wall),
@@ -115,6 +121,8 @@ struct ServerCore::Impl {
   ParentLinks parents;
   ProbeResponder responder;
   SeededRandom random;
+  StrategyState listing_state;  // For the listing sent in heartbeats.
+  std::vector<uint32_t> listing_order;
   WorkerCounters counters;
   SnapshotPtr snapshot;
   proto::Subtree subtree;
@@ -147,7 +155,7 @@ struct ServerCore::Impl {
   void publish_snapshot(TimePoint now);
   Duration build_cost() const;
   TimePoint build_time() const;
-  proto::HeartbeatRequest heartbeat_content() const;
+  proto::HeartbeatRequest heartbeat_content();
   void send_due(TimePoint now);
   void handle_heartbeat(TimePoint now, const Endpoint& local, const Endpoint& remote,
                         const proto::MessageView& view);
@@ -210,7 +218,7 @@ void ServerCore::Impl::publish_snapshot(TimePoint now) {
   responder.set_snapshot(snapshot);
 }
 
-proto::HeartbeatRequest ServerCore::Impl::heartbeat_content() const {
+proto::HeartbeatRequest ServerCore::Impl::heartbeat_content() {
   proto::HeartbeatRequest hb;
   hb.node_name = config.name;
   hb.advertised = advertised(config);
@@ -219,6 +227,21 @@ proto::HeartbeatRequest ServerCore::Impl::heartbeat_content() const {
   hb.subtree = subtree;
   hb.state = draining ? proto::NodeState::kDraining : proto::NodeState::kActive;
   hb.weight = std::max<uint16_t>(config.weight, 1);
+  // A branch tells its parents what it would list (its best kHeartbeatListing children by
+  // its strategy, an entry per address family), so they can pass it on to clients that ask
+  // for depth 2 and save them a round trip.
+  if (config.listing.grandchildren && snapshot) {
+    const Snapshot& s = *snapshot;
+    order_children(s.listing.strategy, s.children, s.index, s.listing.overload_permille, Endpoint{},
+                   kHeartbeatListing, listing_state, listing_order);
+    for (const uint32_t i : listing_order) {
+      const SnapshotChild& child = s.children[i];
+      for (const auto& address : {child.v4, child.v6}) {
+        if (address)
+          hb.listing.push_back({*address, child.leaf, child.load_permille, child.weight});
+      }
+    }
+  }
   return hb;
 }
 

@@ -29,6 +29,10 @@ struct SnapshotChild {
   uint16_t load_permille = 0;  // A branch reports the best load of its subtree.
   uint16_t weight = 1;
   uint64_t id_hash = 0;  // child_id_hash(name): rendezvous hashing for ip-hash.
+  // Its own listing (its children, from its heartbeats): Snapshot::grandchildren
+  // [grand_first, grand_first + grand_count).
+  uint32_t grand_first = 0;
+  uint16_t grand_count = 0;
 };
 
 // FNV-1a of a child's name: the same on every node, worker and run, so a client keeps its
@@ -64,6 +68,8 @@ struct Snapshot {
   std::vector<SnapshotChild> children;
   ListingConfig listing;
   ListingIndex index;  // Of `children`, for `listing`; derived, never compared.
+  // The children's listings, each child's in one run (empty unless listing.grandchildren).
+  std::vector<proto::ChildEntry> grandchildren;
   // Where this node's children send their heartbeats from (every child in the registry,
   // alive or not), IPv4-mapped addresses unmapped, sorted. Their Heartbeat and Leave
   // requests skip the budget for strangers.

@@ -45,7 +45,8 @@ SnapshotChild snapshot_child(const ChildStatus& c) {
 
 bool same_child(const SnapshotChild& a, const SnapshotChild& b) {
   return a.name == b.name && a.v4 == b.v4 && a.v6 == b.v6 && a.leaf == b.leaf &&
-         a.load_permille == b.load_permille && a.weight == b.weight && a.id_hash == b.id_hash;
+         a.load_permille == b.load_permille && a.weight == b.weight && a.id_hash == b.id_hash &&
+         a.grand_first == b.grand_first && a.grand_count == b.grand_count;
 }
 
 bool same_listing(const ListingConfig& a, const ListingConfig& b) {
@@ -93,7 +94,14 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
     }
     const bool addressable = std::any_of(c.advertised.begin(), c.advertised.end(), usable);
     if (addressable && listed(c, config.listing.overload_permille)) {
-      s.children.push_back(snapshot_child(c));
+      SnapshotChild& child = s.children.emplace_back(snapshot_child(c));
+      if (config.listing.grandchildren && c.subtree.height != 0) {
+        child.grand_first = static_cast<uint32_t>(s.grandchildren.size());
+        for (const proto::ChildEntry& entry : c.listing) {
+          if (usable(entry.address) && entry.address.port != 0) s.grandchildren.push_back(entry);
+        }
+        child.grand_count = static_cast<uint16_t>(s.grandchildren.size() - child.grand_first);
+      }
     }
   });
   std::sort(s.children.begin(), s.children.end(),
@@ -134,7 +142,7 @@ bool same_content(const Snapshot& a, const Snapshot& b) {
          a.child_sources == b.child_sources && a.accepts_strangers == b.accepts_strangers &&
          a.child_source_names == b.child_source_names && a.cluster_key == b.cluster_key &&
          a.accept_key == b.accept_key && a.replay_window == b.replay_window &&
-         a.parent_sources == b.parent_sources &&
+         a.parent_sources == b.parent_sources && a.grandchildren == b.grandchildren &&
          std::equal(a.children.begin(), a.children.end(), b.children.begin(), b.children.end(),
                     same_child);
 }

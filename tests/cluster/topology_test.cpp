@@ -86,10 +86,11 @@ TEST_CASE("broken topologies: every error with its position") {
                 "\"11\""});
   }
   SUBCASE("an unknown key") {
-    CHECK(errors_of("roots:\n  - name: r\n    lod: 1\n    services: [\"stun:127.0.0.1\"]\n") ==
-          Lines{"t.yaml:3:5: unknown key \"lod\" in \"roots[0]\" (expected one of: also_parents, "
-                "children, link, load, max_children, name, overload, services, state, "
-                "strategy, weight)"});
+    CHECK(
+        errors_of("roots:\n  - name: r\n    lod: 1\n    services: [\"stun:127.0.0.1\"]\n") ==
+        Lines{"t.yaml:3:5: unknown key \"lod\" in \"roots[0]\" (expected one of: also_parents, "
+              "children, grandchildren, link, load, max_children, name, overload, services, state, "
+              "strategy, weight)"});
   }
   SUBCASE("a name used twice") {
     CHECK(errors_of("roots:\n  - {name: r, services: [\"stun:a\"]}\n"

@@ -16,6 +16,7 @@
 #include "proto/heartbeat.hpp"
 #include "proto/message_builder.hpp"
 #include "proto/probe.hpp"
+#include "server/core/strategy.hpp"
 #include "tests/server/alloc_counter.hpp"
 
 namespace turnscout::server {
@@ -76,12 +77,13 @@ proto::TransactionId tid(uint8_t n) {
   return t;
 }
 
-std::vector<uint8_t> probe(size_t pad_to, uint16_t wanted = 0,
-                           std::span<const uint8_t> token = {}) {
+std::vector<uint8_t> probe(size_t pad_to, uint16_t wanted = 0, std::span<const uint8_t> token = {},
+                           uint8_t depth = 1) {
   std::vector<uint8_t> buf(2048);
   proto::ProbeRequest r;
   r.transaction_id = tid(0x11);
   r.children_wanted = wanted;
+  r.depth = depth;
   r.capacity_token = token;
   r.pad_to = pad_to;
   const auto size = proto::encode_probe_request(r, buf);
@@ -838,6 +840,71 @@ TEST_CASE("a flood of new sources at the table's bound allocates nothing") {
   CHECK(h.responder.admission().tracked_clients() == 64);
   CHECK(h.responder.admission().evictions() == 0);
   CHECK(h.responder.admission().overflow_charges() == 64 * 19);
+}
+
+// Child i's own listing: two leaves, each with an IPv4 and an IPv6 address.
+Snapshot with_grandchildren(int children) {
+  Snapshot s = base_snapshot(children);
+  for (auto& child : s.children) {
+    child.leaf = false;
+    child.grand_first = static_cast<uint32_t>(s.grandchildren.size());
+    const uint8_t n = child.v4->ip[3];
+    for (uint8_t g = 1; g <= 2; ++g) {
+      s.grandchildren.push_back({Endpoint::v4(10, 2, n, g, 3478), true, g, 1});
+      s.grandchildren.push_back(
+          {Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, n, 0, 0, 0, 0, 0, 0, 0, g}, 3478), true,
+           g, 1});
+    }
+    child.grand_count = static_cast<uint16_t>(s.grandchildren.size() - child.grand_first);
+  }
+  s.index = index_listing(s.children, s.listing.strategy, s.listing.overload_permille);
+  return s;
+}
+
+TEST_CASE("depth 2: each listed child's own children follow it, in the client's family") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(with_grandchildren(3)));
+  // Depth 1 (an old client): children only.
+  const auto plain = h.probe_reply(h.send(probe(1200)));
+  CHECK(plain.children.size() == 3);
+  CHECK(plain.grandchildren.empty());
+  for (const auto& [client, family] : {std::pair{kClient, Family::kV4}, {kClient6, Family::kV6}}) {
+    CAPTURE(static_cast<int>(family));
+    const auto r = h.probe_reply(h.send(probe(1200, 0, {}, 2), client));
+    REQUIRE(r.children.size() == 3);
+    CHECK((r.reply_flags & proto::reply_flag::kTruncated) == 0);
+    REQUIRE(r.grandchildren.size() == 6);
+    for (size_t i = 0; i < r.grandchildren.size(); ++i) {
+      const proto::Grandchild& g = r.grandchildren[i];
+      CHECK(g.parent == i / 2);
+      CHECK(g.entry.address.family == family);
+      // Under the child listed at `parent`: the third octet (IPv4) or the eighth byte (IPv6)
+      // is that child's number.
+      const uint8_t child_number = r.children[g.parent].address.ip[family == Family::kV4 ? 3 : 15];
+      CHECK(g.entry.address.ip[family == Family::kV4 ? 2 : 7] == child_number);
+    }
+  }
+}
+
+TEST_CASE("depth 2: when room runs out every child keeps its first grandchild before seconds") {
+  Harness h;
+  h.responder.set_snapshot(snapshot_of(with_grandchildren(3)));
+  const auto full = h.probe_reply(h.send(probe(1200, 0, {}, 2)));
+  const auto full_size = h.send(probe(1200, 0, {}, 2)).size;
+  // Room for the three children and four of the six grandchildren.
+  const auto cut = h.probe_reply(h.send(probe(full_size - 2 * 16, 0, {}, 2)));
+  CHECK(cut.children.size() == 3);
+  CHECK((cut.reply_flags & proto::reply_flag::kTruncated) != 0);
+  REQUIRE(cut.grandchildren.size() == 4);
+  std::array<int, 3> per_child{};
+  for (const auto& g : cut.grandchildren)
+    ++per_child[g.parent];
+  CHECK(per_child == std::array<int, 3>{2, 1, 1});
+  CHECK(full.grandchildren.size() == 6);
+  // A request too small for any grandchild still gets every child that fits.
+  const auto children_only = h.probe_reply(h.send(probe(full_size - 6 * 16, 0, {}, 2)));
+  CHECK(children_only.children.size() == 3);
+  CHECK(children_only.grandchildren.empty());
 }
 
 }  // namespace turnscout::server

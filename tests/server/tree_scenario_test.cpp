@@ -117,6 +117,57 @@ TEST_CASE("a leaf that stops goes suspect after 1.5 intervals, dead after 3, and
   CHECK(c.net.errors().empty());
 }
 
+// The addresses `parent` passes on (GRANDCHILD) under its child `child`, in order.
+std::vector<Endpoint> grandchildren(Cluster& c, const std::string& parent,
+                                    const std::string& child) {
+  const Snapshot& s = *c[parent].snapshot();
+  std::vector<Endpoint> out;
+  for (const SnapshotChild& sc : s.children) {
+    if (sc.name != child) continue;
+    for (uint32_t i = sc.grand_first; i < sc.grand_first + sc.grand_count; ++i)
+      out.push_back(s.grandchildren[i].address);
+  }
+  return out;
+}
+
+TEST_CASE("a branch's listing reaches its parent in heartbeats and ages out with it") {
+  LogCapture log;
+  Cluster c;
+  build_tree(c);
+  c.net.run_for(3s);
+  // Least-load order: l12 (200), l13 (300), l11 (500); l21 (150), l22 (400).
+  CHECK(grandchildren(c, "root", "r1") == std::vector<Endpoint>{kL12, kL13, kL11});
+  CHECK(grandchildren(c, "root", "r2") == std::vector<Endpoint>{kL21, kL22});
+  CHECK(c["r1"].snapshot()->grandchildren.empty());  // Its children are leaves.
+  // A leaf that dies leaves r1's listing, and with r1's next heartbeat the root's.
+  c.net.set_node_down(c.id("l11"), true);
+  c.net.run_for(5s);
+  CHECK(grandchildren(c, "root", "r1") == std::vector<Endpoint>{kL12, kL13});
+  // A branch that dies takes its listing with it.
+  c.net.set_node_down(c.id("r1"), true);
+  c.net.run_for(4s);
+  CHECK(c.listed("root") == std::vector<std::string>{"r2"});
+  CHECK(c["root"].snapshot()->grandchildren.size() == 2);
+}
+
+TEST_CASE("listing.grandchildren false: no listing sent up, none passed on") {
+  LogCapture log;
+  Cluster c;
+  build_tree(c);
+  c.net.run_for(3s);
+  ServerConfig quiet = c["r1"].config();
+  quiet.listing.grandchildren = false;
+  REQUIRE(c["r1"].reload(c.net.now(), quiet).ok());
+  c.net.run_for(2s);
+  CHECK(grandchildren(c, "root", "r1").empty());
+  CHECK(grandchildren(c, "root", "r2").size() == 2);
+  ServerConfig root = c["root"].config();
+  root.listing.grandchildren = false;
+  REQUIRE(c["root"].reload(c.net.now(), root).ok());
+  CHECK(c["root"].snapshot()->grandchildren.empty());
+  CHECK(c.listed("root") == std::vector<std::string>{"r1", "r2"});
+}
+
 TEST_CASE("Leave drops a child at once; the leaving node answers with the draining flag") {
   LogCapture log;
   Cluster c;

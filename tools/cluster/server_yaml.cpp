@@ -58,9 +58,10 @@ Result<std::string, std::string> server_config_yaml(const server::ServerConfig& 
   fmt::format_to(out, "heartbeat: {{interval: {}, missed: {}}}\n",
                  format_duration(c.heartbeat.interval), c.heartbeat.missed);
   fmt::format_to(out, "load: {{source: static, value: {}}}\n", fraction(c.load.static_permille));
-  fmt::format_to(out, "listing: {{strategy: {}, max_children: {}, overload: {}}}\n",
+  fmt::format_to(out,
+                 "listing: {{strategy: {}, max_children: {}, overload: {}, grandchildren: {}}}\n",
                  server::strategy_name(c.listing.strategy), c.listing.max_children,
-                 fraction(c.listing.overload_permille));
+                 fraction(c.listing.overload_permille), c.listing.grandchildren);
   fmt::format_to(out, "admission: {{enabled: {}}}\n", c.admission.enabled);
   if (!c.services.empty()) {
     y += "services: [";

@@ -69,6 +69,7 @@ void Loader::read_link(ConfigMap map, Link& link) {
 void Loader::read_listing(ConfigMap map, server::ListingConfig& listing) {
   map.optional_one_of("strategy", listing.strategy, kStrategies);
   map.optional("max_children", listing.max_children, 0, 1024);
+  map.optional("grandchildren", listing.grandchildren);
   double overload = 0;
   if (map.optional("overload", overload, 0.001, 10.0)) {
     listing.overload_permille = to_permille(overload);
