@@ -47,6 +47,10 @@ std::string percent(uint16_t permille) {
 
 // How the hop won its level: the others were slower, not lost ("1/4 answered" read like loss).
 std::string race(const Hop& hop) {
+  if (hop.speculative) {
+    return hop.rtt.count() == 0 ? "probed with the next hop, no answer yet"
+                                : "probed with the next hop";
+  }
   if (hop.siblings_probed <= 1) return "only one probed";
   std::string text = fmt::format("first of {}", hop.siblings_probed);
   if (hop.siblings_answered > 1) {
@@ -244,6 +248,10 @@ CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args) {
   probe->add_flag("--tls-insecure", args.tls_insecure,
                   "Accept any TLS certificate (testing only: anyone on the path could then "
                   "read and change the walk)");
+  probe->add_flag("--no-speculate", args.no_speculate,
+                  "Walk the tree level by level: do not ask servers for their children's "
+                  "children, nor probe those with the children (speculative descent saves a "
+                  "round trip per two levels)");
   probe->add_flag("--allow-any-scope", args.allow_any_scope,
                   "Follow a server to addresses more private than its own (a public server "
                   "naming private or loopback addresses); special addresses stay refused");
@@ -294,9 +302,13 @@ std::string format_report(const DiscoveryResult& r, const std::vector<Hop>& show
     std::string over;
     if (r.transport != "udp") over = r.transport;
     if (r.family == "ipv6") over += over.empty() ? "IPv6" : ", IPv6";
-    out += fmt::format("{} {} with {} probe{}{}{}\n", style.green("found in"), ms(r.total_time),
-                       r.probes_sent, r.probes_sent == 1 ? "" : "s", r.warm ? " (warm)" : "",
-                       over.empty() ? "" : " over " + over);
+    const std::string rounds =
+        r.round_trips == 0
+            ? ""
+            : fmt::format(" in {} round trip{}", r.round_trips, r.round_trips == 1 ? "" : "s");
+    out += fmt::format("{} {} with {} probe{}{}{}{}\n", style.green("found in"), ms(r.total_time),
+                       r.probes_sent, r.probes_sent == 1 ? "" : "s", rounds,
+                       r.warm ? " (warm)" : "", over.empty() ? "" : " over " + over);
   } else if (r.status == Status::kCancelled) {
     out += fmt::format("interrupted after {} with {} probe{}\n", ms(r.total_time), r.probes_sent,
                        r.probes_sent == 1 ? "" : "s");
@@ -361,6 +373,7 @@ int run_probe(const ProbeArgs& args) {
                                                 : TransportMode::kAuto;
   options.tls_ca_file = args.tls_ca;
   options.tls_insecure = args.tls_insecure;
+  options.speculate = !args.no_speculate;
   if (args.all) {
     // Each level waits up to 1 s (a third of a shorter timeout) for all its servers.
     options.survey = std::min(std::chrono::milliseconds{1000}, options.timeout / 3);

@@ -31,6 +31,7 @@ struct ProbeArgs {
   std::string transport = "auto";  // TransportMode: auto, udp, tcp or tls.
   std::string tls_ca;              // DiscoverOptions::tls_ca_file.
   bool tls_insecure = false;
+  bool no_speculate = false;
 };
 
 CLI::App* add_probe_command(CLI::App& app, ProbeArgs& args);

@@ -39,7 +39,8 @@ Json hop(const Hop& h) {
               {"tier", h.tier},
               {"transport", h.transport},
               {"siblings_probed", h.siblings_probed},
-              {"siblings_answered", h.siblings_answered}};
+              {"siblings_answered", h.siblings_answered},
+              {"speculative", h.speculative}};
 }
 
 Json peer_error(const PeerError& e) {
@@ -99,6 +100,7 @@ nlohmann::ordered_json to_json(const DiscoveryResult& r) {
   out["reflexive"] = address(r.reflexive);
   out["verification"] = verification(r.verification);
   out["warm"] = r.warm;
+  out["round_trips"] = r.round_trips;
   out["total_time_us"] = r.total_time.count();
   out["probes_sent"] = r.probes_sent;
   out["bindings_sent"] = r.bindings_sent;

@@ -173,7 +173,9 @@ bool Descent::start_another_round(TimePoint now) {
 std::vector<Candidate> Descent::admissible(TimePoint now, std::vector<Candidate> candidates,
                                            uint32_t depth) {
   std::vector<Candidate> out;
+  const uint32_t level_depth = depth;
   for (Candidate& c : candidates) {
+    depth = c.speculative ? level_depth + 1 : level_depth;
     const PeerRecord* record = shared_.peers.find(c.address);
     if (c.name.empty() && record != nullptr) c.name = record->name;
     if (blacklist_.blocks_address(c.address)) {
@@ -199,7 +201,7 @@ std::vector<Candidate> Descent::admissible(TimePoint now, std::vector<Candidate>
     std::erase_if(out, [&](const Candidate& c) {
       if (alive(c)) return false;
       const Duration wait = shared_.peers.find(c.address)->health.retry_at() - now;
-      report(c, depth, PeerErrorKind::kSkipped,
+      report(c, c.speculative ? level_depth + 1 : level_depth, PeerErrorKind::kSkipped,
              fmt::format("dead: probed again in {}", format_duration(wait)));
       return true;
     });
@@ -209,8 +211,10 @@ std::vector<Candidate> Descent::admissible(TimePoint now, std::vector<Candidate>
 
 bool Descent::open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates) {
   candidates = admissible(now, std::move(candidates), depth);
-  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever};
+  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever, false};
   for (Candidate& c : candidates) {
+    const uint32_t own_depth = c.speculative ? depth + 1 : depth;
+    level.speculative |= c.speculative;
     if (peers_.size() >= kMaxPeersPerDescent) {
       report(c, depth, PeerErrorKind::kSkipped,
              fmt::format("over {} servers in one discovery", kMaxPeersPerDescent));
@@ -220,14 +224,17 @@ bool Descent::open_level(TimePoint now, uint32_t depth, std::vector<Candidate> c
         same_server(peers_[shortcut_].candidate.address, c.address)) {
       // The walk met the cached leaf it is still waiting for: one exchange serves both.
       peers_[shortcut_].level_id = level.id;
-      peers_[shortcut_].depth = depth;
+      peers_[shortcut_].depth = own_depth;
+      peers_[shortcut_].candidate.speculative = c.speculative;
+      peers_[shortcut_].candidate.parent = c.parent;
       level.peers.push_back(shortcut_);
       continue;
     }
-    level.peers.push_back(add_peer(now, std::move(c), depth, level.id));
+    level.peers.push_back(add_peer(now, std::move(c), own_depth, level.id));
   }
   if (level.peers.empty()) return false;
   levels_.push_back(std::move(level));
+  ++levels_opened_;
   return true;
 }
 
@@ -321,6 +328,7 @@ void Descent::transmit(size_t index, TimePoint now, std::optional<Transport> via
   proto::ProbeRequest request;
   shared_.random.fill(request.transaction_id);
   request.children_wanted = options_.children_wanted;
+  request.depth = options_.speculate ? 2 : 1;
   request.capacity_token = capacity_token_;
   request.pad_to = options_.pad_to;
   std::vector<uint8_t> bytes(std::max<size_t>(options_.pad_to + 4, 512));
@@ -514,12 +522,18 @@ void Descent::settle(TimePoint now) {
     }
     // A survey waits for every server of the level (or its window), whatever the first said.
     const bool surveying = options_.survey > Duration::zero();
-    const bool wins =
-        (!surveying && (options_.selection == Selection::kFirst || !replies_[best].overloaded)) ||
-        !pending || now >= top.grace_until;
+    const bool deeper = wait_for_deeper(top, best);
+    const bool wins = (!surveying && !deeper &&
+                       (options_.selection == Selection::kFirst || !replies_[best].overloaded)) ||
+                      !pending || now >= top.grace_until;
     if (!wins) {
       if (top.grace_until == kNever) {
-        top.grace_until = now + (surveying ? Duration{options_.survey} : options_.grace);
+        // A branch child waits for its own children (probed with it) about as long as it
+        // took itself to answer: they are usually as near.
+        const Duration window = surveying ? Duration{options_.survey}
+                                : deeper  ? std::max(options_.grace, replies_[best].rtt)
+                                          : options_.grace;
+        top.grace_until = now + window;
       }
       return;
     }
@@ -543,9 +557,9 @@ bool Descent::descend(size_t reply, TimePoint now) {
     if (shortcut_ != SIZE_MAX) peers_[shortcut_].exchange.pause();
     return true;
   }
-  const uint32_t depth = top.depth + 1;
+  const uint32_t depth = winner.depth + 1;
   if (depth >= options_.max_depth) {
-    report(peers_[winner.peer].candidate, top.depth, PeerErrorKind::kSkipped,
+    report(peers_[winner.peer].candidate, winner.depth, PeerErrorKind::kSkipped,
            fmt::format("its children are deeper than max_depth {}", options_.max_depth));
     return false;
   }
@@ -566,11 +580,62 @@ bool Descent::descend(size_t reply, TimePoint now) {
     }
   }
   if (beyond > 0) {
-    report(lister, top.depth, PeerErrorKind::kSkipped,
+    report(lister, winner.depth, PeerErrorKind::kSkipped,
            fmt::format("listed {} more children than max_children_per_level {}: not probed", beyond,
                        options_.max_children_per_level));
   }
+  if (options_.speculate && depth + 1 < options_.max_depth) {
+    for (Candidate& c : speculative_candidates(winner, children.size()))
+      children.push_back(std::move(c));
+  }
   return open_level(now, depth, std::move(children));
+}
+
+std::vector<Candidate> Descent::speculative_candidates(const AcceptedReply& winner,
+                                                       size_t children) {
+  std::vector<Candidate> out;
+  const size_t room = options_.max_speculative > children ? options_.max_speculative - children : 0;
+  if (winner.response.grandchildren.empty() || room == 0) return out;
+  const Endpoint& lister = peers_[winner.peer].candidate.address;
+  std::vector<const proto::Grandchild*> listed;
+  for (const proto::Grandchild& g : winner.response.grandchildren) {
+    // Named by the winner about its child: the same rules as for the child itself.
+    if (auto why = refuse_named(lister, g.entry.address, options_.allow_any_scope)) {
+      report(Candidate{g.entry.address, {}}, winner.depth + 2, PeerErrorKind::kSkipped,
+             "listed by " + to_string(lister) + ": " + *why);
+    } else {
+      listed.push_back(&g);
+    }
+  }
+  if (listed.size() > room) {
+    report(Candidate{lister, winner.response.node_name}, winner.depth, PeerErrorKind::kSkipped,
+           fmt::format("listed {} grandchildren, over max_speculative {} with {} children: the "
+                       "{} least loaded probed",
+                       listed.size(), options_.max_speculative, children, room));
+    std::stable_sort(listed.begin(), listed.end(),
+                     [](const proto::Grandchild* a, const proto::Grandchild* b) {
+                       return std::tie(a->entry.load_permille, b->entry.weight) <
+                              std::tie(b->entry.load_permille, a->entry.weight);
+                     });
+    listed.resize(room);
+  }
+  for (const proto::Grandchild* g : listed) {
+    Candidate candidate{g->entry.address, {}};
+    candidate.speculative = true;
+    candidate.parent = winner.response.children[g->parent].address;
+    out.push_back(std::move(candidate));
+  }
+  return out;
+}
+
+bool Descent::wait_for_deeper(const Level& level, size_t reply) const {
+  if (!level.speculative || replies_[reply].depth != level.depth ||
+      replies_[reply].response.children.empty()) {
+    return false;
+  }
+  return std::any_of(level.peers.begin(), level.peers.end(), [&](size_t i) {
+    return peers_[i].phase == Phase::kPending && peers_[i].depth > level.depth;
+  });
 }
 
 // The subtree under the level's winner failed: the level is open again, and its silent
@@ -700,16 +765,64 @@ std::vector<Hop> Descent::path() const {
   std::vector<Hop> hops;
   for (const Level& level : levels_) {
     if (level.winner == SIZE_MAX) break;
-    const AcceptedReply& reply = replies_[level.winner];
-    const auto probed = std::count_if(level.peers.begin(), level.peers.end(),
-                                      [&](size_t i) { return peers_[i].exchange.attempts() > 0; });
-    hops.push_back(Hop{
-        level.depth, reply.response.node_name, to_address(peers_[reply.peer].candidate.address),
-        reply.rtt, reply.response.load.load_permille, reply.response.load.overload_limit_permille,
-        static_cast<uint32_t>(probed), static_cast<uint32_t>(level.replies.size()),
-        reply.response.flow_control.tier, to_string(reply.via)});
+    const Peer& winner = peers_[replies_[level.winner].peer];
+    if (winner.candidate.speculative) {
+      // The level was won a level down: the child the winner was listed under is on the
+      // path too, whether or not it answered or was probed at all (a server known dead).
+      const auto parent = std::find_if(level.peers.begin(), level.peers.end(), [&](size_t i) {
+        return peers_[i].depth == level.depth &&
+               same_server(peers_[i].candidate.address, winner.candidate.parent);
+      });
+      if (parent != level.peers.end()) {
+        hops.push_back(hop_of(level, *parent));
+      } else {
+        Hop& hop = hops.emplace_back();
+        hop.depth = level.depth;
+        hop.address = to_address(winner.candidate.parent);
+        if (const PeerRecord* record = shared_.peers.find(winner.candidate.parent)) {
+          hop.name = record->name;
+        }
+      }
+      hops.back().speculative = true;
+    }
+    hops.push_back(hop_of(level, replies_[level.winner].peer));
   }
   return hops;
+}
+
+// Siblings: the servers of the level at the same depth (a speculative level holds two).
+Hop Descent::hop_of(const Level& level, size_t peer) const {
+  const uint32_t depth = peers_[peer].depth;
+  uint32_t probed = 0;
+  uint32_t answered = 0;
+  for (size_t i : level.peers) {
+    if (peers_[i].depth == depth && peers_[i].exchange.attempts() > 0) ++probed;
+  }
+  const AcceptedReply* own = nullptr;
+  for (size_t r : level.replies) {
+    if (replies_[r].depth != depth) continue;
+    ++answered;
+    if (replies_[r].peer == peer) own = &replies_[r];
+  }
+  Hop hop;
+  hop.depth = depth;
+  hop.address = to_address(peers_[peer].candidate.address);
+  hop.siblings_probed = probed;
+  hop.siblings_answered = answered;
+  if (own == nullptr) {
+    const PeerRecord* record = shared_.peers.find(peers_[peer].candidate.address);
+    hop.name =
+        record != nullptr && !record->name.empty() ? record->name : peers_[peer].candidate.name;
+    hop.transport = to_string(peers_[peer].last_via);
+    return hop;
+  }
+  hop.name = own->response.node_name;
+  hop.rtt = own->rtt;
+  hop.load_permille = own->response.load.load_permille;
+  hop.overload_limit_permille = own->response.load.overload_limit_permille;
+  hop.tier = own->response.flow_control.tier;
+  hop.transport = to_string(own->via);
+  return hop;
 }
 
 std::vector<Hop> Descent::answers() const {
@@ -726,8 +839,11 @@ std::vector<Hop> Descent::answers() const {
 
 std::vector<Endpoint> Descent::path_addresses() const {
   std::vector<Endpoint> out;
-  for (size_t i : path_replies())
-    out.push_back(address_of(replies_[i]));
+  for (size_t i : path_replies()) {
+    const Candidate& winner = peers_[replies_[i].peer].candidate;
+    if (winner.speculative) out.push_back(winner.parent);  // As path() shows it.
+    out.push_back(winner.address);
+  }
   return out;
 }
 
@@ -742,9 +858,13 @@ std::vector<size_t> Descent::path_replies() const {
 
 size_t Descent::best_untried(const Level& level) const {
   size_t best = SIZE_MAX;
+  // At a speculative level a branch child comes after the leaves and the grandchildren:
+  // they are a round trip further down.
   auto key = [&](size_t r) {
     const bool overloaded = options_.selection == Selection::kLoadAware && replies_[r].overloaded;
-    return std::make_tuple(overloaded, replies_[r].rtt, r);
+    const bool shallow = level.speculative && replies_[r].depth == level.depth &&
+                         !replies_[r].response.children.empty();
+    return std::make_tuple(overloaded, shallow, replies_[r].rtt, r);
   };
   for (size_t r : level.replies) {
     if (!replies_[r].tried && (best == SIZE_MAX || key(r) < key(best))) best = r;

@@ -48,6 +48,10 @@ struct Candidate {
   std::string name;  // A root's host name, or the NODE-NAME last heard from it.
   // A root's host name, which its TLS certificate must carry; empty: its IP address must.
   std::string host{};
+  // A grandchild probed with its parent's level (speculative descent): one level deeper,
+  // listed under the child at `parent`.
+  bool speculative = false;
+  Endpoint parent{};
 };
 
 // A valid reply to one of our probes, from the address probed.
@@ -105,7 +109,7 @@ class Descent {
   bool shortcut_pending() const;
   // Root first; with kLeafFound the leaf is last.
   std::vector<Hop> path() const;
-  // The addresses of path(), in its order.
+  // The addresses of path(), in its order (a speculative hop's too).
   std::vector<Endpoint> path_addresses() const;
   // Every accepted reply, in arrival order.
   const std::vector<AcceptedReply>& replies() const { return replies_; }
@@ -117,6 +121,8 @@ class Descent {
   // Indices into replies() of the winners on the current path, root first.
   std::vector<size_t> path_replies() const;
   uint32_t probes_sent() const { return probes_sent_; }
+  // Levels opened, one after the other: the rounds of Probes the walk waited for.
+  uint32_t rounds() const { return levels_opened_; }
   // What carries the walk: with TransportMode::kAuto, UDP until the first valid reply came
   // over TCP (no root answered UDP within the fallback delay).
   Transport carrier() const { return carrier_; }
@@ -148,12 +154,21 @@ class Descent {
     std::vector<size_t> replies;  // Accepted, in arrival order.
     size_t winner = SIZE_MAX;
     TimePoint grace_until = kNever;
+    bool speculative = false;  // Holds grandchildren (depth + 1) as well as children.
   };
   static constexpr uint64_t kShortcutLevel = 0;
 
   std::vector<Candidate> admissible(TimePoint now, std::vector<Candidate> candidates,
                                     uint32_t depth);
   bool open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates);
+  // The grandchildren the winner's reply lists, to probe with its children (at most
+  // max_speculative - `children` of them, the least loaded first).
+  std::vector<Candidate> speculative_candidates(const AcceptedReply& winner, size_t children);
+  // At a speculative level: `reply` is a branch at the level's own depth while a deeper
+  // server or a leaf may still answer, so it should not win yet.
+  bool wait_for_deeper(const Level& level, size_t reply) const;
+  // A path hop for the winner of `level`, or for the child it was listed under.
+  Hop hop_of(const Level& level, size_t peer) const;
   bool start_another_round(TimePoint now);
   size_t add_peer(TimePoint now, Candidate candidate, uint32_t depth, uint64_t level_id);
   void pump(TimePoint now);
@@ -217,6 +232,7 @@ class Descent {
   State state_ = State::kRunning;
   std::string failure_;
   uint32_t probes_sent_ = 0;
+  uint32_t levels_opened_ = 0;
   size_t bytes_sent_ = 0;  // Of probes_sent_, against DiscoverOptions::max_probe_bytes.
   uint32_t rate_limited_ = 0;
   uint32_t empty_replies_ = 0;  // Answers that listed no child and no service.

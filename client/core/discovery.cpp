@@ -155,6 +155,7 @@ void Discovery::advance_foreground(TimePoint now) {
       // The walk may have met the cached leaf while its probe, sent at the start, was still
       // out: then that one exchange answered both, in one round trip, and the answer is warm.
       answer_->warm = descent_.shortcut_answer() == &descent_.leaf();
+      if (answer_->warm) answer_->round_trips = 1;
     } else if (descent_.shortcut_answer() != nullptr && !shortcut_rejected_) {
       answer_ = answer_from_shortcut();
     } else if (descent_.state() == Descent::State::kFailed) {
@@ -262,6 +263,7 @@ Discovery::Answer Discovery::answer_from_descent() const {
   const size_t chosen = static_cast<size_t>(&leaf - descent_.replies().data());
   answer.backups = rank_backups(descent_, chosen, answer.services, shared_.config.max_backups);
   answer.path = descent_.path();
+  answer.round_trips = descent_.rounds();
   answer.reflexive = to_address(leaf.response.reflexive);
   rank_by_transport(answer.services, answer.backups);
   return answer;
@@ -306,6 +308,7 @@ Discovery::Answer Discovery::answer_from_shortcut() const {
   answer.reflexive = to_address(reply.response.reflexive);
   answer.warm = true;
   answer.from_shortcut = true;
+  answer.round_trips = 1;
   rank_by_transport(answer.services, answer.backups);
   return answer;
 }
@@ -337,6 +340,7 @@ void Discovery::deliver_failure(TimePoint now, std::string reason) {
 
 void Discovery::fill(DiscoveryResult& result, const Answer& answer) const {
   result.warm = answer.warm;
+  result.round_trips = answer.round_trips;
   result.path = answer.path;
   if (!answer.path.empty()) {
     result.family = answer.path.front().address.ip.find(':') == std::string::npos ? "ipv4" : "ipv6";
@@ -368,6 +372,11 @@ void Discovery::deliver(TimePoint now) {
   DiscoveryResult result = base_result(now);
   result.status = Status::kOk;
   fill(result, *answer_);
+  // A hop probed with the leaf (speculative descent) may have answered since the leaf was
+  // found, during verification: the path as it stands now has its round trip.
+  if (!answer_->from_shortcut && descent_.state() == Descent::State::kLeafFound) {
+    result.path = descent_.path();
+  }
   if (verifier_) {
     result.verification = verification();
     const size_t k = verifier_->verified_index();

@@ -78,6 +78,7 @@ class Discovery {
     Address reflexive;
     bool warm = false;
     bool from_shortcut = false;  // The cached leaf's own reply, not the walk's.
+    uint32_t round_trips = 0;
   };
 
   void advance(TimePoint now);

@@ -77,6 +77,10 @@ Result<void, std::string> check(const DiscoverOptions& o) {
     return fail(fmt::format("max_children_per_level must be from 1 to {}, got {}",
                             kMaxPeersPerDescent, o.max_children_per_level));
   }
+  if (o.max_speculative < 1 || o.max_speculative > kMaxPeersPerDescent) {
+    return fail(fmt::format("max_speculative must be from 1 to {}, got {}", kMaxPeersPerDescent,
+                            o.max_speculative));
+  }
   if (o.max_depth < 1 || o.max_depth > kMaxDepthLimit) {
     return fail(fmt::format("max_depth must be from 1 to {}, got {}", kMaxDepthLimit, o.max_depth));
   }

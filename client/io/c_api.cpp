@@ -219,6 +219,12 @@ turnscout_status turnscout_options_set_tls_insecure(turnscout_options* options, 
   return TURNSCOUT_OK;
 }
 
+turnscout_status turnscout_options_set_speculate(turnscout_options* options, int speculate) {
+  if (options == nullptr) return TURNSCOUT_ERR_INVALID_ARGUMENT;
+  options->options.speculate = speculate != 0;
+  return TURNSCOUT_OK;
+}
+
 turnscout_status turnscout_options_set_selection(turnscout_options* options, int selection) {
   if (options == nullptr) return TURNSCOUT_ERR_INVALID_ARGUMENT;
   switch (selection) {
@@ -423,6 +429,10 @@ int turnscout_result_verified(const turnscout_result* result) {
 
 int turnscout_result_warm(const turnscout_result* result) {
   return result != nullptr && result->result.warm ? 1 : 0;
+}
+
+int turnscout_result_round_trips(const turnscout_result* result) {
+  return result == nullptr ? 0 : static_cast<int>(result->result.round_trips);
 }
 
 int64_t turnscout_result_total_time_us(const turnscout_result* result) {

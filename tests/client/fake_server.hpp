@@ -22,10 +22,19 @@
 
 namespace turnscout::client::testing {
 
+// A child's own child, as a server passes it on to a Probe asking for depth 2.
+struct FakeGrandchild {
+  size_t parent = 0;  // Index into FakeServerConfig::children.
+  Endpoint address;
+  uint16_t load = 100;
+  bool leaf = true;
+};
+
 struct FakeServerConfig {
   std::string name = "node";
   proto::Load load{100, 900};
   std::vector<Endpoint> children;
+  std::vector<FakeGrandchild> grandchildren;  // Sent only when the Probe asks for depth 2.
   std::vector<std::string> services;
   proto::FlowControl flow{};
   bool enforce_flow = false;         // Drop probes the announced bucket would refuse.
@@ -82,8 +91,13 @@ class FakeServer final : public SansIoNode {
     std::vector<proto::ChildEntry> entries;
     for (const Endpoint& child : config.children)
       entries.push_back({child, false, 100, 1});
-    const proto::ProbeReply reply{tid,         remote, config.name, config.load,
-                                  config.flow, 0,      entries,     config.services};
+    std::vector<proto::Grandchild> grand;
+    if (request->depth >= 2) {
+      for (const FakeGrandchild& g : config.grandchildren)
+        grand.push_back({static_cast<uint32_t>(g.parent), {g.address, g.leaf, g.load, 1}});
+    }
+    const proto::ProbeReply reply{tid, remote,  config.name,     config.load, config.flow,
+                                  0,   entries, config.services, grand};
     send(local, remote, [&](std::span<uint8_t> out) -> Result<size_t, proto::EncodeError> {
       const size_t room = reply_via_ == Transport::kUdp ? bytes.size() : out.size();
       auto size = proto::encode_probe_reply(reply, room, out);

@@ -47,9 +47,10 @@ static void print_result(const char* label, const turnscout_result* result) {
     printf("  backup %s\n", turnscout_result_backup(result, i));
   for (i = 0; i < turnscout_result_error_count(result); ++i)
     printf("  error %s\n", turnscout_result_error(result, i));
-  printf("  reflexive %s, verified %d, warm %d, %lld us, %u probes, %u Bindings\n",
+  printf("  reflexive %s, verified %d, warm %d, %d round trips, %lld us, %u probes, %u Bindings\n",
          turnscout_result_reflexive(result), turnscout_result_verified(result),
-         turnscout_result_warm(result), (long long)turnscout_result_total_time_us(result),
+         turnscout_result_warm(result), turnscout_result_round_trips(result),
+         (long long)turnscout_result_total_time_us(result),
          (unsigned)turnscout_result_probes_sent(result),
          (unsigned)turnscout_result_bindings_sent(result));
   if (!turnscout_result_ok(result)) printf("  failure: %s\n", turnscout_result_failure(result));
@@ -268,6 +269,7 @@ static void check_errors(turnscout_client* client) {
   EXPECT(turnscout_options_set_transport(options, 4) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_tls_ca_file(NULL, "ca.pem") == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_tls_insecure(NULL, 1) == TURNSCOUT_ERR_INVALID_ARGUMENT);
+  EXPECT(turnscout_options_set_speculate(NULL, 1) == TURNSCOUT_ERR_INVALID_ARGUMENT);
   EXPECT(turnscout_options_set_transport(NULL, TURNSCOUT_TRANSPORT_TCP) ==
          TURNSCOUT_ERR_INVALID_ARGUMENT);
   /* No roots: the discovery refuses the options and says why. */
@@ -341,6 +343,9 @@ int main(int argc, char** argv) {
   EXPECT(turnscout_result_verified(result) == 1);
   EXPECT(turnscout_result_bindings_sent(result) >= 1);
   EXPECT(turnscout_result_warm(result) == 0);
+  /* Root, then the region and its leaves at once (speculative descent, on by default). */
+  EXPECT(turnscout_result_round_trips(result) == 2);
+  EXPECT(turnscout_result_round_trips(NULL) == 0);
   EXPECT(strcmp(turnscout_result_transport(result), "udp") == 0);
   EXPECT(strcmp(turnscout_result_family(result), "ipv4") == 0);
   EXPECT(turnscout_result_family(NULL) == NULL);
@@ -376,6 +381,7 @@ int main(int argc, char** argv) {
     print_result("again", result);
     warm = turnscout_result_warm(result);
     if (warm) printf("chosen %s\n", turnscout_result_service(result, 0));
+    if (warm) EXPECT(turnscout_result_round_trips(result) == 1);
     turnscout_result_destroy(result);
   }
   EXPECT(warm);

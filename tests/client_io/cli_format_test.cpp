@@ -39,6 +39,7 @@ DiscoveryResult found() {
   r.errors = {{{"192.0.2.3", 3478}, "eu-west-c", 1, PeerErrorKind::kTimeout, 0, "5 attempts"}};
   r.total_time = microseconds{3210};
   r.probes_sent = 5;
+  r.round_trips = 2;
   return r;
 }
 
@@ -70,7 +71,7 @@ TEST_CASE("cli format: the report lists hops like traceroute, then services and 
   CHECK(report.find("reflexive  198.51.100.23:40000\n") != std::string::npos);
   CHECK(report.find("errors     1\n  192.0.2.3:3478 eu-west-c (depth 1): timeout: 5 attempts\n") !=
         std::string::npos);
-  CHECK(report.find("found in 3.210 ms with 5 probes\n") != std::string::npos);
+  CHECK(report.find("found in 3.210 ms with 5 probes in 2 round trips\n") != std::string::npos);
   CHECK(exit_code(found()) == 0);
   CHECK(failure_line(found()).empty());
 }

@@ -134,6 +134,12 @@ struct World {
     for (const Endpoint& e : cluster->root_addresses())
       out.push_back(to_string(e));
     return out;
+  }  // A cold discovery of this world: its roots, no last path to re-check first.
+  DiscoverOptions cold_options() const {
+    DiscoverOptions options;
+    options.roots = roots();
+    options.use_last_path = false;
+    return options;
   }
 
   // One discovery by `by` on this loop, waited for up to its timeout and a second more.

@@ -163,6 +163,55 @@ TEST_CASE("nearest wins: 100 discoveries pick eu-west, per-hop RTTs match the li
   }
 }
 
+TEST_CASE("speculative descent: a 3-level tree in 2 round trips, level by level in 3") {
+  World w(parse_world(world_yaml("")));
+  w.converge();
+  DiscoverOptions options = w.cold_options();
+  options.verify = false;  // The descent alone: root 20 ms, eu-west and its leaves 30 ms.
+  const auto nearest = [](const DiscoveryResult& r) {
+    REQUIRE(r.path.size() == 3);
+    const std::string& leaf = r.path[2].name;
+    CHECK((leaf == "eu-west-1" || leaf == "eu-west-2"));
+  };
+  check_median_time(w, options, 20.0 + 30.0, 15.0, "speculative", [&](const auto& r) {
+    nearest(r);
+    CHECK(r.round_trips == 2);
+    CHECK(r.path[1].speculative);
+    CHECK(r.path[2].depth == 2);
+  });
+  options.speculate = false;
+  check_median_time(w, options, 20.0 + 30.0 + 30.0, 15.0, "level by level", [&](const auto& r) {
+    nearest(r);
+    CHECK(r.round_trips == 3);
+    CHECK(r.path[1].name == "eu-west");
+    CHECK_FALSE(r.path[1].speculative);
+  });
+}
+
+TEST_CASE("speculative descent: a mixed tree, eu-west on the old behaviour, still finds it") {
+  // eu-west neither tells the root of its leaves nor answers depth 2: the root lists it
+  // without grandchildren, the other regions with theirs.
+  std::string yaml = world_yaml("");
+  const std::string region = "      - name: eu-west\n";
+  REQUIRE(yaml.find(region) != std::string::npos);
+  yaml.replace(yaml.find(region), region.size(), region + "        grandchildren: false\n");
+  World w(parse_world(yaml));
+  w.converge();
+  DiscoverOptions options = w.cold_options();
+  options.verify = false;
+  // Round 2 probes eu-west with the other regions' leaves (80 ms and more away). eu-west
+  // answers as a branch after 30 ms and waits as long again for a leaf; none comes, so it
+  // wins and its leaves take one more round: 20 + 30 + 30 + 30 ms.
+  check_median_time(w, options, 110.0, 15.0, "mixed", [](const auto& r) {
+    REQUIRE(r.path.size() == 3);
+    CHECK(r.path[1].name == "eu-west");
+    CHECK_FALSE(r.path[1].speculative);
+    const std::string& leaf = r.path[2].name;
+    CHECK((leaf == "eu-west-1" || leaf == "eu-west-2"));
+    CHECK(r.round_trips == 3);
+  });
+}
+
 TEST_CASE("loss: 10 % each way on every link, >= 99.9 % of 1,000 discoveries succeed") {
   World w(parse_world(world_yaml("{delay: 3ms, jitter: 0ms, loss: 0.1}")));
   w.converge();
@@ -245,9 +294,10 @@ TEST_CASE("UDP blocked: cold discoveries get through over TCP, TURN over TCP fir
   options.roots = w.roots();
   options.timeout = 2000ms;
   options.use_last_path = false;
-  // The fallback delay, then per level a handshake and a request, 2 x (20 + 30 + 30) ms,
-  // then the Binding to the leaf's TURN server over the same connection, 30 ms.
-  check_median_time(w, options, 250.0 + 160.0 + 30.0, 50.0, "UDP blocked", [](const auto& r) {
+  // The fallback delay, then per round a handshake and a request, 2 x (20 + 30) ms (the
+  // root; then eu-west and its leaves at once, speculative descent), then the Binding to
+  // the leaf's TURN server over the same connection, 30 ms.
+  check_median_time(w, options, 250.0 + 100.0 + 30.0, 50.0, "UDP blocked", [](const auto& r) {
     CHECK(r.transport == "tcp");
     REQUIRE(r.path.size() == 3);
     CHECK(r.path[1].name == "eu-west");
@@ -275,8 +325,9 @@ TEST_CASE("IPv6: the tree on [::1] is walked over IPv6, round trips as over IPv4
   REQUIRE(options.roots.size() == 1);
   CHECK(options.roots[0].starts_with("[::1]:"));
   options.use_last_path = false;
-  // 20 + 30 + 30 ms of round trips and the Binding to the leaf's TURN server, 30 ms.
-  check_median_time(w, options, 110.0, 20.0, "IPv6", [](const auto& r) {
+  // 20 + 30 ms of round trips (the leaves probed with eu-west) and the Binding to the
+  // leaf's TURN server, 30 ms.
+  check_median_time(w, options, 80.0, 20.0, "IPv6", [](const auto& r) {
     CHECK(r.family == "ipv6");
     REQUIRE(r.path.size() == 3);
     CHECK(r.path[1].name == "eu-west");
@@ -310,9 +361,10 @@ TEST_CASE("TLS: a walk over TLS costs three round trips a level, every certifica
   options.use_last_path = false;
   options.transport = TransportMode::kTls;
   options.tls_ca_file = cert->cert_file;
-  // Per level a TCP handshake, a TLS 1.3 handshake and the request, 3 x (20 + 30 + 30) ms,
-  // then the Binding over a TCP connection of its own to the leaf's TURN server, 2 x 30 ms.
-  check_median_time(w, options, 240.0 + 60.0, 50.0, "TLS", [](const auto& r) {
+  // Per round a TCP handshake, a TLS 1.3 handshake and the request, 3 x (20 + 30) ms (the
+  // leaves probed with eu-west), then the Binding over a TCP connection of its own to the
+  // leaf's TURN server, 2 x 30 ms.
+  check_median_time(w, options, 150.0 + 60.0, 50.0, "TLS", [](const auto& r) {
     CHECK(r.transport == "tls");
     REQUIRE(r.path.size() == 3);
     CHECK(r.path[1].name == "eu-west");

@@ -110,6 +110,10 @@ TURNSCOUT_API turnscout_status turnscout_options_set_tls_ca_file(turnscout_optio
 /* Non-zero: accept any certificate (testing only). */
 TURNSCOUT_API turnscout_status turnscout_options_set_tls_insecure(turnscout_options* options,
                                                                   int insecure);
+/* 0: walk the tree level by level; non-zero (the default): speculative descent, the
+ * children and grandchildren a server lists probed in one round (DiscoverOptions::speculate). */
+TURNSCOUT_API turnscout_status turnscout_options_set_speculate(turnscout_options* options,
+                                                               int speculate);
 /* A capacity token as printed by `turnscout token issue` (base64url); NULL or "" = none. */
 TURNSCOUT_API turnscout_status turnscout_options_set_capacity_token(turnscout_options* options,
                                                                     const char* token);
@@ -213,6 +217,8 @@ TURNSCOUT_API const char* turnscout_result_reflexive(const turnscout_result* res
 TURNSCOUT_API int turnscout_result_verified(const turnscout_result* result);
 /* 1 when answered by the last good leaf in one round trip. */
 TURNSCOUT_API int turnscout_result_warm(const turnscout_result* result);
+/* Rounds of Probes the answer waited for (DiscoveryResult::round_trips). */
+TURNSCOUT_API int turnscout_result_round_trips(const turnscout_result* result);
 TURNSCOUT_API int64_t turnscout_result_total_time_us(const turnscout_result* result);
 TURNSCOUT_API uint32_t turnscout_result_probes_sent(const turnscout_result* result);
 /* Verification Bindings sent, retransmissions included. */

@@ -122,6 +122,17 @@ struct DiscoverOptions {
   // any certificate (testing only: anyone on the path can then read and change the walk).
   std::string tls_ca_file;
   bool tls_insecure = false;
+  // Speculative descent: every Probe asks for depth 2 (DEPTH-WANTED), and a server that
+  // knows its children's children lists them too (GRANDCHILD), so the children and the
+  // grandchildren are probed in the same round and the first good leaf to answer, from any
+  // of them, wins: a 3-level tree costs 2 round trips cold instead of 3. A child that
+  // answers as a branch still wins if no grandchild answers within the grace window or its
+  // own round trip, and the walk goes on through it as without speculation. Servers that
+  // do not know the attribute answer as before. Each such round probes at most
+  // max_speculative servers: the children first (max_children_per_level of them), then the
+  // grandchildren with the lowest listed load (then the highest weight).
+  bool speculate = true;
+  uint32_t max_speculative = 32;
 };
 
 // One balance server on the chosen path, root first.
@@ -139,6 +150,10 @@ struct Hop {
   // another key, or for a tier it does not have) shows here as 0.
   uint8_t tier = 0;
   std::string transport = "udp";  // How its reply came: "udp", "tcp" or "tls".
+  // Speculative descent: probed in the same round as the next hop, which a parent above had
+  // named as its child, and not waited for. Its round trip and load are those of its reply
+  // if that came before the answer; else 0, and its name as far as it is known.
+  bool speculative = false;
 };
 
 // A TURN or STUN server announced by a leaf.
@@ -229,6 +244,10 @@ struct DiscoveryResult {
   // Answered by the last good leaf after one round trip to it (then one more to the TURN
   // server when verifying), while the refresh walk from the roots went on.
   bool warm = false;
+  // Rounds of Probes the answer waited for, one after the other: 1 warm; cold, one per
+  // level opened (3 for a 3-level tree walked level by level, 2 with speculative descent,
+  // more after a dead end or a retry from the roots). Retransmissions are not counted.
+  uint32_t round_trips = 0;
   std::vector<PeerError> errors;
   size_t errors_dropped = 0;  // Errors beyond the ones kept.
   Verification verification;

@@ -1,0 +1,152 @@
+// Speculative descent on the simulated network: a server that knows its children's
+// children lists them (GRANDCHILD) to a Probe asking for depth 2, and the client probes
+// them with the children, so a 3-level tree costs 2 round trips.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "tests/client/scenario.hpp"
+
+namespace turnscout::client::testing {
+namespace {
+
+// root (10 ms away) lists eu (5 ms) and us (15 ms), and under them their leaves.
+void add_tree(Scenario& s, bool root_passes_grandchildren = true) {
+  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
+  if (root_passes_grandchildren) {
+    root.grandchildren = {{0, server(2, 1)}, {1, server(2, 2)}};
+  }
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  s.add(server(1, 2), branch("us", {server(2, 2)}), 15ms);
+  s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
+  s.add(server(2, 2), leaf("us-1", turn(22)), 15ms);
+}
+
+}  // namespace
+
+TEST_CASE("speculative: a 3-level tree in 2 round trips, the nearest leaf of any region") {
+  Scenario s;
+  add_tree(s);
+  s.record_sends();
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  // The root answers at 20 ms; eu, us and both leaves are probed then; eu-1 answers at 30.
+  CHECK(s.sends_to(server(1, 1)) == std::vector<Duration>{20ms});
+  CHECK(s.sends_to(server(1, 2)) == std::vector<Duration>{20ms});
+  CHECK(s.sends_to(server(2, 1)) == std::vector<Duration>{20ms});
+  CHECK(s.sends_to(server(2, 2)) == std::vector<Duration>{20ms});
+  CHECK(r.total_time == 30ms);
+  CHECK(r.round_trips == 2);
+  CHECK(r.probes_sent == 5);
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
+  REQUIRE(r.path.size() == 3);
+  // eu answered at 30 ms too, with the leaf: its hop has its round trip.
+  CHECK(r.path[1].speculative);
+  CHECK(r.path[1].rtt == 10ms);
+  CHECK(r.path[1].depth == 1);
+  CHECK_FALSE(r.path[2].speculative);
+  CHECK(r.path[2].depth == 2);
+  CHECK(r.path[2].rtt == 10ms);
+  CHECK(r.path[2].siblings_probed == 2);  // The leaves of the round, not eu and us.
+  CHECK(service_texts(r.services) == Names{turn(21)});
+}
+
+TEST_CASE(
+    "speculative: off in the client, or unknown to the server, the walk goes level by level") {
+  for (const bool client_speculates : {false, true}) {
+    CAPTURE(client_speculates);
+    Scenario s;
+    add_tree(s, /*root_passes_grandchildren=*/client_speculates ? false : true);
+    DiscoverOptions options = s.options({server(0, 1)});
+    options.speculate = client_speculates;
+    const DiscoveryResult r = s.discover(options);
+    REQUIRE(r.ok());
+    CHECK(r.total_time == 40ms);  // 20 + 10 + 10 ms.
+    CHECK(r.round_trips == 3);
+    CHECK(r.probes_sent == 4);
+    CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
+    CHECK_FALSE(r.path[1].speculative);
+  }
+}
+
+TEST_CASE("speculative: a dead grandchild costs one probe, never a wrong answer") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1)});
+  // The root's word on eu's children is stale: eu-old has died, eu-new is not named yet.
+  root.grandchildren = {{0, server(2, 9)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  FakeServerConfig dead = leaf("eu-old", turn(29));
+  dead.silent = true;
+  FakeServer& old = s.add(server(2, 9), dead, 5ms);
+  s.add(server(2, 1), leaf("eu-new", turn(21)), 5ms);
+  s.record_sends();
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  // eu answers at 30 ms as a branch and waits its own round trip (10 ms) for a leaf; none
+  // comes, so eu wins at 40 ms and eu-new answers at 50.
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-new"});
+  CHECK_FALSE(r.path[1].speculative);
+  CHECK(r.round_trips == 3);
+  CHECK(r.total_time == 50ms);
+  CHECK(old.probes.size() == 1);
+  CHECK(s.sends_to(server(2, 1)) == std::vector<Duration>{40ms});
+}
+
+TEST_CASE("speculative: a round probes at most max_speculative, the least loaded grandchildren") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {});
+  for (uint8_t c = 0; c < 4; ++c) {
+    root.children.push_back(server(1, c));
+    s.add(server(1, c), branch("region-" + std::to_string(c), {}), 20ms);
+    for (uint8_t g = 0; g < 10; ++g) {
+      const auto load = static_cast<uint16_t>(100 * g + c);
+      root.grandchildren.push_back({c, server(static_cast<uint8_t>(10 + c), g), load});
+      s.add(server(static_cast<uint8_t>(10 + c), g), leaf("leaf", turn(g)), 20ms);
+    }
+  }
+  s.add(server(0, 1), root, 5ms);
+  s.record_sends();
+  DiscoverOptions options = s.options({server(0, 1)});
+  options.max_speculative = 12;
+  const DiscoveryResult r = s.discover(options);
+  REQUIRE(r.ok());
+  // 4 regions and the 8 least loaded leaves (loads 0-3 and 100-103: g = 0 and 1 of each).
+  size_t probed = 0;
+  for (uint8_t c = 0; c < 4; ++c) {
+    CHECK(s.sends_to(server(1, c)).size() == 1);
+    for (uint8_t g = 0; g < 10; ++g) {
+      const size_t sent = s.sends_to(server(static_cast<uint8_t>(10 + c), g)).size();
+      CHECK(sent == (g < 2 ? 1u : 0u));
+      probed += sent;
+    }
+  }
+  CHECK(probed == 8);
+  CHECK(r.probes_sent == 1 + 12);
+  CHECK(std::any_of(r.errors.begin(), r.errors.end(), [](const PeerError& e) {
+    return e.detail.find("over max_speculative 12") != std::string::npos;
+  }));
+}
+
+TEST_CASE("speculative: a grandchild the address rules refuse is not probed") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1)});
+  // A private server naming a loopback address: refused, as a CHILD would be.
+  root.grandchildren = {{0, Endpoint::v4(127, 0, 0, 1, 3478)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
+  s.record_sends();
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
+  CHECK(s.sends.size() == 3);
+  CHECK(std::any_of(r.errors.begin(), r.errors.end(), [](const PeerError& e) {
+    return e.address.ip == "127.0.0.1" && e.depth == 2 && e.kind == PeerErrorKind::kSkipped;
+  }));
+}
+
+}  // namespace turnscout::client::testing
