@@ -211,7 +211,7 @@ std::vector<Candidate> Descent::admissible(TimePoint now, std::vector<Candidate>
 
 bool Descent::open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates) {
   candidates = admissible(now, std::move(candidates), depth);
-  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever, false};
+  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever, false, false};
   for (Candidate& c : candidates) {
     const uint32_t own_depth = c.speculative ? depth + 1 : depth;
     level.speculative |= c.speculative;
@@ -473,7 +473,57 @@ void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResp
   Level* level = find_level(peer.level_id);
   if (level == nullptr) return;
   level->replies.push_back(reply);
-  if (level == &levels_.back()) settle(now);
+  if (level != &levels_.back()) return;
+  if (level->speculative && level->winner == SIZE_MAX) join_children(*level, reply, now);
+  settle(now);
+}
+
+// The first branch child to answer during a speculative round: those of its children that
+// are not in the round yet join it now (the listing may have left them out, or be older
+// than they are). So the round covers every child of the branch a level-by-level walk would
+// have taken, and its choice is never worse than that walk's.
+void Descent::join_children(Level& level, size_t reply, TimePoint now) {
+  const AcceptedReply& branch = replies_[reply];
+  if (level.joined || branch.depth != level.depth || branch.response.children.empty()) return;
+  level.joined = true;
+  const Endpoint& lister = peers_[branch.peer].candidate.address;
+  const size_t most = size_t{options_.max_children_per_level} + options_.max_speculative;
+  std::vector<Candidate> joining;
+  for (const proto::ChildEntry& child : branch.response.children) {
+    const bool known = std::any_of(level.peers.begin(), level.peers.end(), [&](size_t i) {
+      return same_server(peers_[i].candidate.address, child.address);
+    });
+    if (known || refuse_named(lister, child.address, options_.allow_any_scope)) continue;
+    if (level.peers.size() + joining.size() >= most) break;
+    Candidate candidate{child.address, {}};
+    candidate.speculative = true;
+    candidate.parent = lister;
+    joining.push_back(std::move(candidate));
+  }
+  for (Candidate& c : admissible(now, std::move(joining), level.depth)) {
+    if (peers_.size() >= kMaxPeersPerDescent) break;
+    level.peers.push_back(add_peer(now, std::move(c), level.depth + 1, level.id));
+  }
+}
+
+// A server that joined the round after it began (join_children) has not had as long as
+// `reply` took: a leaf under it as near as `reply` may still answer. Until it has had that
+// long, `reply` does not win. The wait is at most the joining branch's own round trip.
+TimePoint Descent::hold_until(const Level& level, size_t reply) const {
+  TimePoint until{};
+  const AcceptedReply& r = replies_[reply];
+  if (!level.speculative || (r.depth == level.depth && !r.response.children.empty())) {
+    return until;
+  }
+  for (size_t i : level.peers) {
+    const Peer& peer = peers_[i];
+    if (peer.phase != Phase::kPending || peer.depth <= level.depth ||
+        peer.exchange.attempts() == 0) {
+      continue;
+    }
+    until = std::max(until, peer.exchange.first_sent() + r.rtt);
+  }
+  return until;
 }
 
 void Descent::fail_peer(size_t index, TimePoint now, PeerErrorKind kind, std::string detail,
@@ -522,16 +572,21 @@ void Descent::settle(TimePoint now) {
     }
     // A survey waits for every server of the level (or its window), whatever the first said.
     const bool surveying = options_.survey > Duration::zero();
+    if (const TimePoint hold = hold_until(top, best); !surveying && hold > now && pending) {
+      top.grace_until = hold;
+      return;
+    }
     const bool deeper = wait_for_deeper(top, best);
     const bool wins = (!surveying && !deeper &&
                        (options_.selection == Selection::kFirst || !replies_[best].overloaded)) ||
                       !pending || now >= top.grace_until;
     if (!wins) {
       if (top.grace_until == kNever) {
-        // A branch child waits for its own children (probed with it) about as long as it
-        // took itself to answer: they are usually as near.
+        // A branch child waits for the leaves and grandchildren of the round, and for its
+        // own children (which join the round as it answers) about as long as it took itself
+        // to answer, and the grace window more: they are usually as near.
         const Duration window = surveying ? Duration{options_.survey}
-                                : deeper  ? std::max(options_.grace, replies_[best].rtt)
+                                : deeper  ? options_.grace + replies_[best].rtt
                                           : options_.grace;
         top.grace_until = now + window;
       }

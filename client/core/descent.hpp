@@ -155,6 +155,7 @@ class Descent {
     size_t winner = SIZE_MAX;
     TimePoint grace_until = kNever;
     bool speculative = false;  // Holds grandchildren (depth + 1) as well as children.
+    bool joined = false;       // The first branch child's children have joined it.
   };
   static constexpr uint64_t kShortcutLevel = 0;
 
@@ -167,6 +168,8 @@ class Descent {
   // At a speculative level: `reply` is a branch at the level's own depth while a deeper
   // server or a leaf may still answer, so it should not win yet.
   bool wait_for_deeper(const Level& level, size_t reply) const;
+  void join_children(Level& level, size_t reply, TimePoint now);
+  TimePoint hold_until(const Level& level, size_t reply) const;
   // A path hop for the winner of `level`, or for the child it was listed under.
   Hop hop_of(const Level& level, size_t peer) const;
   bool start_another_round(TimePoint now);

@@ -86,14 +86,50 @@ TEST_CASE("speculative: a dead grandchild costs one probe, never a wrong answer"
   s.record_sends();
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
   REQUIRE(r.ok());
-  // eu answers at 30 ms as a branch and waits its own round trip (10 ms) for a leaf; none
-  // comes, so eu wins at 40 ms and eu-new answers at 50.
+  // eu answers at 30 ms as a branch naming eu-new, which joins the round at once and
+  // answers at 40 ms; eu-old, probed at 20 ms, has had longer than that: eu-new wins.
   CHECK(hop_names(r) == Names{"root", "eu", "eu-new"});
-  CHECK_FALSE(r.path[1].speculative);
-  CHECK(r.round_trips == 3);
-  CHECK(r.total_time == 50ms);
+  CHECK(r.path[1].speculative);
+  CHECK(r.path[1].rtt == 10ms);
+  CHECK(r.round_trips == 2);
+  CHECK(r.total_time == 40ms);
   CHECK(old.probes.size() == 1);
-  CHECK(s.sends_to(server(2, 1)) == std::vector<Duration>{40ms});
+  CHECK(s.sends_to(server(2, 1)) == std::vector<Duration>{30ms});
+}
+
+TEST_CASE("speculative: a leaf waits for the children of a faster branch to have had as long") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
+  // The root names only us-1 (far); eu (near) has a nearer leaf the listing left out.
+  root.grandchildren = {{1, server(2, 2)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  s.add(server(1, 2), branch("us", {server(2, 2)}), 20ms);
+  s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
+  s.add(server(2, 2), leaf("us-1", turn(22)), 12ms);
+  s.record_sends();
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  // eu answers at 30 ms and eu-1 joins; us-1 answers at 44 ms (24 ms round trip) but eu-1,
+  // probed at 30 ms, may answer until 54: it does, at 40 ms, and wins.
+  CHECK(s.sends_to(server(2, 1)) == std::vector<Duration>{30ms});
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-1"});
+  CHECK(r.total_time == 40ms);
+  CHECK(r.round_trips == 2);
+  // A level-by-level walk finds the same leaf, a round trip later.
+  DiscoverOptions greedy = s.options({server(0, 1)});
+  greedy.speculate = false;
+  Scenario g;
+  g.add(server(0, 1), root, 10ms);
+  g.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  g.add(server(1, 2), branch("us", {server(2, 2)}), 20ms);
+  g.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
+  g.add(server(2, 2), leaf("us-1", turn(22)), 12ms);
+  const DiscoveryResult walked = g.discover(greedy);
+  REQUIRE(walked.ok());
+  CHECK(hop_names(walked) == Names{"root", "eu", "eu-1"});
+  CHECK(walked.total_time == 40ms);
+  CHECK(walked.round_trips == 3);
 }
 
 TEST_CASE("speculative: a round probes at most max_speculative, the least loaded grandchildren") {

@@ -868,7 +868,9 @@ TEST_CASE("depth 2: each listed child's own children follow it, in the client's 
   const auto plain = h.probe_reply(h.send(probe(1200)));
   CHECK(plain.children.size() == 3);
   CHECK(plain.grandchildren.empty());
-  for (const auto& [client, family] : {std::pair{kClient, Family::kV4}, {kClient6, Family::kV6}}) {
+  for (const auto& [client, client_family] :
+       {std::pair{kClient, Family::kV4}, {kClient6, Family::kV6}}) {
+    const Family family = client_family;  // A lambda cannot capture a structured binding.
     CAPTURE(static_cast<int>(family));
     const auto r = h.probe_reply(h.send(probe(1200, 0, {}, 2), client));
     REQUIRE(r.children.size() == 3);

@@ -125,12 +125,14 @@ struct DiscoverOptions {
   // Speculative descent: every Probe asks for depth 2 (DEPTH-WANTED), and a server that
   // knows its children's children lists them too (GRANDCHILD), so the children and the
   // grandchildren are probed in the same round and the first good leaf to answer, from any
-  // of them, wins: a 3-level tree costs 2 round trips cold instead of 3. A child that
-  // answers as a branch still wins if no grandchild answers within the grace window or its
-  // own round trip, and the walk goes on through it as without speculation. Servers that
-  // do not know the attribute answer as before. Each such round probes at most
-  // max_speculative servers: the children first (max_children_per_level of them), then the
-  // grandchildren with the lowest listed load (then the highest weight).
+  // of them, wins: a 3-level tree costs 2 round trips cold instead of 3. The children of the
+  // first child to answer as a branch join the round as it answers (the listing may have
+  // left them out), and a leaf wins only once they have had as long as it took, so the
+  // choice is never worse than the level-by-level walk's. A branch child still wins if no
+  // leaf answers within its own round trip and the grace window, and the walk goes on
+  // through it. Servers that do not know the attribute answer as before. Each round starts
+  // with at most max_speculative servers: the children first (max_children_per_level of
+  // them), then the grandchildren with the lowest listed load (then the highest weight).
   bool speculate = true;
   uint32_t max_speculative = 32;
 };
