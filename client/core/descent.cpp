@@ -211,7 +211,15 @@ std::vector<Candidate> Descent::admissible(TimePoint now, std::vector<Candidate>
 
 bool Descent::open_level(TimePoint now, uint32_t depth, std::vector<Candidate> candidates) {
   candidates = admissible(now, std::move(candidates), depth);
-  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever, false, false};
+  // A grandchild goes with its parent: not probed when the parent may not be (blacklisted,
+  // on the path, over a bound).
+  std::erase_if(candidates, [&](const Candidate& g) {
+    return g.speculative &&
+           std::none_of(candidates.begin(), candidates.end(), [&](const Candidate& c) {
+             return !c.speculative && same_server(c.address, g.parent);
+           });
+  });
+  Level level{next_level_id_++, depth, {}, {}, SIZE_MAX, kNever, false, false, kNever};
   for (Candidate& c : candidates) {
     const uint32_t own_depth = c.speculative ? depth + 1 : depth;
     level.speculative |= c.speculative;
@@ -228,6 +236,17 @@ bool Descent::open_level(TimePoint now, uint32_t depth, std::vector<Candidate> c
       peers_[shortcut_].candidate.speculative = c.speculative;
       peers_[shortcut_].candidate.parent = c.parent;
       level.peers.push_back(shortcut_);
+      continue;
+    }
+    if (const size_t early = in_flight_above(c.address, own_depth); early != SIZE_MAX) {
+      // Probed with the round above (a grandchild that joined or was listed) and still
+      // waited for: the same exchange goes on in this level rather than a second probe.
+      Peer& peer = peers_[early];
+      peer.level_id = level.id;
+      peer.candidate.speculative = c.speculative;
+      peer.candidate.parent = c.parent;
+      peer.exchange.resume();
+      level.peers.push_back(early);
       continue;
     }
     level.peers.push_back(add_peer(now, std::move(c), own_depth, level.id));
@@ -248,8 +267,11 @@ size_t Descent::add_peer(TimePoint now, Candidate candidate, uint32_t depth, uin
 // Does everything due at `now`: sends, retransmissions, give-ups, a closing grace window.
 void Descent::pump(TimePoint now) {
   while (state_ == State::kRunning) {
+    // A window that closed decides the level when a reply waits to win; with none (every
+    // reply tried, others still pending) there is nothing to decide until one comes.
     if (!levels_.empty() && levels_.back().winner == SIZE_MAX &&
-        levels_.back().grace_until <= now) {
+        std::min(levels_.back().grace_until, levels_.back().hold_until) <= now &&
+        best_untried(levels_.back()) != SIZE_MAX) {
       settle(now);
       continue;
     }
@@ -289,7 +311,7 @@ TimePoint Descent::next_timeout() const {
   if (state_ != State::kRunning) return kNever;
   TimePoint next = kNever;
   if (!levels_.empty() && levels_.back().winner == SIZE_MAX) {
-    next = levels_.back().grace_until;
+    next = std::min(levels_.back().grace_until, levels_.back().hold_until);
     for (size_t index : levels_.back().peers) {
       if (peers_[index].phase == Phase::kPending)
         next = std::min(next, peers_[index].exchange.due());
@@ -485,6 +507,8 @@ void Descent::accept(size_t index, TimePoint now, Duration rtt, proto::ProbeResp
 void Descent::join_children(Level& level, size_t reply, TimePoint now) {
   const AcceptedReply& branch = replies_[reply];
   if (level.joined || branch.depth != level.depth || branch.response.children.empty()) return;
+  // An overloaded branch is not the one a walk would take (load-aware): the next may be.
+  if (options_.selection == Selection::kLoadAware && branch.overloaded) return;
   level.joined = true;
   const Endpoint& lister = peers_[branch.peer].candidate.address;
   const size_t most = size_t{options_.max_children_per_level} + options_.max_speculative;
@@ -501,6 +525,17 @@ void Descent::join_children(Level& level, size_t reply, TimePoint now) {
     joining.push_back(std::move(candidate));
   }
   for (Candidate& c : admissible(now, std::move(joining), level.depth)) {
+    if (shortcut_pending() && peers_[shortcut_].level_id == kShortcutLevel &&
+        same_server(peers_[shortcut_].candidate.address, c.address)) {
+      // The cached leaf, still waited for: its exchange serves the round too.
+      Peer& cached = peers_[shortcut_];
+      cached.level_id = level.id;
+      cached.depth = level.depth + 1;
+      cached.candidate.speculative = true;
+      cached.candidate.parent = lister;
+      level.peers.push_back(shortcut_);
+      continue;
+    }
     if (peers_.size() >= kMaxPeersPerDescent) break;
     level.peers.push_back(add_peer(now, std::move(c), level.depth + 1, level.id));
   }
@@ -572,8 +607,9 @@ void Descent::settle(TimePoint now) {
     }
     // A survey waits for every server of the level (or its window), whatever the first said.
     const bool surveying = options_.survey > Duration::zero();
+    top.hold_until = kNever;
     if (const TimePoint hold = hold_until(top, best); !surveying && hold > now && pending) {
-      top.grace_until = hold;
+      top.hold_until = hold;
       return;
     }
     const bool deeper = wait_for_deeper(top, best);
@@ -654,8 +690,14 @@ std::vector<Candidate> Descent::speculative_candidates(const AcceptedReply& winn
   const Endpoint& lister = peers_[winner.peer].candidate.address;
   std::vector<const proto::Grandchild*> listed;
   for (const proto::Grandchild& g : winner.response.grandchildren) {
-    // Named by the winner about its child: the same rules as for the child itself.
-    if (auto why = refuse_named(lister, g.entry.address, options_.allow_any_scope)) {
+    // Named by the winner about its child: the rules for the child itself, as named by the
+    // winner and as the child would name it.
+    auto why = refuse_named(lister, g.entry.address, options_.allow_any_scope);
+    if (!why) {
+      why = refuse_named(winner.response.children[g.parent].address, g.entry.address,
+                         options_.allow_any_scope);
+    }
+    if (why) {
       report(Candidate{g.entry.address, {}}, winner.depth + 2, PeerErrorKind::kSkipped,
              "listed by " + to_string(lister) + ": " + *why);
     } else {
@@ -941,9 +983,23 @@ Descent::Level* Descent::find_level(uint64_t id) {
 
 bool Descent::on_path(const Endpoint& address) const {
   return std::any_of(levels_.begin(), levels_.end(), [&](const Level& level) {
-    return level.winner != SIZE_MAX &&
-           same_server(peers_[replies_[level.winner].peer].candidate.address, address);
+    if (level.winner == SIZE_MAX) return false;
+    const Candidate& winner = peers_[replies_[level.winner].peer].candidate;
+    return same_server(winner.address, address) ||
+           (winner.speculative && same_server(winner.parent, address));
   });
+}
+
+size_t Descent::in_flight_above(const Endpoint& address, uint32_t depth) const {
+  if (levels_.empty()) return SIZE_MAX;
+  for (size_t i : levels_.back().peers) {
+    const Peer& peer = peers_[i];
+    if (peer.phase == Phase::kPending && peer.depth == depth &&
+        same_server(peer.candidate.address, address)) {
+      return i;
+    }
+  }
+  return SIZE_MAX;
 }
 
 bool Descent::failed_before(const Endpoint& address) const {

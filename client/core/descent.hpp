@@ -154,8 +154,9 @@ class Descent {
     std::vector<size_t> replies;  // Accepted, in arrival order.
     size_t winner = SIZE_MAX;
     TimePoint grace_until = kNever;
-    bool speculative = false;  // Holds grandchildren (depth + 1) as well as children.
-    bool joined = false;       // The first branch child's children have joined it.
+    bool speculative = false;       // Holds grandchildren (depth + 1) as well as children.
+    bool joined = false;            // The first branch child's children have joined it.
+    TimePoint hold_until = kNever;  // A leaf's win waits for joined servers (hold_until()).
   };
   static constexpr uint64_t kShortcutLevel = 0;
 
@@ -197,6 +198,9 @@ class Descent {
   bool has_pending(const Level& level) const;
   Level* find_level(uint64_t id);
   bool on_path(const Endpoint& address) const;
+  // A peer of the level being won, at `depth` and still pending, at `address`; SIZE_MAX if
+  // none.
+  size_t in_flight_above(const Endpoint& address, uint32_t depth) const;
   bool failed_before(const Endpoint& address) const;
   void report(const Candidate& candidate, uint32_t depth, PeerErrorKind kind, std::string detail,
               uint16_t code = 0);

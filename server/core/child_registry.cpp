@@ -251,7 +251,9 @@ Admit ChildRegistry::on_heartbeat(TimePoint now, const Endpoint& source,
   s.draining = hb.state == proto::NodeState::kDraining;
   s.load_permille = hb.load.load_permille;
   s.subtree = hb.subtree;
-  s.listing = hb.listing;
+  // Without a key a heartbeat proves at most its source address, as for `advertised`: its
+  // listing could name anyone, and clients would be sent there. Only signed ones count.
+  s.listing = policy_.authenticated ? hb.listing : std::vector<proto::ChildEntry>{};
   child.requested_weight = hb.weight;
   s.weight = s.dynamic ? hb.weight : effective_weight(child.configured_weight, hb.weight);
   s.last_heard = now;

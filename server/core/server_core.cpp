@@ -147,11 +147,11 @@ struct ServerCore::Impl {
     return static_cast<uint64_t>(std::max<int64_t>(wall(now).time_since_epoch().count(), 0));
   }
 
-  // Rebuilds the snapshot when something it is built from changed. A change of this
-  // node's own state (load, drain, config) is published at once; the registry's changes
-  // (heartbeats) when the build credit allows, so that a parent with many children
-  // rebuilds a few times a second, not once per heartbeat.
-  void refresh_snapshot(TimePoint now);
+  // Rebuilds the snapshot when something it is built from changed, when the build credit
+  // allows (so that a parent with many children rebuilds a few times a second, not once per
+  // heartbeat or load reading); `at_once` (a reload, a drain) publishes now whatever the
+  // credit, which is still charged.
+  void refresh_snapshot(TimePoint now, bool at_once = false);
   void publish_snapshot(TimePoint now);
   Duration build_cost() const;
   TimePoint build_time() const;
@@ -173,9 +173,10 @@ struct ServerCore::Impl {
 // A build costs O(children log children). Charging each build 5 us per child against a
 // credit that grows with the clock keeps builds under a tenth of a core as long as a child
 // costs under 0.5 us to build, where one build per heartbeat would cost O(children^2) per
-// heartbeat interval. The credit holds up to 20 ms: a small tree (under 4,000 children)
-// publishes every change at once; a large one waits at most its cost for the next build
-// (50 ms at 10,000 children, 0.5 s at 100,000), short against heartbeat intervals.
+// heartbeat interval. The credit holds up to 20 ms: a small tree publishes a burst of
+// changes at once (4,000 builds of one child, 20 of 200 children), then one per build's
+// cost; a large one waits at most its cost for the next build (50 ms at 10,000 children,
+// 0.5 s at 100,000), short against heartbeat intervals.
 constexpr Duration kBuildPerChild = std::chrono::microseconds(5);
 constexpr Duration kBuildBurst = std::chrono::milliseconds(20);
 
@@ -189,12 +190,12 @@ TimePoint ServerCore::Impl::build_time() const {
   return credit_at + (std::min(build_cost(), kBuildBurst) - build_credit);
 }
 
-void ServerCore::Impl::refresh_snapshot(TimePoint now) {
+void ServerCore::Impl::refresh_snapshot(TimePoint now, bool at_once) {
   if (!dirty && snapshot && registry.generation() == built_generation) {
     build_due = false;
     return;
   }
-  if (!dirty && snapshot && now < build_time()) {
+  if (!at_once && snapshot && now < build_time()) {
     build_due = true;
     return;
   }
@@ -206,7 +207,9 @@ void ServerCore::Impl::publish_snapshot(TimePoint now) {
     build_credit = std::min(kBuildBurst, build_credit + (now - credit_at));
     credit_at = now;
   }
-  build_credit -= build_cost();
+  // Builds made at once may leave the credit in debt, never by more than one build: the
+  // builds that wait for credit then wait at most that long.
+  build_credit = std::max(build_credit - build_cost(), -build_cost());
   dirty = false;
   build_due = false;
   built_generation = registry.generation();
@@ -232,8 +235,11 @@ proto::HeartbeatRequest ServerCore::Impl::heartbeat_content() {
   // for depth 2 and save them a round trip.
   if (config.listing.grandchildren && snapshot) {
     const Snapshot& s = *snapshot;
+    const size_t most = s.listing.max_children == 0
+                            ? kHeartbeatListing
+                            : std::min<size_t>(kHeartbeatListing, s.listing.max_children);
     order_children(s.listing.strategy, s.children, s.index, s.listing.overload_permille, Endpoint{},
-                   kHeartbeatListing, listing_state, listing_order);
+                   most, listing_state, listing_order);
     for (const uint32_t i : listing_order) {
       const SnapshotChild& child = s.children[i];
       for (const auto& address : {child.v4, child.v6}) {
@@ -443,7 +449,7 @@ Result<void, std::string> ServerCore::reload(TimePoint now, ServerConfig config)
   d.config = std::move(config);
   if (had_key && d.config.cluster.key.empty()) warn_unauthenticated(d.events);
   d.dirty = true;
-  d.refresh_snapshot(now);
+  d.refresh_snapshot(now, /*at_once=*/true);
   d.events.info("config reloaded: {} static children, {} parents", d.config.children.size(),
                 d.config.parents.size());
   d.send_due(now);
@@ -455,7 +461,7 @@ void ServerCore::start_drain(TimePoint now) {
   if (d.draining) return;
   d.draining = true;
   d.dirty = true;
-  d.refresh_snapshot(now);
+  d.refresh_snapshot(now, /*at_once=*/true);
   d.events.info("draining: probes answered with the draining flag, Leave to {} parents",
                 d.config.parents.size());
   d.parents.start_leave(now);

@@ -185,4 +185,81 @@ TEST_CASE("speculative: a grandchild the address rules refuse is not probed") {
   }));
 }
 
+TEST_CASE("speculative: a grandchild more private than its own parent is not probed") {
+  Scenario s;
+  // A private root lists a public child, which names a private address: walked level by
+  // level the public child could not send us there, and neither can the root for it.
+  const Endpoint public_child = Endpoint::v4(203, 0, 113, 1, 3478);
+  FakeServerConfig root = branch("root", {public_child});
+  root.grandchildren = {{0, server(2, 7)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(public_child, branch("edge", {Endpoint::v4(203, 0, 113, 2, 3478)}), 5ms);
+  s.add(Endpoint::v4(203, 0, 113, 2, 3478), leaf("edge-1", turn(2)), 5ms);
+  FakeServer& hidden = s.add(server(2, 7), leaf("hidden", turn(7)), 1ms);
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  CHECK(hop_names(r) == Names{"root", "edge", "edge-1"});
+  CHECK(hidden.probes.empty());
+}
+
+TEST_CASE("speculative: the grandchildren of a child that may not be probed are not either") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
+  root.grandchildren = {{0, server(2, 1)}, {1, server(2, 2)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  s.add(server(1, 2), branch("us", {server(2, 2)}), 15ms);
+  FakeServer& eu_leaf = s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
+  s.add(server(2, 2), leaf("us-1", turn(22)), 15ms);
+  DiscoverOptions options = s.options({server(0, 1)});
+  options.blacklist = {"addr:" + to_string(server(1, 1))};
+  const DiscoveryResult r = s.discover(options);
+  REQUIRE(r.ok());
+  CHECK(hop_names(r) == Names{"root", "us", "us-1"});
+  CHECK(eu_leaf.probes.empty());
+}
+
+TEST_CASE("speculative: a branch that wins goes on with the children already probed") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1)});
+  root.grandchildren = {{0, server(2, 9)}};  // Stale: eu's leaf is eu-slow now.
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
+  FakeServerConfig dead = leaf("eu-old", turn(29));
+  dead.silent = true;
+  s.add(server(2, 9), dead, 5ms);
+  FakeServer& slow = s.add(server(2, 1), leaf("eu-slow", turn(21)), 20ms);
+  s.record_sends();
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  // eu answers at 30 ms and eu-slow joins then; nothing deeper answers within eu's round
+  // trip and the grace window (50 ms), so eu wins and eu-slow's first probe is waited for:
+  // its answer at 70 ms, no second probe.
+  CHECK(hop_names(r) == Names{"root", "eu", "eu-slow"});
+  CHECK(slow.probes.size() == 1);
+  CHECK(s.sends_to(server(2, 1)) == std::vector<Duration>{30ms});
+  CHECK(r.total_time == 70ms);
+  CHECK(r.round_trips == 3);
+}
+
+TEST_CASE("speculative: waiting for joined children does not cut an overloaded leaf's grace") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
+  // Only the overloaded leaf under "far" is listed; "near" has a healthy one.
+  root.grandchildren = {{1, server(2, 2)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("near", {server(2, 1)}), 2ms);
+  s.add(server(1, 2), branch("far", {server(2, 2)}), 30ms);
+  s.add(server(2, 1), leaf("near-1", turn(21)), 6ms);
+  FakeServerConfig busy = leaf("far-1", turn(22));
+  busy.load = {950, 900};
+  s.add(server(2, 2), busy, 5ms);
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  // near answers at 24 ms and near-1 joins; far-1 (overloaded) answers at 30 ms and must
+  // wait for near-1 until 34 ms, then for the grace window (10 ms): near-1 answers at 36.
+  CHECK(hop_names(r) == Names{"root", "near", "near-1"});
+  CHECK(r.total_time == 36ms);
+}
+
 }  // namespace turnscout::client::testing

@@ -130,10 +130,17 @@ std::vector<Endpoint> grandchildren(Cluster& c, const std::string& parent,
   return out;
 }
 
+// Listings travel only in signed heartbeats (a key, static children).
+TreeOptions keyed() {
+  TreeOptions o;
+  o.key = "tree scenario key";
+  return o;
+}
+
 TEST_CASE("a branch's listing reaches its parent in heartbeats and ages out with it") {
   LogCapture log;
   Cluster c;
-  build_tree(c);
+  build_tree(c, keyed());
   c.net.run_for(3s);
   // Least-load order: l12 (200), l13 (300), l11 (500); l21 (150), l22 (400).
   CHECK(grandchildren(c, "root", "r1") == std::vector<Endpoint>{kL12, kL13, kL11});
@@ -150,10 +157,22 @@ TEST_CASE("a branch's listing reaches its parent in heartbeats and ages out with
   CHECK(c["root"].snapshot()->grandchildren.size() == 2);
 }
 
-TEST_CASE("listing.grandchildren false: no listing sent up, none passed on") {
+TEST_CASE("without a key a child's listing is not passed on: it could name anyone") {
   LogCapture log;
   Cluster c;
   build_tree(c);
+  c.net.run_for(3s);
+  CHECK(c.listed("root") == std::vector<std::string>{"r1", "r2"});
+  CHECK(c["root"].snapshot()->grandchildren.empty());
+  const auto r1 = c.child("root", "r1");
+  REQUIRE(r1.has_value());
+  CHECK(r1->listing.empty());
+}
+
+TEST_CASE("listing.grandchildren false: no listing sent up, none passed on") {
+  LogCapture log;
+  Cluster c;
+  build_tree(c, keyed());
   c.net.run_for(3s);
   ServerConfig quiet = c["r1"].config();
   quiet.listing.grandchildren = false;

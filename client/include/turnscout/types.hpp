@@ -127,12 +127,13 @@ struct DiscoverOptions {
   // grandchildren are probed in the same round and the first good leaf to answer, from any
   // of them, wins: a 3-level tree costs 2 round trips cold instead of 3. The children of the
   // first child to answer as a branch join the round as it answers (the listing may have
-  // left them out), and a leaf wins only once they have had as long as it took, so the
-  // choice is never worse than the level-by-level walk's. A branch child still wins if no
-  // leaf answers within its own round trip and the grace window, and the walk goes on
-  // through it. Servers that do not know the attribute answer as before. Each round starts
-  // with at most max_speculative servers: the children first (max_children_per_level of
-  // them), then the grandchildren with the lowest listed load (then the highest weight).
+  // left them out), and a leaf wins only once they have had as long as it took: the leaves
+  // of the branch a level-by-level walk would take all compete. A branch child still wins
+  // if no leaf answers within its own round trip and the grace window, and the walk goes on
+  // through it (its children already probed are not probed again). Servers that do not know
+  // the attribute answer as before. Each round starts with the children
+  // (max_children_per_level of them) and as many grandchildren as make max_speculative in
+  // all, those with the lowest listed load (then the highest weight) first.
   bool speculate = true;
   uint32_t max_speculative = 32;
 };
