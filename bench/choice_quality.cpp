@@ -336,6 +336,8 @@ class World {
       c.load.static_permille = s.load;
     }
     c.admission.enabled = false;
+    // Signed heartbeats: a parent passes on its children's listings only from those.
+    c.cluster.key = "choice quality world key";
     // A root lists every region (as many as fit), each with its best leaves.
     c.listing.strategy = server::Strategy::kLeastLoad;
     c.listing.max_children = 0;

@@ -403,7 +403,9 @@ class PhaseRunner {
         bare = raw_.p50(r.path.back().address.to_string());
         measured = static_cast<double>(r.path.back().rtt.count());
       } else {
+        // A hop probed with the next one (speculative descent) was not waited for.
         for (const Hop& hop : r.path) {
+          if (hop.speculative) continue;
           bare += raw_.p50(hop.address.to_string());
           measured += static_cast<double>(hop.rtt.count());
         }
@@ -481,7 +483,8 @@ void print_phases(const std::vector<Phase>& phases, const RawRtts& raw) {
   }
   std::printf(
       "(times in us, p50 unless marked. probes: datagrams the client sent per discovery, counted\n"
-      " by the proxies; bare RTTs: the bare round trips on the path, every hop cold, the leaf's\n"
+      " by the proxies; bare RTTs: the bare round trips waited for on the path (a hop probed\n"
+      " with the next one, speculative descent, is not), every hop cold, the leaf's\n"
       " alone warm; hop RTTs: the same round trips as the client measured them in the discovery;\n"
       " own = wall - bare RTTs; CPU/disc: client thread CPU per discovery; bare CPU: probes x\n"
       " client CPU per bare round trip. Both count a warm discovery's background refresh.)\n\n");

@@ -270,8 +270,7 @@ void Descent::pump(TimePoint now) {
     // A window that closed decides the level when a reply waits to win; with none (every
     // reply tried, others still pending) there is nothing to decide until one comes.
     if (!levels_.empty() && levels_.back().winner == SIZE_MAX &&
-        std::min(levels_.back().grace_until, levels_.back().hold_until) <= now &&
-        best_untried(levels_.back()) != SIZE_MAX) {
+        decision_time(levels_.back()) <= now && best_untried(levels_.back()) != SIZE_MAX) {
       settle(now);
       continue;
     }
@@ -311,7 +310,7 @@ TimePoint Descent::next_timeout() const {
   if (state_ != State::kRunning) return kNever;
   TimePoint next = kNever;
   if (!levels_.empty() && levels_.back().winner == SIZE_MAX) {
-    next = std::min(levels_.back().grace_until, levels_.back().hold_until);
+    next = decision_time(levels_.back());
     for (size_t index : levels_.back().peers) {
       if (peers_[index].phase == Phase::kPending)
         next = std::min(next, peers_[index].exchange.due());
@@ -988,6 +987,11 @@ bool Descent::on_path(const Endpoint& address) const {
     return same_server(winner.address, address) ||
            (winner.speculative && same_server(winner.parent, address));
   });
+}
+
+// While a leaf's win is held (hold_until()), the hold decides; otherwise the window.
+TimePoint Descent::decision_time(const Level& level) {
+  return level.hold_until != kNever ? level.hold_until : level.grace_until;
 }
 
 size_t Descent::in_flight_above(const Endpoint& address, uint32_t depth) const {

@@ -201,6 +201,7 @@ class Descent {
   // A peer of the level being won, at `depth` and still pending, at `address`; SIZE_MAX if
   // none.
   size_t in_flight_above(const Endpoint& address, uint32_t depth) const;
+  static TimePoint decision_time(const Level& level);
   bool failed_before(const Endpoint& address) const;
   void report(const Candidate& candidate, uint32_t depth, PeerErrorKind kind, std::string detail,
               uint16_t code = 0);

@@ -262,4 +262,26 @@ TEST_CASE("speculative: waiting for joined children does not cut an overloaded l
   CHECK(r.total_time == 36ms);
 }
 
+TEST_CASE("speculative: a held leaf wins when its hold ends, after a branch's window closed") {
+  Scenario s;
+  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
+  root.grandchildren = {{1, server(2, 2)}};
+  s.add(server(0, 1), root, 10ms);
+  s.add(server(1, 1), branch("near", {server(2, 1)}), 2ms);
+  s.add(server(1, 2), branch("far", {server(2, 2)}), 30ms);
+  s.add(server(2, 1), leaf("near-1", turn(21)), 15ms);
+  s.add(server(2, 2), leaf("far-1", turn(22)), 8ms);
+  const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
+  REQUIRE(r.ok());
+  // near answers at 24 ms, near-1 joins (it would answer at 54) and near's window runs to
+  // 38 ms; far-1 answers at 36 ms and is held until near-1 has had as long (24 + 16 = 40).
+  // The window closing at 38 decides nothing while the hold runs (it used to spin there);
+  // at 40 far-1 wins, before far itself has answered (its hop has no name yet).
+  CHECK(hop_names(r) == Names{"root", "", "far-1"});
+  CHECK(r.path[1].speculative);
+  CHECK(r.path[1].address == to_address(server(1, 2)));
+  CHECK(r.total_time == 40ms);
+  CHECK(r.round_trips == 2);
+}
+
 }  // namespace turnscout::client::testing
