@@ -36,21 +36,21 @@ void fill_entry(const SnapshotChild& child, Family client_family, proto::ChildEn
 void list_grandchildren(const Snapshot& s, std::span<const uint32_t> order, Family client_family,
                         std::vector<proto::Grandchild>& out) {
   if (s.grandchildren.empty()) return;
+  // Each child's run in the family to use: the client's when the child has any, else the
+  // other (the snapshot keeps each run's IPv4 entries first).
+  auto run_of = [&](const SnapshotChild& child) {
+    const auto own = std::span(s.grandchildren).subspan(child.grand_first, child.grand_count);
+    const size_t v4 = std::min<size_t>(child.grand_v4, own.size());
+    const auto ipv4 = own.first(v4);
+    const auto ipv6 = own.subspan(v4);
+    if (client_family == Family::kV6) return ipv6.empty() ? ipv4 : ipv6;
+    return ipv4.empty() ? ipv6 : ipv4;
+  };
   for (size_t round = 0; out.size() < proto::kMaxAttributes; ++round) {
     const size_t before = out.size();
     for (size_t position = 0; position < order.size(); ++position) {
-      const SnapshotChild& child = s.children[order[position]];
-      const auto own = std::span(s.grandchildren).subspan(child.grand_first, child.grand_count);
-      const bool same = std::any_of(own.begin(), own.end(), [&](const proto::ChildEntry& e) {
-        return e.address.family == client_family;
-      });
-      size_t seen = 0;
-      for (const proto::ChildEntry& entry : own) {
-        if (same && entry.address.family != client_family) continue;
-        if (seen++ < round) continue;
-        out.push_back({static_cast<uint32_t>(position), entry});
-        break;
-      }
+      const auto run = run_of(s.children[order[position]]);
+      if (round < run.size()) out.push_back({static_cast<uint32_t>(position), run[round]});
     }
     if (out.size() == before) return;
   }

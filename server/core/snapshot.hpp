@@ -30,9 +30,11 @@ struct SnapshotChild {
   uint16_t weight = 1;
   uint64_t id_hash = 0;  // child_id_hash(name): rendezvous hashing for ip-hash.
   // Its own listing (its children, from its heartbeats): Snapshot::grandchildren
-  // [grand_first, grand_first + grand_count).
+  // [grand_first, grand_first + grand_count), the IPv4 entries first (grand_v4 of them), so
+  // a reply takes one family's run without looking at each entry.
   uint32_t grand_first = 0;
   uint16_t grand_count = 0;
+  uint16_t grand_v4 = 0;
 };
 
 // FNV-1a of a child's name: the same on every node, worker and run, so a client keeps its

@@ -46,7 +46,8 @@ SnapshotChild snapshot_child(const ChildStatus& c) {
 bool same_child(const SnapshotChild& a, const SnapshotChild& b) {
   return a.name == b.name && a.v4 == b.v4 && a.v6 == b.v6 && a.leaf == b.leaf &&
          a.load_permille == b.load_permille && a.weight == b.weight && a.id_hash == b.id_hash &&
-         a.grand_first == b.grand_first && a.grand_count == b.grand_count;
+         a.grand_first == b.grand_first && a.grand_count == b.grand_count &&
+         a.grand_v4 == b.grand_v4;
 }
 
 bool same_listing(const ListingConfig& a, const ListingConfig& b) {
@@ -97,8 +98,14 @@ BuiltSnapshot build_snapshot(const ServerConfig& config, uint16_t own_load_permi
       SnapshotChild& child = s.children.emplace_back(snapshot_child(c));
       if (config.listing.grandchildren && c.subtree.height != 0) {
         child.grand_first = static_cast<uint32_t>(s.grandchildren.size());
-        for (const proto::ChildEntry& entry : c.listing) {
-          if (usable(entry.address) && entry.address.port != 0) s.grandchildren.push_back(entry);
+        for (const Family family : {Family::kV4, Family::kV6}) {
+          for (const proto::ChildEntry& entry : c.listing) {
+            const Endpoint& a = entry.address;
+            if (a.family == family && usable(a) && a.port != 0) s.grandchildren.push_back(entry);
+          }
+          if (family == Family::kV4) {
+            child.grand_v4 = static_cast<uint16_t>(s.grandchildren.size() - child.grand_first);
+          }
         }
         child.grand_count = static_cast<uint16_t>(s.grandchildren.size() - child.grand_first);
       }

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -438,6 +439,40 @@ TEST_CASE("a branch's LOAD is the best of the children it lists") {
   // The summary for the parents still counts every live leaf.
   CHECK(built.subtree.live_leaves == 2);
   CHECK(built.subtree.best_load_permille == 100);
+}
+
+// A branch's listing in the snapshot: usable entries only, each child's IPv4 ones first, so
+// a reply picks the client's family as one run; none without a key (the registry drops it).
+TEST_CASE("a child's listing reaches the snapshot, IPv4 first, unusable entries dropped") {
+  const std::array<uint8_t, 16> v6_ip{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+  const proto::ChildEntry v6{Endpoint::v6(v6_ip, 3478), true, 10, 1};
+  const proto::ChildEntry first{Endpoint::v4(10, 9, 0, 1, 3478), true, 20, 1};
+  const proto::ChildEntry second{Endpoint::v4(10, 9, 0, 2, 3478), true, 30, 1};
+  const proto::ChildEntry wildcard{Endpoint::v4(0, 0, 0, 0, 3478), true, 0, 1};
+  const proto::ChildEntry no_port{Endpoint::v4(10, 9, 0, 3, 0), true, 0, 1};
+  for (const bool keyed : {true, false}) {
+    CAPTURE(keyed);
+    RegistryPolicy policy;
+    policy.authenticated = keyed;
+    ChildRegistry r(policy, two_static(), log_events());
+    proto::HeartbeatRequest branch = heartbeat("leaf-a", 1, 100);
+    branch.advertised = {kStaticA};
+    branch.subtree = {2, 100, 1};
+    branch.listing = {v6, first, wildcard, second, no_port};
+    REQUIRE(r.on_heartbeat(kT0, kStaticA, branch) == Admit::kAccepted);
+    const BuiltSnapshot built =
+        build_snapshot(testing::node_config("root", addr(1, 1), {}), 0, false, r);
+    REQUIRE(built.snapshot.children.size() == 1);
+    const SnapshotChild& child = built.snapshot.children[0];
+    if (!keyed) {
+      CHECK(child.grand_count == 0);
+      CHECK(built.snapshot.grandchildren.empty());
+      continue;
+    }
+    CHECK(child.grand_count == 3);
+    CHECK(child.grand_v4 == 2);
+    CHECK(built.snapshot.grandchildren == std::vector<proto::ChildEntry>{first, second, v6});
+  }
 }
 
 }  // namespace

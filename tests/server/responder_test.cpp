@@ -842,15 +842,18 @@ TEST_CASE("a flood of new sources at the table's bound allocates nothing") {
   CHECK(h.responder.admission().overflow_charges() == 64 * 19);
 }
 
-// Child i's own listing: two leaves, each with an IPv4 and an IPv6 address.
+// Child i's own listing: two leaves, each with an IPv4 and an IPv6 address (IPv4 first,
+// as the snapshot builder keeps them).
 Snapshot with_grandchildren(int children) {
   Snapshot s = base_snapshot(children);
   for (auto& child : s.children) {
     child.leaf = false;
     child.grand_first = static_cast<uint32_t>(s.grandchildren.size());
     const uint8_t n = child.v4->ip[3];
-    for (uint8_t g = 1; g <= 2; ++g) {
+    for (uint8_t g = 1; g <= 2; ++g)
       s.grandchildren.push_back({Endpoint::v4(10, 2, n, g, 3478), true, g, 1});
+    child.grand_v4 = 2;
+    for (uint8_t g = 1; g <= 2; ++g) {
       s.grandchildren.push_back(
           {Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, n, 0, 0, 0, 0, 0, 0, 0, g}, 3478), true,
            g, 1});
