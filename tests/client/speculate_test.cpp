@@ -12,24 +12,42 @@
 namespace turnscout::client::testing {
 namespace {
 
-// root (10 ms away) lists eu (5 ms) and us (15 ms), and under them their leaves.
-void add_tree(Scenario& s, bool root_passes_grandchildren = true) {
+// A root (10 ms away) over two regions a (at server(1, 1)) and b (server(1, 2)), each with
+// one leaf (a-1 at server(2, 1), b-1 at server(2, 2)); one-way delays from the client.
+struct TwoRegions {
+  std::string a = "eu";
+  std::string b = "us";
+  Duration a_delay = 5ms;
+  Duration b_delay = 15ms;
+  Duration a_leaf = 5ms;
+  Duration b_leaf = 15ms;
+  std::vector<size_t> listed = {0, 1};  // The regions whose leaf the root passes on.
+  uint16_t b_leaf_load = 100;
+};
+
+struct Leaves {
+  FakeServer& a;
+  FakeServer& b;
+};
+
+Leaves add_two_regions(Scenario& s, const TwoRegions& t = {}) {
   FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
-  if (root_passes_grandchildren) {
-    root.grandchildren = {{0, server(2, 1)}, {1, server(2, 2)}};
-  }
+  for (const size_t region : t.listed)
+    root.grandchildren.push_back({region, server(2, static_cast<uint8_t>(region + 1))});
   s.add(server(0, 1), root, 10ms);
-  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
-  s.add(server(1, 2), branch("us", {server(2, 2)}), 15ms);
-  s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
-  s.add(server(2, 2), leaf("us-1", turn(22)), 15ms);
+  s.add(server(1, 1), branch(t.a, {server(2, 1)}), t.a_delay);
+  s.add(server(1, 2), branch(t.b, {server(2, 2)}), t.b_delay);
+  FakeServer& a = s.add(server(2, 1), leaf(t.a + "-1", turn(21)), t.a_leaf);
+  FakeServerConfig b = leaf(t.b + "-1", turn(22));
+  b.load = {t.b_leaf_load, 900};
+  return {a, s.add(server(2, 2), b, t.b_leaf)};
 }
 
 }  // namespace
 
 TEST_CASE("speculative: a 3-level tree in 2 round trips, the nearest leaf of any region") {
   Scenario s;
-  add_tree(s);
+  add_two_regions(s);
   s.record_sends();
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
   REQUIRE(r.ok());
@@ -59,7 +77,9 @@ TEST_CASE(
   for (const bool client_speculates : {false, true}) {
     CAPTURE(client_speculates);
     Scenario s;
-    add_tree(s, /*root_passes_grandchildren=*/client_speculates ? false : true);
+    TwoRegions tree;
+    if (client_speculates) tree.listed.clear();  // An old root: it passes nothing on.
+    add_two_regions(s, tree);
     DiscoverOptions options = s.options({server(0, 1)});
     options.speculate = client_speculates;
     const DiscoveryResult r = s.discover(options);
@@ -98,15 +118,13 @@ TEST_CASE("speculative: a dead grandchild costs one probe, never a wrong answer"
 }
 
 TEST_CASE("speculative: a leaf waits for the children of a faster branch to have had as long") {
-  Scenario s;
-  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
   // The root names only us-1 (far); eu (near) has a nearer leaf the listing left out.
-  root.grandchildren = {{1, server(2, 2)}};
-  s.add(server(0, 1), root, 10ms);
-  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
-  s.add(server(1, 2), branch("us", {server(2, 2)}), 20ms);
-  s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
-  s.add(server(2, 2), leaf("us-1", turn(22)), 12ms);
+  TwoRegions tree;
+  tree.b_delay = 20ms;
+  tree.b_leaf = 12ms;
+  tree.listed = {1};
+  Scenario s;
+  add_two_regions(s, tree);
   s.record_sends();
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
   REQUIRE(r.ok());
@@ -120,11 +138,7 @@ TEST_CASE("speculative: a leaf waits for the children of a faster branch to have
   DiscoverOptions greedy = s.options({server(0, 1)});
   greedy.speculate = false;
   Scenario g;
-  g.add(server(0, 1), root, 10ms);
-  g.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
-  g.add(server(1, 2), branch("us", {server(2, 2)}), 20ms);
-  g.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
-  g.add(server(2, 2), leaf("us-1", turn(22)), 12ms);
+  add_two_regions(g, tree);
   const DiscoveryResult walked = g.discover(greedy);
   REQUIRE(walked.ok());
   CHECK(hop_names(walked) == Names{"root", "eu", "eu-1"});
@@ -204,13 +218,7 @@ TEST_CASE("speculative: a grandchild more private than its own parent is not pro
 
 TEST_CASE("speculative: the grandchildren of a child that may not be probed are not either") {
   Scenario s;
-  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
-  root.grandchildren = {{0, server(2, 1)}, {1, server(2, 2)}};
-  s.add(server(0, 1), root, 10ms);
-  s.add(server(1, 1), branch("eu", {server(2, 1)}), 5ms);
-  s.add(server(1, 2), branch("us", {server(2, 2)}), 15ms);
-  FakeServer& eu_leaf = s.add(server(2, 1), leaf("eu-1", turn(21)), 5ms);
-  s.add(server(2, 2), leaf("us-1", turn(22)), 15ms);
+  FakeServer& eu_leaf = add_two_regions(s).a;
   DiscoverOptions options = s.options({server(0, 1)});
   options.blacklist = {"addr:" + to_string(server(1, 1))};
   const DiscoveryResult r = s.discover(options);
@@ -242,35 +250,34 @@ TEST_CASE("speculative: a branch that wins goes on with the children already pro
   CHECK(r.round_trips == 3);
 }
 
-TEST_CASE("speculative: waiting for joined children does not cut an overloaded leaf's grace") {
-  Scenario s;
-  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
+TEST_CASE("speculative: an overloaded leaf ranks after a healthy branch whose child is coming") {
   // Only the overloaded leaf under "far" is listed; "near" has a healthy one.
-  root.grandchildren = {{1, server(2, 2)}};
-  s.add(server(0, 1), root, 10ms);
-  s.add(server(1, 1), branch("near", {server(2, 1)}), 2ms);
-  s.add(server(1, 2), branch("far", {server(2, 2)}), 30ms);
-  s.add(server(2, 1), leaf("near-1", turn(21)), 6ms);
-  FakeServerConfig busy = leaf("far-1", turn(22));
-  busy.load = {950, 900};
-  s.add(server(2, 2), busy, 5ms);
+  Scenario s;
+  add_two_regions(s, {.a = "near",
+                      .b = "far",
+                      .a_delay = 2ms,
+                      .b_delay = 30ms,
+                      .a_leaf = 6ms,
+                      .b_leaf = 5ms,
+                      .listed = {1},
+                      .b_leaf_load = 950});
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
   REQUIRE(r.ok());
-  // near answers at 24 ms and near-1 joins; far-1 (overloaded) answers at 30 ms and must
-  // wait for near-1 until 34 ms, then for the grace window (10 ms): near-1 answers at 36.
+  // near answers at 24 ms, near-1 joins and near waits for it; far-1 answers at 30 ms but,
+  // overloaded, ranks after near; near-1 answers at 36 and wins.
   CHECK(hop_names(r) == Names{"root", "near", "near-1"});
   CHECK(r.total_time == 36ms);
 }
 
 TEST_CASE("speculative: a held leaf wins when its hold ends, after a branch's window closed") {
   Scenario s;
-  FakeServerConfig root = branch("root", {server(1, 1), server(1, 2)});
-  root.grandchildren = {{1, server(2, 2)}};
-  s.add(server(0, 1), root, 10ms);
-  s.add(server(1, 1), branch("near", {server(2, 1)}), 2ms);
-  s.add(server(1, 2), branch("far", {server(2, 2)}), 30ms);
-  s.add(server(2, 1), leaf("near-1", turn(21)), 15ms);
-  s.add(server(2, 2), leaf("far-1", turn(22)), 8ms);
+  add_two_regions(s, {.a = "near",
+                      .b = "far",
+                      .a_delay = 2ms,
+                      .b_delay = 30ms,
+                      .a_leaf = 15ms,
+                      .b_leaf = 8ms,
+                      .listed = {1}});
   const DiscoveryResult r = s.discover(s.options({server(0, 1)}));
   REQUIRE(r.ok());
   // near answers at 24 ms, near-1 joins (it would answer at 54) and near's window runs to

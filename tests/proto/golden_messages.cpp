@@ -139,6 +139,12 @@ ProbeResponse root_response_depth() {
   return r;
 }
 
+ProbeReply root_reply_depth() {
+  static const ProbeResponse r = root_response_depth();
+  return ProbeReply{r.transaction_id, r.reflexive, r.node_name,    r.load, r.flow_control, 0,
+                    r.children,       r.services,  r.grandchildren};
+}
+
 ProbeResponse leaf_response() {
   ProbeResponse r;
   r.transaction_id = kLeafTid;

@@ -27,6 +27,7 @@ ProbeResponse branch_response_decoded();  // What a client reads from branch_rep
 ProbeResponse leaf_response();
 ProbeRequest probe_request_depth();   // DEPTH-WANTED 2, padded to 168 bytes.
 ProbeResponse root_response_depth();  // Two regions, each with its leaves (GRANDCHILD).
+ProbeReply root_reply_depth();        // The same as a server writes it (a static copy).
 HeartbeatRequest heartbeat_request();
 HeartbeatResponse heartbeat_response();
 LeaveRequest leave_request();

@@ -248,9 +248,7 @@ TEST_CASE("Probe reply: never larger than the budget, children cut from the end"
 
 TEST_CASE("Probe reply with grandchildren: children first, then grandchildren while they fit") {
   const ProbeResponse full = golden::root_response_depth();
-  const ProbeReply reply{full.transaction_id, full.reflexive,    full.node_name,
-                         full.load,           full.flow_control, 0,
-                         full.children,       full.services,     full.grandchildren};
+  const ProbeReply reply = golden::root_reply_depth();
   std::array<uint8_t, 1024> buf{};
   const auto all = encode_probe_reply(reply, buf.size(), buf);
   REQUIRE(all.ok());
